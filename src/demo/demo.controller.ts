@@ -1,0 +1,114 @@
+import { Body, Controller, Delete, Get, Header, HttpCode, Post } from '@nestjs/common';
+import { Session } from '../session.decorator.js';
+import { KeyError } from '../session.errors.js';
+import type { SessionStore } from '../session.store.js';
+import { PAGE } from './demo.page.js';
+
+/** The members the demo knows (the seed's `members.get_object(username__exact=...)`). */
+const MEMBERS = [
+  { id: 1, username: 'ada', password: 'lovelace' },
+  { id: 2, username: 'alan', password: 'turing' },
+];
+
+type DemoSession = SessionStore<{ has_commented: boolean; member_id: number; fav_color: string; visits: number }>;
+
+/** The views of Django's "How to use sessions", one by one. */
+@Controller()
+export class DemoController {
+  @Get()
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  index(): string {
+    return PAGE;
+  }
+
+  /** What the session holds now (the page shows it). */
+  @Get('session')
+  show(@Session() session: DemoSession) {
+    return { sessionKey: session.sessionKey, data: session.toJSON(), expiresAt: session.getExpiryDate() };
+  }
+
+  /** post_comment: a visitor may comment once. */
+  @Post('comment')
+  @HttpCode(200)
+  postComment(@Session() session: DemoSession, @Body('comment') comment?: string): string {
+    if (!comment) return 'Comment not submitted.';
+    if (session.get('has_commented', false)) return "You've already commented.";
+    session.set('has_commented', true);
+    return 'Thanks for your comment!';
+  }
+
+  /** login: a member logs in (the session key is cycled, against session fixation). */
+  @Post('login')
+  @HttpCode(200)
+  async login(@Session() session: DemoSession, @Body() body: { username?: string; password?: string }): Promise<string> {
+    const member = MEMBERS.find((m) => m.username === body?.username);
+    if (member && member.password === body?.password) {
+      await session.cycleKey();
+      session.set('member_id', member.id);
+      return "You're logged in.";
+    }
+    return "Your username and password didn't match.";
+  }
+
+  /** logout, as the seed writes it: delete member_id, ignoring KeyError. */
+  @Post('logout')
+  @HttpCode(200)
+  logout(@Session() session: DemoSession): string {
+    try {
+      session.delete('member_id');
+    } catch (error) {
+      if (!(error instanceof KeyError)) throw error;
+    }
+    return "You're logged out.";
+  }
+
+  /** Ends the whole session: row deleted, cookie removed. */
+  @Post('flush')
+  @HttpCode(200)
+  async flush(@Session() session: DemoSession): Promise<string> {
+    await session.flush();
+    return 'Session flushed.';
+  }
+
+  /** The test-cookie login form: sets the test cookie. */
+  @Get('cookie-login')
+  cookieLoginForm(@Session() session: DemoSession): string {
+    session.setTestCookie();
+    return 'Please log in (the test cookie is set; POST to /cookie-login).';
+  }
+
+  /** The test-cookie login: works only if the test cookie came back. */
+  @Post('cookie-login')
+  @HttpCode(200)
+  cookieLogin(@Session() session: DemoSession): string {
+    if (session.testCookieWorked()) {
+      session.deleteTestCookie();
+      return "You're logged in.";
+    }
+    return 'Please enable cookies and try again.';
+  }
+
+  @Get('color')
+  getColor(@Session() session: DemoSession) {
+    return { fav_color: session.get('fav_color', 'red') };
+  }
+
+  @Post('color')
+  @HttpCode(200)
+  setColor(@Session() session: DemoSession, @Body('color') color?: string) {
+    session.set('fav_color', String(color ?? 'blue'));
+    return { fav_color: session.get('fav_color') };
+  }
+
+  @Delete('color')
+  deleteColor(@Session() session: DemoSession) {
+    if (session.has('fav_color')) session.delete('fav_color');
+    return { fav_color: session.get('fav_color', 'red') };
+  }
+
+  /** A route that never touches the session: no query, no cookie. */
+  @Get('health')
+  health() {
+    return { ok: true };
+  }
+}

@@ -1,0 +1,15 @@
+export { SessionModule } from './session.module.js';
+export { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
+export { Session } from './session.decorator.js';
+export { SessionStore, isValidSessionKey, type SessionData } from './session.store.js';
+export { SessionEntity } from './session.entity.js';
+export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
+export { SessionService } from './session.service.js';
+export { SessionInterceptor } from './session.interceptor.js';
+export { SESSION_OPTIONS } from './session.constants.js';
+export { SESSION_DEFAULTS, SessionConfigError, resolveSessionOptions } from './session-options.js';
+export type { SessionModuleOptions, ResolvedSessionOptions } from './session-options.interface.js';
+export { KeyError, SessionInterrupted, CreateError, UpdateError } from './session.errors.js';
+export type { SessionBackend } from './backends/session-backend.interface.js';
+export { TypeOrmSessionBackend } from './backends/typeorm.backend.js';
+export { SessionCodec, type SessionCodecOptions, type SessionDict } from './codec/session-codec.js';

@@ -1,0 +1,121 @@
+import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
+
+/** Django's defaults (`django/conf/global_settings.py`), written as Django writes them. */
+export const SESSION_DEFAULTS = {
+  secretKeyFallbacks: [] as readonly string[],
+  cookieName: 'sessionid',
+  cookieAge: 60 * 60 * 24 * 7 * 2,
+  cookieDomain: null,
+  cookiePath: '/',
+  cookieSecure: false,
+  cookieHttpOnly: true,
+  cookieSameSite: 'Lax',
+  saveEveryRequest: false,
+  expireAtBrowserClose: false,
+  salt: 'django.contrib.sessions.SessionStore',
+  legacyDecode: true,
+} as const;
+
+/** Thrown at start-up for an invalid option; the message names the option. */
+export class SessionConfigError extends Error {
+  override name = 'SessionConfigError';
+}
+
+// RFC 6265 token characters: what a cookie name may contain.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function fail(option: string, problem: string): never {
+  throw new SessionConfigError(`SessionModule option "${option}" ${problem}`);
+}
+
+function checkBoolean(options: Record<string, unknown>, name: string): void {
+  if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+    fail(name, `must be a boolean, got ${JSON.stringify(options[name])}`);
+  }
+}
+
+/**
+ * Applies the defaults, validates every option and returns a new frozen object.
+ * Runs once at boot, so a bad setting stops the app before it serves a request.
+ */
+export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
+  if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
+  const raw = input as unknown as Record<string, unknown>;
+  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource']);
+  for (const name of Object.keys(raw)) {
+    if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
+  }
+
+  if (typeof input.secretKey !== 'string' || input.secretKey.length === 0) {
+    fail('secretKey', 'is required: a non-empty string (Django\'s SECRET_KEY)');
+  }
+  const fallbacks = input.secretKeyFallbacks ?? SESSION_DEFAULTS.secretKeyFallbacks;
+  if (!Array.isArray(fallbacks) || fallbacks.some((k) => typeof k !== 'string' || k.length === 0)) {
+    fail('secretKeyFallbacks', 'must be an array of non-empty strings');
+  }
+
+  const cookieName = input.cookieName ?? SESSION_DEFAULTS.cookieName;
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    fail('cookieName', `must be a cookie token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`);
+  }
+
+  const cookieAge = input.cookieAge ?? SESSION_DEFAULTS.cookieAge;
+  if (typeof cookieAge !== 'number' || !Number.isInteger(cookieAge) || cookieAge < 0) {
+    fail('cookieAge', `must be a whole number of seconds >= 0, got ${JSON.stringify(cookieAge)}`);
+  }
+
+  const cookieDomain = input.cookieDomain ?? SESSION_DEFAULTS.cookieDomain;
+  if (cookieDomain !== null && (typeof cookieDomain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(cookieDomain))) {
+    fail('cookieDomain', `must be null or a domain such as ".example.com", got ${JSON.stringify(cookieDomain)}`);
+  }
+
+  const cookiePath = input.cookiePath ?? SESSION_DEFAULTS.cookiePath;
+  if (typeof cookiePath !== 'string' || !cookiePath.startsWith('/') || /[;\x00-\x1f\x7f]/.test(cookiePath)) {
+    fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${JSON.stringify(cookiePath)}`);
+  }
+
+  for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode']) {
+    checkBoolean(raw, name);
+  }
+  const cookieSecure = input.cookieSecure ?? SESSION_DEFAULTS.cookieSecure;
+
+  const cookieSameSite = input.cookieSameSite ?? SESSION_DEFAULTS.cookieSameSite;
+  if (!['Lax', 'Strict', 'None', false].includes(cookieSameSite as string | false)) {
+    fail('cookieSameSite', `must be 'Lax', 'Strict', 'None' or false, got ${JSON.stringify(cookieSameSite)}`);
+  }
+  if (cookieSameSite === 'None' && !cookieSecure) {
+    // Browsers reject SameSite=None cookies without Secure; the session would silently never stick.
+    fail('cookieSameSite', "is 'None', which browsers accept only with cookieSecure: true");
+  }
+  if (cookieName.startsWith('__Secure-') && !cookieSecure) {
+    fail('cookieName', 'starts with "__Secure-", which browsers accept only with cookieSecure: true');
+  }
+  if (cookieName.startsWith('__Host-') && (!cookieSecure || cookieDomain !== null || cookiePath !== '/')) {
+    fail('cookieName', 'starts with "__Host-", which needs cookieSecure: true, cookieDomain: null and cookiePath: "/"');
+  }
+
+  const salt = input.salt ?? SESSION_DEFAULTS.salt;
+  if (typeof salt !== 'string' || salt.length === 0) fail('salt', 'must be a non-empty string');
+
+  const dataSource = input.dataSource;
+  if (dataSource !== undefined && (typeof dataSource !== 'string' || dataSource.length === 0)) {
+    fail('dataSource', 'must be the name of a TypeORM DataSource (a non-empty string)');
+  }
+
+  return Object.freeze({
+    secretKey: input.secretKey,
+    secretKeyFallbacks: Object.freeze([...fallbacks]),
+    cookieName,
+    cookieAge,
+    cookieDomain,
+    cookiePath,
+    cookieSecure,
+    cookieHttpOnly: input.cookieHttpOnly ?? SESSION_DEFAULTS.cookieHttpOnly,
+    cookieSameSite,
+    saveEveryRequest: input.saveEveryRequest ?? SESSION_DEFAULTS.saveEveryRequest,
+    expireAtBrowserClose: input.expireAtBrowserClose ?? SESSION_DEFAULTS.expireAtBrowserClose,
+    salt,
+    legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
+    dataSource,
+  });
+}

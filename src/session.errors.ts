@@ -1,0 +1,35 @@
+import { BadRequestException } from '@nestjs/common';
+
+/**
+ * `session.delete(key)` / `session.pop(key)` of a key the session does not hold, as Python's
+ * `del d[key]` raises `KeyError`.
+ */
+export class KeyError extends Error {
+  override name = 'KeyError';
+  constructor(readonly key: string) {
+    super(`KeyError: ${JSON.stringify(key)} is not in the session`);
+  }
+}
+
+/**
+ * The session's row was deleted while the request ran (a logout in another tab, say), so its save
+ * was refused rather than resurrecting it. Becomes HTTP 400, as Django's `SessionInterrupted`.
+ */
+export class SessionInterrupted extends BadRequestException {
+  constructor() {
+    super(
+      "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.",
+    );
+    this.name = 'SessionInterrupted';
+  }
+}
+
+/** Backend contract: `save(..., mustCreate = true)` found the key taken (Django's `CreateError`). */
+export class CreateError extends Error {
+  override name = 'CreateError';
+}
+
+/** Backend contract: `save(..., mustCreate = false)` found no row to update (Django's `UpdateError`). */
+export class UpdateError extends Error {
+  override name = 'UpdateError';
+}

@@ -1,0 +1,83 @@
+/**
+ * The few things the session layer needs from a request and a response, on Express and on
+ * Fastify alike. Cookies are serialised by the `cookie` package, never by hand.
+ */
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { ResolvedSessionOptions } from './session-options.interface.js';
+
+interface HeaderBag {
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/** The raw value of the session cookie, or `undefined` when the request has none. */
+export function readSessionCookie(request: HeaderBag, cookieName: string): string | undefined {
+  const header = request.headers?.cookie;
+  if (typeof header !== 'string' || !header.includes(cookieName)) return undefined;
+  return parseCookie(header)[cookieName];
+}
+
+type AnyResponse = Record<string, any>;
+
+function getHeader(response: AnyResponse, name: string): unknown {
+  return typeof response.getHeader === 'function' ? response.getHeader(name) : undefined;
+}
+
+function setHeader(response: AnyResponse, name: string, value: string): void {
+  // Fastify's reply has header(); Express's response (and Node's) has setHeader().
+  if (typeof response.header === 'function' && response.raw !== undefined) response.header(name, value);
+  else response.setHeader(name, value);
+}
+
+/** Adds a `Set-Cookie` header, keeping any set before (Express `append`, Fastify `header`). */
+export function appendSetCookie(response: AnyResponse, value: string): void {
+  if (response.raw !== undefined && typeof response.header === 'function') {
+    response.header('set-cookie', value); // Fastify accumulates set-cookie values
+  } else if (typeof response.append === 'function') {
+    response.append('Set-Cookie', value);
+  } else {
+    const previous = getHeader(response, 'set-cookie');
+    const list = previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
+    response.setHeader('Set-Cookie', [...list, value]);
+  }
+}
+
+/** `patch_vary_headers(response, ('Cookie',))`: adds `Cookie` to `Vary` once. */
+export function addVaryCookie(response: AnyResponse): void {
+  const previous = getHeader(response, 'vary');
+  const current = Array.isArray(previous) ? previous.join(', ') : previous === undefined ? '' : String(previous);
+  const fields = current.split(',').map((f) => f.trim().toLowerCase());
+  if (fields.includes('cookie') || fields.includes('*')) return;
+  setHeader(response, 'Vary', current.trim() === '' ? 'Cookie' : `${current}, Cookie`);
+}
+
+/** The session cookie carrying `sessionKey`; `maxAgeSeconds` null for a browser-length cookie. */
+export function sessionCookie(options: ResolvedSessionOptions, sessionKey: string, maxAgeSeconds: number | null): string {
+  const age = maxAgeSeconds === null ? undefined : Math.trunc(maxAgeSeconds);
+  return stringifySetCookie({
+    name: options.cookieName,
+    value: sessionKey,
+    maxAge: age,
+    expires: age === undefined ? undefined : new Date(Date.now() + age * 1000),
+    domain: options.cookieDomain ?? undefined,
+    path: options.cookiePath,
+    secure: options.cookieSecure,
+    httpOnly: options.cookieHttpOnly,
+    sameSite: options.cookieSameSite === false ? undefined : (options.cookieSameSite.toLowerCase() as 'lax' | 'strict' | 'none'),
+  });
+}
+
+/** Django's `delete_cookie`: empty value, `Max-Age=0`, Expires in 1970, same path/domain/SameSite. */
+export function deletedSessionCookie(options: ResolvedSessionOptions): string {
+  const { cookieName, cookieSameSite } = options;
+  return stringifySetCookie({
+    name: cookieName,
+    value: '',
+    maxAge: 0,
+    expires: new Date(0),
+    domain: options.cookieDomain ?? undefined,
+    path: options.cookiePath,
+    // As Django: Secure when the name demands it or SameSite=None needs it.
+    secure: cookieName.startsWith('__Secure-') || cookieName.startsWith('__Host-') || cookieSameSite === 'None',
+    sameSite: cookieSameSite === false ? undefined : (cookieSameSite.toLowerCase() as 'lax' | 'strict' | 'none'),
+  });
+}

@@ -1,0 +1,107 @@
+import {
+  HttpException,
+  Injectable,
+  RequestMethod,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { SESSION_PARAM_METADATA } from './session.constants.js';
+import { SessionInterrupted, UpdateError } from './session.errors.js';
+import { addVaryCookie, appendSetCookie, deletedSessionCookie, sessionCookie } from './session.http.js';
+import { SessionService, type RequestSession } from './session.service.js';
+
+const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
+const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
+
+/**
+ * Django's `SessionMiddleware` as a global interceptor: opens the session before the handler and,
+ * before the response leaves, saves it and sets or deletes the cookie by Django's rules.
+ * Registered by `SessionModule` itself. The `protected` methods are the points to override.
+ */
+@Injectable()
+export class SessionInterceptor implements NestInterceptor {
+  private readonly usesSession = new WeakMap<Function, boolean>();
+
+  constructor(protected readonly sessions: SessionService) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const http = context.switchToHttp();
+    const request = http.getRequest();
+    if (!this.shouldOpen(context)) {
+      // A guard may still have opened it through SessionService.forContext().
+      if (this.sessions.openedFor(request) === undefined) return next.handle();
+    }
+    const response = http.getResponse();
+    return from(this.sessions.openRequest(request)).pipe(
+      concatMap((opened) =>
+        next.handle().pipe(
+          concatMap((value) => from(this.commit(opened, response, this.successStatus(context)).then(() => value))),
+          catchError((error: unknown) =>
+            from(this.commit(opened, response, statusOf(error))).pipe(concatMap(() => throwError(() => error))),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Whether to open the session before this handler: when it takes `@Session()`, or always under
+   * `saveEveryRequest` (Django then saves every request that has a session).
+   */
+  protected shouldOpen(context: ExecutionContext): boolean {
+    if (this.sessions.options.saveEveryRequest) return true;
+    const handler = context.getHandler();
+    let uses = this.usesSession.get(handler);
+    if (uses === undefined) {
+      uses = Reflect.getMetadata(SESSION_PARAM_METADATA, context.getClass(), handler.name) === true;
+      this.usesSession.set(handler, uses);
+    }
+    return uses;
+  }
+
+  /** Django's `SessionMiddleware.process_response`. */
+  protected async commit(opened: RequestSession, response: any, status: number): Promise<void> {
+    const { store, cookiePresent } = opened;
+    if (opened.committed) return;
+    opened.committed = true;
+    await store.settle();
+    const { options } = this.sessions;
+    const accessed = store.accessed;
+    const modified = store.modified;
+    const empty = store.isEmpty();
+    // 5xx: nothing is saved and no cookie is set (the handler failed; its changes are not kept).
+    const failed = status >= 500;
+    let vary = accessed;
+    if (cookiePresent && empty) {
+      // The session was emptied (flush, or an unknown key): make the browser forget the cookie.
+      if (!failed) appendSetCookie(response, deletedSessionCookie(options));
+      vary = true;
+    } else if ((modified || options.saveEveryRequest) && !empty && !failed) {
+      const maxAge = store.getExpireAtBrowserClose() ? null : store.getExpiryAge();
+      try {
+        await store.save();
+      } catch (error) {
+        if (error instanceof UpdateError) throw new SessionInterrupted();
+        throw error;
+      }
+      appendSetCookie(response, sessionCookie(options, store.sessionKey!, maxAge));
+      vary = true;
+    }
+    if (vary) addVaryCookie(response);
+  }
+
+  /** The status a handler's return value will be sent with. */
+  protected successStatus(context: ExecutionContext): number {
+    const handler = context.getHandler();
+    const code = Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined;
+    if (code !== undefined) return code;
+    return Reflect.getMetadata(METHOD_METADATA, handler) === RequestMethod.POST ? 201 : 200;
+  }
+}
+
+function statusOf(error: unknown): number {
+  return error instanceof HttpException ? error.getStatus() : 500;
+}

@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger, type ExecutionContext, type OnModuleInit, type OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { SessionBackend } from './backends/session-backend.interface.js';
+import { TypeOrmSessionBackend } from './backends/typeorm.backend.js';
+import { SessionCodec, type SessionDict } from './codec/session-codec.js';
+import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
+import { setDefaultCodec } from './session.entity.js';
+import { readSessionCookie } from './session.http.js';
+import type { ResolvedSessionOptions } from './session-options.interface.js';
+import { isValidSessionKey, SessionStore, type SessionData, type SessionEngine } from './session.store.js';
+
+/** What the request carries once its session is opened. */
+export interface RequestSession {
+  readonly store: SessionStore;
+  /** Whether the request sent a session cookie at all (valid or not): an emptied session then deletes it. */
+  readonly cookiePresent: boolean;
+  /** Set once the response phase ran, so a handler's stream of values commits once. */
+  committed: boolean;
+}
+
+// Named after Django's logger, so operators recognise the warning.
+const securityLogger = new Logger('django.security.SuspiciousSession');
+
+/**
+ * Sessions outside the request cycle — Django's `SessionStore(session_key=...)` and
+ * `manage.py clearsessions` — and the guard helper `forContext()`.
+ *
+ * @example
+ * ```ts
+ * const session = await sessions.load(key);   // SessionStore bound to that key
+ * session.set('plan', 'pro');
+ * await session.save();
+ * await sessions.clearExpired();              // number of rows deleted
+ * ```
+ */
+@Injectable()
+export class SessionService implements SessionEngine, OnModuleInit, OnApplicationShutdown {
+  readonly codec: SessionCodec;
+  #backend: SessionBackend | null = null;
+
+  constructor(
+    @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    this.codec = new SessionCodec({
+      secretKey: options.secretKey,
+      secretKeyFallbacks: options.secretKeyFallbacks,
+      salt: options.salt,
+      legacyDecode: options.legacyDecode,
+    });
+  }
+
+  /** The storage backend (Django's db backend on the configured TypeORM DataSource). */
+  get backend(): SessionBackend {
+    if (this.#backend === null) throw new Error('SessionService is used before the Nest application was initialised');
+    return this.#backend;
+  }
+
+  onModuleInit(): void {
+    // Resolved here, not injected: the DataSource's name is only known once options are (forRootAsync).
+    const token = getDataSourceToken(this.options.dataSource);
+    let dataSource: DataSource;
+    try {
+      dataSource = this.moduleRef.get<DataSource>(token as string, { strict: false });
+    } catch {
+      throw new Error(
+        `nestjs-django-session: no TypeORM DataSource ${this.options.dataSource ? `named "${this.options.dataSource}"` : '(default)'} ` +
+          'was found. Import TypeOrmModule.forRoot({ ..., entities: [SessionEntity] }) in the same application.',
+      );
+    }
+    const backend = new TypeOrmSessionBackend(dataSource);
+    backend.prepare();
+    this.#backend = backend;
+    setDefaultCodec(this.codec);
+  }
+
+  onApplicationShutdown(): void {
+    setDefaultCodec(null);
+  }
+
+  /** Django's `SessionStore(session_key=key)`: the session stored under `key` (empty and keyless if none is live). */
+  async load<T extends SessionData = SessionData>(sessionKey: string): Promise<SessionStore<T>> {
+    return new SessionStore<T>(this, sessionKey, isValidSessionKey(sessionKey) ? await this.loadData(sessionKey) : null);
+  }
+
+  /** A new session holding `data`, saved at once under a fresh key (`session.sessionKey`). */
+  async create<T extends SessionData = SessionData>(data: Partial<T> = {}): Promise<SessionStore<T>> {
+    const store = new SessionStore<T>(this, null, null);
+    store.update(data);
+    await store.save();
+    return store;
+  }
+
+  /** Whether a row exists for `sessionKey` (expired or not). */
+  exists(sessionKey: string): Promise<boolean> {
+    return isValidSessionKey(sessionKey) ? this.backend.exists(sessionKey) : Promise.resolve(false);
+  }
+
+  /** Deletes expired sessions (`manage.py clearsessions`); returns how many rows went. */
+  clearExpired(): Promise<number> {
+    return this.backend.clearExpired();
+  }
+
+  /** `session_data` for `data`, signed with `secretKey` (Django's `SessionStore().encode()`). */
+  encode(data: SessionDict): string {
+    return this.codec.encode(data);
+  }
+
+  /** The dictionary in `sessionData`; `{}` (and a logged warning) when its signature does not verify. */
+  decode(sessionData: string): SessionDict {
+    const { data, status } = this.codec.decode(sessionData);
+    if (status === 'bad-signature') securityLogger.warn('Session data corrupted');
+    return data;
+  }
+
+  /**
+   * The request's session, for a guard (guards run before interceptors, so `@Session()` is not yet
+   * filled in). The same object then reaches the handler's `@Session()` and is saved after it.
+   *
+   * @example
+   * ```ts
+   * @Injectable()
+   * export class MemberGuard implements CanActivate {
+   *   constructor(private readonly sessions: SessionService) {}
+   *   async canActivate(context: ExecutionContext) {
+   *     return (await this.sessions.forContext(context)).has('member_id');
+   *   }
+   * }
+   * ```
+   */
+  async forContext<T extends SessionData = SessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
+    return (await this.openRequest(context.switchToHttp().getRequest())).store as SessionStore<T>;
+  }
+
+  /** @internal The request's session if something (a guard) opened it already. */
+  openedFor(request: Record<PropertyKey, any>): RequestSession | undefined {
+    return request[REQUEST_SESSION] as RequestSession | undefined;
+  }
+
+  /** @internal Opens (once per request) the session named by the request's cookie. */
+  async openRequest(request: Record<PropertyKey, any>): Promise<RequestSession> {
+    const existing = this.openedFor(request);
+    if (existing !== undefined) return existing;
+    const raw = readSessionCookie(request, this.options.cookieName);
+    // No cookie, or a value that cannot be a key: an empty session and no query.
+    const data = isValidSessionKey(raw) ? await this.loadData(raw) : null;
+    const opened: RequestSession = { store: new SessionStore(this, raw ?? null, data), cookiePresent: raw !== undefined, committed: false };
+    request[REQUEST_SESSION] = opened;
+    return opened;
+  }
+
+  /** The live row's data; null when there is none; `{}` when it does not verify (key kept, as Django). */
+  private async loadData(sessionKey: string): Promise<SessionDict | null> {
+    const sessionData = await this.backend.load(sessionKey);
+    return sessionData === null ? null : this.decode(sessionData);
+  }
+}

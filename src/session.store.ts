@@ -1,0 +1,434 @@
+import { randomInt } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type { SessionBackend } from './backends/session-backend.interface.js';
+import { assertJsonValue, type SessionCodec } from './codec/session-codec.js';
+import { CreateError, KeyError } from './session.errors.js';
+import type { ResolvedSessionOptions } from './session-options.interface.js';
+
+/** What every `SessionStore` shares: provided once by `SessionService`. */
+export interface SessionEngine {
+  readonly options: ResolvedSessionOptions;
+  readonly codec: SessionCodec;
+  readonly backend: SessionBackend;
+}
+
+/** A session's data: any JSON-able values under string keys. */
+export type SessionData = Record<string, any>;
+
+const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const VALID_KEY = /^[a-z0-9]{8,40}$/;
+const EXPIRY_KEY = '_session_expiry';
+const TEST_COOKIE_NAME = 'testcookie';
+const TEST_COOKIE_VALUE = 'worked';
+const CREATE_ATTEMPTS = 10;
+
+/**
+ * Whether `value` can be a session key: `[a-z0-9]`, 8 to 40 characters. Django checks only the
+ * length (`len >= 8`); keys it makes are 32 of these characters, so anything else is junk or an
+ * attack and is dropped without a query.
+ */
+export function isValidSessionKey(value: unknown): value is string {
+  return typeof value === 'string' && VALID_KEY.test(value);
+}
+
+/** A new 32-character key from `[a-z0-9]`, uniform and cryptographically random (`get_random_string(32)`). */
+export function newSessionKey(): string {
+  let key = '';
+  for (let i = 0; i < 32; i++) key += KEY_CHARS[randomInt(KEY_CHARS.length)];
+  return key;
+}
+
+const logger = new Logger('SessionStore');
+
+/**
+ * The per-request session: a dictionary-like object, as Django's `request.session`.
+ *
+ * Python's operators map to methods (`session['k']` → `get('k')`, `del session['k']` →
+ * `delete('k')`, `'k' in session` → `has('k')`). Reads are synchronous: the row is fetched before
+ * your handler runs. `flush()`, `cycleKey()` and `save()` do I/O and return promises.
+ *
+ * @example
+ * ```ts
+ * @Post('comment')
+ * postComment(@Session() session: SessionStore<{ has_commented: boolean }>) {
+ *   if (session.get('has_commented', false)) return "You've already commented.";
+ *   session.set('has_commented', true);
+ *   return 'Thanks for your comment!';
+ * }
+ * ```
+ */
+export class SessionStore<T extends SessionData = SessionData> {
+  /** Django's `_session_key`: the cookie's key until the data is looked at, then the live key or null. */
+  #key: string | null;
+  /** Django's `_session_cache`: null until first looked at. */
+  #cache: Map<string, unknown> | null = null;
+  /** What was read from storage for `#key` before the handler ran; applied on first look. */
+  #loaded: Record<string, unknown> | null;
+  #modified = false;
+  #accessed = false;
+  /** I/O started by flush()/cycleKey(), awaited before the response (so a forgotten `await` is safe). */
+  #pending: Promise<void> | null = null;
+  #pendingError: unknown = undefined;
+
+  /** @internal Use `@Session()`, `SessionService.load()` or `SessionService.create()`. */
+  constructor(
+    private readonly engine: SessionEngine,
+    sessionKey: string | null,
+    loaded: Record<string, unknown> | null,
+  ) {
+    this.#key = isValidSessionKey(sessionKey) ? sessionKey : null;
+    this.#loaded = this.#key === null ? null : loaded;
+  }
+
+  // ---- flags -------------------------------------------------------------------------------
+
+  /**
+   * Whether the data was changed through this object (then it is saved at the end of the request).
+   * Set it to `true` after mutating a nested value in place, which cannot be seen:
+   * `session.get('cart').items.push(x); session.modified = true;`
+   */
+  get modified(): boolean {
+    return this.#modified;
+  }
+  set modified(value: boolean) {
+    this.#modified = Boolean(value);
+  }
+
+  /** Whether the data was read or written (then the response gets `Vary: Cookie`). */
+  get accessed(): boolean {
+    return this.#accessed;
+  }
+
+  /** The session's key: `null` for a new session until it is saved. Read-only. */
+  get sessionKey(): string | null {
+    this.#applyLoaded();
+    return this.#key;
+  }
+
+  /** Django's `_get_session()`: the data, loading it on first use, and marks the session accessed. */
+  #session(): Map<string, unknown> {
+    this.#accessed = true;
+    if (this.#cache === null) this.#applyLoaded();
+    return this.#cache!;
+  }
+
+  #applyLoaded(): void {
+    if (this.#cache !== null) return;
+    if (this.#key === null) {
+      this.#cache = new Map();
+      return;
+    }
+    const loaded = this.#loaded;
+    this.#loaded = null;
+    if (loaded === null) {
+      // Unknown or expired key: never reuse a client-supplied key (session fixation), so the next
+      // save creates a new one — Django's `load()` does `self._session_key = None`.
+      this.#key = null;
+      this.#cache = new Map();
+    } else {
+      // Data signed with a fallback key or in a legacy format is re-signed with the current key
+      // whenever it is next saved, as in Django: encode() always signs with secretKey.
+      this.#cache = new Map(Object.entries(loaded));
+    }
+  }
+
+  // ---- the dictionary ----------------------------------------------------------------------
+
+  /** `session.get(key, default)`: the value, or `defaultValue` (else `undefined`) when absent. */
+  get<K extends keyof T & string>(key: K): T[K] | undefined;
+  get<K extends keyof T & string, D>(key: K, defaultValue: D): T[K] | D;
+  get(key: string, defaultValue?: unknown): unknown {
+    const data = this.#session();
+    return data.has(key) ? data.get(key) : defaultValue;
+  }
+
+  /** `session[key] = value`. Only JSON values can be stored (a `TypeError` says which part is not). */
+  set<K extends keyof T & string>(key: K, value: T[K]): this {
+    assertKey(key);
+    assertJsonValue(value, key);
+    this.#session().set(key, value);
+    this.#modified = true;
+    return this;
+  }
+
+  /** `key in session`. */
+  has(key: keyof T & string): boolean {
+    return this.#session().has(key);
+  }
+
+  /** `del session[key]`: throws `KeyError` when the key is absent. */
+  delete(key: keyof T & string): void {
+    const data = this.#session();
+    if (!data.has(key)) throw new KeyError(key);
+    data.delete(key);
+    this.#modified = true;
+  }
+
+  /** The keys, in insertion order. */
+  keys(): Array<keyof T & string> {
+    return [...this.#session().keys()] as Array<keyof T & string>;
+  }
+
+  /** The values, in key order. */
+  values(): Array<T[keyof T]> {
+    return [...this.#session().values()] as Array<T[keyof T]>;
+  }
+
+  /** `[key, value]` pairs, in key order. */
+  items(): Array<[keyof T & string, T[keyof T]]> {
+    return [...this.#session().entries()] as Array<[keyof T & string, T[keyof T]]>;
+  }
+
+  /**
+   * Removes `key` and returns its value; when absent returns `defaultValue`, or throws `KeyError` if
+   * no default was passed (Python's `dict.pop`).
+   */
+  pop<K extends keyof T & string>(key: K): T[K];
+  pop<K extends keyof T & string, D>(key: K, defaultValue: D): T[K] | D;
+  pop(key: string, ...rest: [unknown?]): unknown {
+    const data = this.#session();
+    if (data.has(key)) {
+      const value = data.get(key);
+      data.delete(key);
+      this.#modified = true;
+      return value;
+    }
+    if (rest.length === 0) throw new KeyError(key);
+    return rest[0];
+  }
+
+  /** The value of `key`; when absent, stores `value` and returns it (`dict.setdefault`). */
+  setDefault<K extends keyof T & string>(key: K, value: T[K]): T[K] {
+    const data = this.#session();
+    if (data.has(key)) return data.get(key) as T[K];
+    this.set(key, value);
+    return value;
+  }
+
+  /** Stores every entry of `values` (`dict.update`); marks the session modified even when empty. */
+  update(values: Partial<T>): void {
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+      throw new TypeError('session.update() takes a plain object of values');
+    }
+    const entries = Object.entries(values);
+    for (const [key, value] of entries) {
+      assertKey(key);
+      assertJsonValue(value, key);
+    }
+    const data = this.#session();
+    for (const [key, value] of entries) data.set(key, value);
+    this.#modified = true;
+  }
+
+  /** Removes every key (the key and row stay; use `flush()` to end the session). */
+  clear(): void {
+    // Django's clear() skips loading; we apply what was loaded first, so an unknown cookie key is
+    // dropped rather than kept for an UPDATE that would find no row.
+    this.#applyLoaded();
+    this.#cache = new Map();
+    this.#accessed = true;
+    this.#modified = true;
+  }
+
+  /** True when the session has neither a key nor data (Django's `is_empty()`); does not mark it accessed. */
+  isEmpty(): boolean {
+    return this.#key === null && (this.#cache === null || this.#cache.size === 0);
+  }
+
+  // ---- the session's life ------------------------------------------------------------------
+
+  /**
+   * Ends the session: clears the data, deletes the stored row and forgets the key; the cookie is
+   * removed in the response (logout). The row is deleted right away; awaiting is optional in a
+   * handler (the response waits for it) and needed elsewhere.
+   */
+  flush(): Promise<void> {
+    this.clear();
+    const oldKey = this.#key;
+    this.#key = null;
+    return this.#track(async () => {
+      if (oldKey !== null) await this.engine.backend.delete(oldKey);
+    });
+  }
+
+  /**
+   * Keeps the data under a new key and deletes the old row. Call it on login, against session
+   * fixation (Django's `cycle_key()`; `django.contrib.auth.login` does it).
+   */
+  cycleKey(): Promise<void> {
+    const data = this.#session();
+    const oldKey = this.#key;
+    return this.#track(async () => {
+      await this.#create();
+      this.#cache = data;
+      if (oldKey !== null) await this.engine.backend.delete(oldKey);
+    });
+  }
+
+  /**
+   * Writes the session now: a new row (and key) when it has none, else an update that throws
+   * `UpdateError` if the row was deleted meanwhile. In a handler you never need this: the session
+   * is saved after the handler when modified. Use it with `SessionService.load()`/`create()`.
+   */
+  async save(): Promise<void> {
+    await this.settle();
+    this.#applyLoaded();
+    if (this.#key === null) {
+      await this.#create();
+      return;
+    }
+    await this.engine.backend.save(this.#key, this.#encode(), this.getExpiryDate(), false);
+  }
+
+  /** Django's `create()`: INSERT under fresh keys until one is free. */
+  async #create(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const key = newSessionKey();
+      this.#key = key;
+      try {
+        await this.engine.backend.save(key, this.#encode(), this.getExpiryDate(), true);
+        this.#modified = true;
+        return;
+      } catch (error) {
+        this.#key = null;
+        if (!(error instanceof CreateError) || attempt >= CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  #encode(): string {
+    const data = this.#cache ?? new Map();
+    // Object.fromEntries defines properties, so a "__proto__" key stays data.
+    return this.engine.codec.encode(Object.fromEntries(data));
+  }
+
+  #track(io: () => Promise<void>): Promise<void> {
+    const previous = this.#pending ?? Promise.resolve();
+    const run = previous.then(io);
+    // The tracked copy swallows the error so an un-awaited flush() can't crash the process with an
+    // unhandled rejection; settle() rethrows it before the response.
+    this.#pending = run.then(
+      () => undefined,
+      (error: unknown) => {
+        this.#pendingError ??= error;
+      },
+    );
+    return run;
+  }
+
+  /** @internal Waits for I/O started by flush()/cycleKey(); rethrows its error. */
+  async settle(): Promise<void> {
+    if (this.#pending === null) return;
+    await this.#pending;
+    this.#pending = null;
+    const error = this.#pendingError;
+    this.#pendingError = undefined;
+    if (error !== undefined) throw error;
+  }
+
+  // ---- expiry ------------------------------------------------------------------------------
+
+  /**
+   * Sets when the session expires: a number of seconds of inactivity (`0` = when the browser
+   * closes), a `Date`, or `null` to return to the global policy (`cookieAge`,
+   * `expireAtBrowserClose`). A `Date` is stored as whole seconds from now, the form every Django
+   * version reads (Django 3.2 cannot read the ISO dates Django 5 writes), so like any number it
+   * counts from the session's last save.
+   */
+  setExpiry(value: number | Date | null): void {
+    if (value === null || value === undefined) {
+      const data = this.#session();
+      if (data.has(EXPIRY_KEY)) {
+        data.delete(EXPIRY_KEY);
+        this.#modified = true;
+      }
+      return;
+    }
+    let seconds: number;
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) throw new TypeError('session.setExpiry() got an invalid Date');
+      seconds = Math.round((value.getTime() - Date.now()) / 1000);
+    } else if (typeof value === 'number' && Number.isFinite(value)) {
+      seconds = value;
+    } else {
+      throw new TypeError(`session.setExpiry() takes seconds, a Date or null, got ${String(value)}`);
+    }
+    this.#session().set(EXPIRY_KEY, seconds);
+    this.#modified = true;
+  }
+
+  /** Seconds until the session expires, counted from now (from the save, when saved now). */
+  getExpiryAge(): number {
+    const expiry = this.get(EXPIRY_KEY);
+    if (typeof expiry === 'string') {
+      const date = parseExpiryDate(expiry);
+      if (date !== null) return Math.floor((date.getTime() - Date.now()) / 1000);
+    }
+    if (typeof expiry === 'number' && expiry !== 0) return expiry;
+    return this.engine.options.cookieAge;
+  }
+
+  /** The date the session expires, if saved now. */
+  getExpiryDate(): Date {
+    const expiry = this.get(EXPIRY_KEY);
+    if (typeof expiry === 'string') {
+      const date = parseExpiryDate(expiry);
+      if (date !== null) return date;
+    }
+    const seconds = typeof expiry === 'number' && expiry !== 0 ? expiry : this.engine.options.cookieAge;
+    return new Date(Date.now() + seconds * 1000);
+  }
+
+  /** Whether the cookie lasts only until the browser closes. */
+  getExpireAtBrowserClose(): boolean {
+    const expiry = this.get(EXPIRY_KEY);
+    if (expiry === undefined || expiry === null) return this.engine.options.expireAtBrowserClose;
+    return expiry === 0;
+  }
+
+  // ---- test cookie -------------------------------------------------------------------------
+
+  /** Sets a test value; on a later request `testCookieWorked()` tells whether the browser keeps cookies. */
+  setTestCookie(): void {
+    (this as SessionStore).set(TEST_COOKIE_NAME, TEST_COOKIE_VALUE);
+  }
+
+  /** Whether the test value set by `setTestCookie()` on an earlier request came back. */
+  testCookieWorked(): boolean {
+    return (this as SessionStore).get(TEST_COOKIE_NAME) === TEST_COOKIE_VALUE;
+  }
+
+  /** Removes the test value (throws `KeyError` if it was not set, as Django). */
+  deleteTestCookie(): void {
+    (this as SessionStore).delete(TEST_COOKIE_NAME);
+  }
+
+  /** A plain copy of the data (for logging or a JSON response). */
+  toJSON(): Partial<T> {
+    return Object.fromEntries(this.#cache ?? (this.#applyLoaded(), this.#cache!)) as Partial<T>;
+  }
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError(`session keys must be strings, got ${typeof key}`);
+}
+
+/**
+ * Parses a `_session_expiry` date string as Django 5 writes it (`datetime.isoformat()`, e.g.
+ * `2030-01-02T03:04:05.123456+00:00`). A string without an offset is taken as UTC.
+ */
+export function parseExpiryDate(value: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
+  if (m === null) {
+    logger.warn(`Ignoring an unreadable _session_expiry ${JSON.stringify(value)}`);
+    return null;
+  }
+  const [, y, mo, d, h, mi, s = '0', frac = '0', zone] = m;
+  let ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s, Math.floor(Number(`0.${frac}`) * 1000));
+  if (zone !== undefined && zone !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+  }
+  return new Date(ms);
+}
