@@ -184,7 +184,8 @@ function describeInstance(obj: object): string {
     name = undefined;
   }
   if (typeof name === 'string' && name !== '') {
-    return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+    // "a Uint8Array", "an Object": a rough article is enough for an error message.
+    return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
   }
   return 'an object that is not a plain object';
 }

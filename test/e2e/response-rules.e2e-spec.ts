@@ -1,0 +1,337 @@
+/**
+ * SPEC.md "Request and response rules" (Django's SessionMiddleware.process_response, ENCODING.md §7):
+ * when the session is saved, when Set-Cookie and Vary: Cookie are sent, what a 4xx and a 5xx do,
+ * and SessionInterrupted. Rows are read from the SQLite file through a separate connection.
+ */
+import {
+  PLATFORMS,
+  parseStoredDate,
+  sessionCookieOf,
+  stored,
+  unknownKey,
+  startApp,
+  type Client,
+  type TestApp,
+} from '../support/app.js';
+import { SessionOpsController, UNDEFINED } from '../support/controllers.js';
+
+const KEY = /^[a-z0-9]{32}$/;
+const DJANGO_INTERRUPTED =
+  "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";
+
+/** A saved session holding `data`; returns its key. */
+async function saved(client: Client, data: Record<string, unknown>): Promise<string> {
+  const reply = await client.ops([['update', data]]);
+  expect(reply.status).toBe(200);
+  const key = sessionCookieOf(reply)?.value;
+  expect(key).toMatch(KEY);
+  return key!;
+}
+
+describe.each(PLATFORMS)('response rules on %s', (platform) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ platform, controllers: [SessionOpsController] });
+  });
+  afterAll(() => t?.close());
+
+  describe('without a session cookie', () => {
+    it('a handler that takes the session but does not touch it: no Set-Cookie, no Vary, no row', async () => {
+      const before = await t.db.count();
+      const reply = await t.client().get('/untouched');
+      expect(reply.status).toBe(200);
+      expect(reply.text).toBe('untouched');
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBeNull();
+      expect(await t.db.count()).toBe(before);
+    });
+
+    it('a read: Vary: Cookie, but no Set-Cookie and no row (not modified)', async () => {
+      const before = await t.db.count();
+      const reply = await t.client().ops([['get', 'anything'], ['has', 'anything']]);
+      expect(reply.json().results).toEqual([UNDEFINED, false]);
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.count()).toBe(before);
+    });
+
+    it('a write: saved under a new 32-character key, Set-Cookie with that key, Vary: Cookie', async () => {
+      const reply = await t.client().ops([['set', 'fav_color', 'blue']]);
+      expect(reply.status).toBe(200);
+      const cookie = sessionCookieOf(reply)!;
+      expect(cookie.value).toMatch(KEY);
+      expect(reply.vary).toBe('Cookie');
+      expect((await stored(t.db, cookie.value))?.data).toEqual({ fav_color: 'blue' });
+    });
+
+    it('a write then a delete of the same key (modified, but empty): nothing saved, no cookie, Vary: Cookie', async () => {
+      const before = await t.db.count();
+      const reply = await t.client().ops([['set', 'a', 1], ['delete', 'a']]);
+      expect(reply.status).toBe(200);
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.count()).toBe(before);
+    });
+  });
+
+  describe('with the cookie of a live session', () => {
+    it('a read: not saved (row unchanged), no Set-Cookie, Vary: Cookie', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const row = await t.db.row(key);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a save now would write a later expire_date
+      const reply = await client.ops([['get', 'a']]);
+      expect(reply.json().results).toEqual([1]);
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.row(key)).toEqual(row);
+    });
+
+    it('a write: the row is updated under the same key, and the cookie is sent again', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['set', 'b', 2]]);
+      expect(sessionCookieOf(reply)?.value).toBe(key);
+      expect(reply.vary).toBe('Cookie');
+      expect((await stored(t.db, key))?.data).toEqual({ a: 1, b: 2 });
+    });
+
+    it('a handler that takes the session but does not touch it: no Set-Cookie, no Vary', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.get('/untouched');
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBeNull();
+      expect((await stored(t.db, key))?.data).toEqual({ a: 1 });
+    });
+
+    it('a handler without @Session(): no Set-Cookie, no Vary', async () => {
+      const client = t.client();
+      await saved(client, { a: 1 });
+      const reply = await client.get('/plain');
+      expect(reply.text).toBe('plain');
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBeNull();
+    });
+
+    it('the session emptied by flush(): the cookie is deleted (Max-Age=0, Expires in 1970, same Path/SameSite), Vary: Cookie, row gone', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['flush']]);
+      expect(reply.status).toBe(200);
+      const cookie = sessionCookieOf(reply)!;
+      expect(cookie.value).toBe('');
+      expect(cookie.attributes).toEqual({ 'max-age': '0', expires: 'Thu, 01 Jan 1970 00:00:00 GMT', path: '/', samesite: 'Lax' });
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.row(key)).toBeUndefined();
+      expect(client.sessionKey).toBeUndefined();
+    });
+
+    it('the data emptied but the key kept (clear()): saved as {}, same key re-sent, Vary: Cookie (Django test_empty_session_saved)', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['clear']]);
+      expect(sessionCookieOf(reply)?.value).toBe(key);
+      expect(sessionCookieOf(reply)?.attributes['max-age']).toBe('1209600');
+      expect(reply.vary).toBe('Cookie');
+      expect((await stored(t.db, key))?.data).toEqual({});
+    });
+
+    it('an existing Vary is extended, not replaced, and Cookie is not listed twice', async () => {
+      const client = t.client();
+      await saved(client, { a: 1 });
+      const extended = await client.ops([['header', 'Vary', 'Accept-Encoding'], ['get', 'a']]);
+      expect(extended.vary).toBe('Accept-Encoding, Cookie');
+      const already = await client.ops([['header', 'Vary', 'Cookie'], ['set', 'a', 2]]);
+      expect(already.vary).toBe('Cookie');
+      expect(sessionCookieOf(already)).toBeDefined();
+    });
+  });
+
+  describe('alongside the handler\'s own response', () => {
+    it('a cookie the handler sets is kept next to the session cookie', async () => {
+      const reply = await t.client().ops([['header', 'Set-Cookie', 'theme=dark; Path=/'], ['set', 'a', 1]]);
+      expect(reply.setCookies.map((c) => c.name).sort()).toEqual(['sessionid', 'theme']);
+      expect(reply.setCookies.find((c) => c.name === 'theme')!.value).toBe('dark');
+    });
+
+    it('a redirect after login: 302 with the new cookie, and the row is written before the redirect arrives', async () => {
+      const client = t.client();
+      const reply = await client.request('POST', '/login-redirect');
+      expect(reply.status).toBe(302);
+      expect(reply.headers.get('location')).toBe('/read');
+      const key = sessionCookieOf(reply)!.value;
+      expect((await stored(t.db, key))?.data).toEqual({ value: 'after-redirect' });
+      expect((await client.get('/read')).json()).toEqual({ value: 'after-redirect' });
+    });
+  });
+
+  describe('with the cookie of an unknown or expired session', () => {
+    it('an unknown key, written to: saved under a NEW key, never the client\'s (no row for it)', async () => {
+      const theirs = unknownKey();
+      const client = t.client();
+      client.jar.set('sessionid', theirs);
+      const reply = await client.ops([['get', 'a'], ['set', 'a', 1]]);
+      expect(reply.json().results).toEqual([UNDEFINED, true]);
+      const ours = sessionCookieOf(reply)!.value;
+      expect(ours).toMatch(KEY);
+      expect(ours).not.toBe(theirs);
+      expect(await t.db.row(theirs)).toBeUndefined();
+      expect((await stored(t.db, ours))?.data).toEqual({ a: 1 });
+    });
+
+    it('an unknown key, only read: the cookie is deleted, Vary: Cookie, no row created', async () => {
+      const theirs = unknownKey();
+      const before = await t.db.count();
+      const reply = await t.client().ops([['get', 'a']], { cookie: `sessionid=${theirs}` });
+      expect(reply.json().results).toEqual([UNDEFINED]);
+      const cookie = sessionCookieOf(reply)!;
+      expect(cookie.value).toBe('');
+      expect(cookie.attributes['max-age']).toBe('0');
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.count()).toBe(before);
+    });
+
+    it('an unknown key, session untouched: cookie left alone (Django loads nothing, so the key still counts)', async () => {
+      const reply = await t.client().get('/untouched', { cookie: `sessionid=${unknownKey()}` });
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBeNull();
+    });
+
+    it('a row whose expire_date has passed: its data is not loaded and a write goes under a new key', async () => {
+      const client = t.client();
+      const old = await saved(client, { secret: 'old data' });
+      await t.db.run("UPDATE django_session SET expire_date = '2000-01-01 00:00:00' WHERE session_key = ?", [old]);
+      const reply = await client.ops([['get', 'secret'], ['set', 'b', 1]]);
+      expect(reply.json().results).toEqual([UNDEFINED, true]);
+      const fresh = sessionCookieOf(reply)!.value;
+      expect(fresh).toMatch(KEY);
+      expect(fresh).not.toBe(old);
+      expect((await stored(t.db, fresh))?.data).toEqual({ b: 1 });
+      // Loading does not touch the expired row (clearExpired does that).
+      expect((await t.db.row(old))?.expire_date).toBe('2000-01-01 00:00:00');
+    });
+  });
+
+  describe('when the handler fails', () => {
+    it.each([
+      ['a plain Error', 'error'],
+      ['an HttpException 500', 500],
+      ['an HttpException 503', 503],
+    ])('%s → no save, no Set-Cookie (new session)', async (_what, how) => {
+      const before = await t.db.count();
+      const reply = await t.client().ops([['set', 'a', 1], ['throw', how]]);
+      expect(reply.status).toBe(how === 'error' ? 500 : how);
+      expect(reply.setCookies).toEqual([]);
+      expect(reply.vary).toBe('Cookie'); // the session was accessed, as Django
+      expect(await t.db.count()).toBe(before);
+    });
+
+    it.each([
+      ['a plain Error', 'error'],
+      ['an HttpException 500', 500],
+      ['an HttpException 503', 503],
+    ])('%s → the live session\'s row is not updated, no Set-Cookie', async (_what, how) => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const row = await t.db.row(key);
+      const reply = await client.ops([['set', 'a', 2], ['throw', how]]);
+      expect(reply.status).toBe(how === 'error' ? 500 : how);
+      expect(reply.setCookies).toEqual([]);
+      expect(await t.db.row(key)).toEqual(row);
+    });
+
+    it.each([400, 403, 404, 422])('an HttpException %i after a write still saves and sets the cookie', async (status) => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['set', 'a', status], ['throw', status]]);
+      expect(reply.status).toBe(status);
+      expect(sessionCookieOf(reply)?.value).toBe(key);
+      expect(reply.vary).toBe('Cookie');
+      expect((await stored(t.db, key))?.data).toEqual({ a: status });
+    });
+
+    it('an HttpException 4xx on a new session: saved under a new key', async () => {
+      const reply = await t.client().ops([['set', 'a', 1], ['throw', 404]]);
+      expect(reply.status).toBe(404);
+      const key = sessionCookieOf(reply)!.value;
+      expect((await stored(t.db, key))?.data).toEqual({ a: 1 });
+    });
+  });
+
+  describe('SessionInterrupted', () => {
+    it('the row deleted during the request, then the session written: 400 with Django\'s message, no Set-Cookie, row not resurrected', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['get', 'a'], ['deleteRow'], ['set', 'b', 2]]);
+      expect(reply.status).toBe(400);
+      expect(reply.json().message).toBe(DJANGO_INTERRUPTED);
+      expect(reply.setCookies).toEqual([]);
+      expect(await t.db.row(key)).toBeUndefined();
+    });
+
+    it('the row deleted during the request, session only read: no error (nothing to save)', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['get', 'a'], ['deleteRow']]);
+      expect(reply.status).toBe(200);
+      expect(reply.json().results).toEqual([1, 1]);
+      expect(reply.setCookies).toEqual([]);
+      expect(await t.db.row(key)).toBeUndefined();
+    });
+  });
+});
+
+describe.each(PLATFORMS)('response rules with saveEveryRequest: true on %s', (platform) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ platform, session: { secretKey: 'k'.repeat(50), saveEveryRequest: true }, controllers: [SessionOpsController] });
+  });
+  afterAll(() => t?.close());
+
+  async function savedHere(client: Client): Promise<string> {
+    const reply = await client.ops([['set', 'a', 1]]);
+    return sessionCookieOf(reply)!.value;
+  }
+
+  it('a handler without @Session(): the session is saved again and the cookie re-sent, Vary: Cookie (BEHAVIOURS 87)', async () => {
+    const client = t.client();
+    const key = await savedHere(client);
+    await t.db.run("UPDATE django_session SET expire_date = '2100-01-01 00:00:00' WHERE session_key = ?", [key]);
+    const reply = await client.get('/plain');
+    expect(reply.text).toBe('plain');
+    const cookie = sessionCookieOf(reply)!;
+    expect(cookie.value).toBe(key);
+    expect(cookie.attributes['max-age']).toBe('1209600');
+    expect(reply.vary).toBe('Cookie');
+    const row = await t.db.row(key);
+    // Re-saved: expire_date is now + cookieAge again, not the year 2100 written above.
+    expect(row?.expire_date).not.toBe('2100-01-01 00:00:00');
+    expect(Math.abs(parseStoredDate(row!.expire_date) - (Date.now() + 1209600_000))).toBeLessThan(5000);
+  });
+
+  it('a read-only request is saved too', async () => {
+    const client = t.client();
+    const key = await savedHere(client);
+    const reply = await client.ops([['get', 'a']]);
+    expect(sessionCookieOf(reply)?.value).toBe(key);
+  });
+
+  it('no cookie and nothing stored: still nothing saved, no Set-Cookie (the session is empty)', async () => {
+    const before = await t.db.count();
+    const reply = await t.client().get('/plain');
+    expect(reply.setCookies).toEqual([]);
+    expect(reply.vary).toBeNull();
+    expect(await t.db.count()).toBe(before);
+  });
+
+  it('a 500 is still not saved', async () => {
+    const client = t.client();
+    const key = await savedHere(client);
+    const row = await t.db.row(key);
+    const reply = await client.ops([['set', 'a', 2], ['throw', 'error']]);
+    expect(reply.status).toBe(500);
+    expect(reply.setCookies).toEqual([]);
+    expect(await t.db.row(key)).toEqual(row);
+  });
+});

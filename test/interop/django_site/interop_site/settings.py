@@ -1,0 +1,73 @@
+"""
+Settings of the interop test project. Everything a test varies comes from the environment:
+
+  INTEROP_DB_URL          sqlite:////abs/path.sqlite3 | postgres://user@host:port/db | mysql://user:pw@host:port/db
+  INTEROP_SECRET_KEY      SECRET_KEY (the Nest side's `secretKey`)
+  INTEROP_TIME_ZONE       TIME_ZONE (default America/Chicago); with USE_TZ=True storage is UTC anyway
+  INTEROP_HASHING         DEFAULT_HASHING_ALGORITHM (Django 3.1/3.2): 'sha1' writes the pre-3.1 format
+  INTEROP_SESSION_ENGINE  SESSION_ENGINE (default Django's own db backend)
+"""
+import os
+from urllib.parse import unquote, urlsplit
+
+
+def _database(url):
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme == "sqlite":
+        # sqlite:////abs/path -> /abs/path
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path}
+    common = {
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or ""),
+    }
+    if scheme in ("postgres", "postgresql"):
+        return {"ENGINE": "django.db.backends.postgresql", **common}
+    if scheme in ("mysql", "mariadb"):
+        return {"ENGINE": "django.db.backends.mysql", **common}
+    raise ValueError("INTEROP_DB_URL: unsupported scheme %r" % scheme)
+
+
+SECRET_KEY = os.environ["INTEROP_SECRET_KEY"]
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "interop_site",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+ROOT_URLCONF = "interop_site.urls"
+DATABASES = {"default": _database(os.environ["INTEROP_DB_URL"])}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+USE_TZ = True
+TIME_ZONE = os.environ.get("INTEROP_TIME_ZONE", "America/Chicago")
+
+SESSION_ENGINE = os.environ.get("INTEROP_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # the default, stated
+
+if os.environ.get("INTEROP_HASHING"):
+    DEFAULT_HASHING_ALGORITHM = os.environ["INTEROP_HASHING"]
+
+# A fast hasher: the tests create users, they don't need bcrypt-grade cost.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django.server": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}

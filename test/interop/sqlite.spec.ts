@@ -1,0 +1,3 @@
+import { defineInteropSuite } from './interop.suite.js';
+
+defineInteropSuite({ engine: 'sqlite', title: 'SQLite' });

@@ -1,0 +1,661 @@
+import { readFileSync } from 'node:fs';
+import { deflateSync, inflateSync } from 'node:zlib';
+import {
+  DEFAULT_SESSION_SALT,
+  SessionCodec,
+  assertJsonValue,
+  legacySaltFor,
+  type DecodeResult,
+  type SessionDict,
+} from '../../src/codec/session-codec.js';
+import { b62Decode, b64UrlDecode, b64UrlEncode, saltedHmac, sign, timestampSign } from '../../src/codec/signing.js';
+
+interface Vector {
+  id: string;
+  description: string;
+  format: string;
+  secret: string;
+  decode_secret?: string;
+  /** A JSON list in vectors.json; a python-repr string in older dumps. */
+  decode_fallbacks?: string[] | string;
+  salt?: string;
+  byte_exact?: boolean | string;
+  compressed?: boolean | string;
+  js_caveat?: string;
+  logged?: boolean | string;
+  django_3_2: string;
+  django_4_plus: string;
+  dict: unknown;
+  decoded_by_django?: unknown;
+  session_data: string;
+  serialized_json?: string;
+  timestamp?: number;
+  timestamp_b62?: string;
+  signature?: string;
+}
+
+const { vectors } = JSON.parse(
+  readFileSync(new URL('../../../shared/django/vectors.json', import.meta.url), 'utf8'),
+) as { vectors: Vector[] };
+
+const byId = (id: string): Vector => {
+  const v = vectors.find((x) => x.id === id);
+  if (!v) throw new Error(`no vector ${id}`);
+  return v;
+};
+
+const flag = (x: unknown): boolean => x === true || x === 'True' || x === 'true';
+
+function fallbacksOf(v: Vector): string[] {
+  if (v.decode_fallbacks === undefined) return [];
+  if (Array.isArray(v.decode_fallbacks)) return v.decode_fallbacks;
+  return JSON.parse(v.decode_fallbacks.replace(/'/g, '"')) as string[];
+}
+
+function codecFor(v: Vector, legacyDecode: boolean): SessionCodec {
+  // Django decodes with the store's own salt (the default), whatever salt the data was made with.
+  return new SessionCodec({ secretKey: v.decode_secret ?? v.secret, secretKeyFallbacks: fallbacksOf(v), legacyDecode });
+}
+
+/** What Django's SessionBase.decode returned, translated into our result. */
+function expectedFor(v: Vector, legacyDecode: boolean): DecodeResult {
+  const d3 = v.django_3_2;
+  const d4 = v.django_4_plus;
+  // serialized_json holds the payload bytes already read as latin-1, exactly as Django reads them.
+  const parsed = (): SessionDict => JSON.parse(v.serialized_json as string) as SessionDict;
+  if (d4 === 'other' && d3 === 'other') {
+    return { data: v.decoded_by_django as SessionDict, status: 'ok', stale: false, format: 'signed' };
+  }
+  if (d4 === 'dict') {
+    // Verified by a key other than the current one: a SECRET_KEY_FALLBACKS entry.
+    const stale = v.decode_secret !== undefined && v.decode_secret !== v.secret;
+    return { data: parsed(), status: 'ok', stale, format: 'signed' };
+  }
+  if (d4 === 'empty' && d3 === 'dict') {
+    // Only Django 3.2 reads it (sha1-signed or pre-3.1 legacy); 4.0+ logs "Session data corrupted".
+    if (!legacyDecode) return { data: {}, status: 'bad-signature', stale: false };
+    return { data: parsed(), status: 'ok', stale: true, format: v.format === 'legacy' ? 'legacy' : 'signed' };
+  }
+  if (d4 === 'empty' && d3 === 'raises') {
+    // Valid signature, undecodable payload: 4.0+ returns {} silently (3.2 crashed).
+    return { data: {}, status: 'malformed', stale: false, format: 'signed' };
+  }
+  if (d4 === 'empty' && d3 === 'empty' && flag(v.logged)) {
+    return { data: {}, status: 'bad-signature', stale: false };
+  }
+  throw new Error(`vector ${v.id}: no rule for django_3_2=${d3} django_4_plus=${d4}`);
+}
+
+const KEY = 'django-insecure-vector-secret-0123456789abcdefghijklmnop';
+
+describe('SessionCodec', () => {
+  describe('decode: every Django vector', () => {
+    it('has vectors to check', () => {
+      expect(vectors.length).toBeGreaterThanOrEqual(45);
+    });
+
+    describe.each([
+      ['legacyDecode: true (default)', true],
+      ['legacyDecode: false', false],
+    ] as const)('%s', (_name, legacyDecode) => {
+      it.each(vectors.map((v) => [v.id, v] as const))('%s', (_id, v) => {
+        const codec = codecFor(v, legacyDecode);
+        const result = codec.decode(v.session_data);
+        expect(result).toStrictEqual(expectedFor(v, legacyDecode));
+        if (result.status === 'ok' && v.django_4_plus !== 'other') {
+          // Cross-check against the dict as Django printed it.
+          expect(result.data).toEqual(v.dict);
+        }
+      });
+    });
+
+    it('legacyDecode defaults to true', () => {
+      const codec = new SessionCodec({ secretKey: KEY });
+      expect(codec.decode(byId('legacy_simple').session_data).status).toBe('ok');
+      expect(codec.decode(byId('compat_sha1_signed').session_data).status).toBe('ok');
+    });
+
+    it('reads raw UTF-8 JSON as latin-1, like Django (warn_raw_utf8_json)', () => {
+      const result = new SessionCodec({ secretKey: KEY }).decode(byId('warn_raw_utf8_json').session_data);
+      expect(result.data).toEqual({ name: 'Zo\u00c3\u00ab' });
+    });
+
+    it('rounds 2**60 as JS does (large_int)', () => {
+      const result = new SessionCodec({ secretKey: KEY }).decode(byId('large_int').session_data);
+      expect(result.data.big).toBe(2 ** 60);
+      expect(result.data.ok).toBe(Number.MAX_SAFE_INTEGER);
+    });
+
+    it('neg_wrong_salt verifies under the salt it was made with', () => {
+      const v = byId('neg_wrong_salt');
+      const codec = new SessionCodec({ secretKey: KEY, salt: v.salt });
+      expect(codec.decode(v.session_data)).toStrictEqual({
+        data: { 'a test key': 'a test value' },
+        status: 'ok',
+        stale: false,
+        format: 'signed',
+      });
+    });
+
+    it('Django 3.2 and 5.2 wrote identical bytes for the same second', () => {
+      expect(byId('simple_live_3').session_data).toBe(byId('simple_live_5').session_data);
+      expect(byId('nested_live_3').session_data).toBe(byId('nested_live_5').session_data);
+      expect(byId('compress_big_live_3').session_data).toBe(byId('compress_big_live_5').session_data);
+    });
+  });
+
+  describe('encode: byte-exact against Django', () => {
+    const signedWithTs = vectors.filter((v) => v.format === 'signed' && v.timestamp !== undefined);
+    const reproducible = signedWithTs.filter(
+      (v) => v.django_4_plus === 'dict' && !flag(v.compressed) && v.js_caveat === undefined,
+    );
+
+    it('covers every byte_exact, uncompressed vector without a JS caveat', () => {
+      const required = vectors.filter((v) => flag(v.byte_exact) && !flag(v.compressed) && v.js_caveat === undefined);
+      expect(required.length).toBeGreaterThanOrEqual(10);
+      for (const v of required) expect(reproducible).toContain(v);
+    });
+
+    it.each(reproducible.map((v) => [v.id, v] as const))('%s', (_id, v) => {
+      const codec = new SessionCodec({ secretKey: v.secret });
+      expect(codec.encode(JSON.parse(v.serialized_json as string) as SessionDict, v.timestamp)).toBe(v.session_data);
+    });
+
+    it.each(signedWithTs.map((v) => [v.id, v] as const))('%s: layout, timestamp and signature', (_id, v) => {
+      const [payload, ts, sig] = v.session_data.split(':').slice(-3) as [string, string, string];
+      expect(ts).toBe(v.timestamp_b62);
+      expect(b62Decode(ts)).toBe(v.timestamp);
+      expect(sig).toBe(v.signature);
+      const value = v.session_data.slice(0, v.session_data.lastIndexOf(':'));
+      const salt = v.salt ?? DEFAULT_SESSION_SALT;
+      // Re-sign Django's own value: the signer is byte-exact even where our JSON or zlib is not.
+      const algorithm = sig.length === 27 ? 'sha1' : 'sha256';
+      const resigned = sign(value, { key: v.secret, salt, algorithm });
+      if (v.id.startsWith('neg_tampered_')) {
+        // These were altered after signing: the alteration must be real.
+        expect(resigned).not.toBe(v.session_data);
+      } else {
+        expect(resigned).toBe(v.session_data);
+      }
+      if (payload.startsWith('.') !== flag(v.compressed)) {
+        throw new Error(`vector ${v.id}: '.' prefix disagrees with compressed=${String(v.compressed)}`);
+      }
+      if (v.id !== 'neg_tampered_payload' && v.id !== 'neg_django_testsuite_serializer_exception') {
+        const bytes = flag(v.compressed) ? inflateSync(b64UrlDecode(payload.slice(1))) : b64UrlDecode(payload);
+        expect(bytes.toString('latin1')).toBe(v.serialized_json);
+      }
+    });
+
+    it.each(
+      signedWithTs
+        .filter((v) => v.django_4_plus === 'dict' && flag(v.compressed))
+        .map((v) => [v.id, v] as const),
+    )('%s (compressed): chooses compression, writes Python-identical JSON, round-trips', (_id, v) => {
+      const codec = new SessionCodec({ secretKey: v.secret });
+      const data = JSON.parse(v.serialized_json as string) as SessionDict;
+      const encoded = codec.encode(data, v.timestamp);
+      expect(encoded.startsWith('.')).toBe(true);
+      const [payload, ts] = encoded.split(':') as [string, string];
+      expect(ts).toBe(v.timestamp_b62);
+      expect(inflateSync(b64UrlDecode(payload.slice(1))).toString('latin1')).toBe(v.serialized_json);
+      expect(codec.decode(encoded)).toStrictEqual({ data, status: 'ok', stale: false, format: 'signed' });
+    });
+
+    it.each(['large_int', 'float_forms'])('%s: JS re-encodes differently, but the values survive', (id) => {
+      const v = byId(id);
+      const codec = new SessionCodec({ secretKey: v.secret });
+      const data = codec.decode(v.session_data).data;
+      const encoded = codec.encode(data, v.timestamp);
+      expect(encoded).not.toBe(v.session_data);
+      expect(codec.decode(encoded).data).toEqual(data);
+    });
+
+    it('reproduces the ENCODING.md §1.5 worked example', () => {
+      expect(new SessionCodec({ secretKey: 'k' }).encode({ a: 1 }, 1700000000)).toBe(
+        'eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc',
+      );
+    });
+
+    it('escapes non-ASCII, astral, DEL and control characters as Python does', () => {
+      const codec = new SessionCodec({ secretKey: KEY });
+      const v = byId('escapes');
+      const encoded = codec.encode({ name: 'Zoë', emoji: '😀', del: '\u007f', ctl: '\u0001\u001f' }, 1700000000);
+      const payload = encoded.split(':')[0] as string;
+      const json = (payload.startsWith('.') ? inflateSync(b64UrlDecode(payload.slice(1))) : b64UrlDecode(payload)).toString(
+        'latin1',
+      );
+      expect(json).toBe('{"name":"Zo\\u00eb","emoji":"\\ud83d\\ude00","del":"\\u007f","ctl":"\\u0001\\u001f"}');
+      expect(v.serialized_json).toContain('"del":"\\u007f"');
+      expect(v.serialized_json).toContain('"ctl":"\\u0001\\u001f"');
+      expect(byId('unicode').serialized_json).toContain('"emoji":"\\ud83d\\ude00"');
+      expect(byId('unicode').serialized_json).toContain('Zo\\u00eb');
+    });
+
+    it('uses the current time by default', () => {
+      const before = Math.floor(Date.now() / 1000);
+      const encoded = new SessionCodec({ secretKey: 'k' }).encode({ a: 1 });
+      const after = Math.floor(Date.now() / 1000);
+      const ts = b62Decode(encoded.split(':')[1] as string);
+      expect(ts).toBeGreaterThanOrEqual(before);
+      expect(ts).toBeLessThanOrEqual(after);
+    });
+
+    it('refuses a non-finite clock', () => {
+      expect(() => new SessionCodec({ secretKey: 'k' }).encode({}, Number.NaN)).toThrow(RangeError);
+    });
+  });
+
+  describe('compression threshold: len(zlib) < len(json) - 1', () => {
+    const codec = new SessionCodec({ secretKey: 'k' });
+    const savedBytes = (d: SessionDict): number => {
+      const json = Buffer.from(JSON.stringify(d));
+      return json.length - deflateSync(json).length;
+    };
+
+    it('does not compress when zlib saves exactly one byte (the "." would eat it)', () => {
+      const d = { x: 'xyz12xyz12xyz12' };
+      expect(savedBytes(d)).toBe(1);
+      expect(codec.encode(d, 1).startsWith('.')).toBe(false);
+    });
+
+    it('compresses when zlib saves two bytes', () => {
+      const d = { x: 'aaaaaaaaaaaa' };
+      expect(savedBytes(d)).toBe(2);
+      expect(codec.encode(d, 1).startsWith('.')).toBe(true);
+      expect(codec.decode(codec.encode(d, 1)).data).toEqual(d);
+    });
+
+    it('does not compress when zlib makes it longer', () => {
+      const d = { x: 'ab' };
+      expect(savedBytes(d)).toBeLessThan(0);
+      expect(codec.encode(d, 1).startsWith('.')).toBe(false);
+    });
+  });
+
+  describe('tampering → bad-signature', () => {
+    const codec = new SessionCodec({ secretKey: KEY });
+    const good = codec.encode({ 'a test key': 'a test value', n: 1 }, 1700000000);
+    const [payload, ts, sig] = good.split(':') as [string, string, string];
+    const flip = (s: string, i: number): string => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const cases: Array<[string, string]> = [
+      ['uppercased', good.toUpperCase()],
+      ['appended', good + 'a'],
+      ['first char changed', flip(good, 0)],
+      ['":" removed', good.replaceAll(':', '')],
+      ['payload char changed', `${flip(payload, 5)}:${ts}:${sig}`],
+      ['timestamp changed', `${payload}:${flip(ts, 0)}:${sig}`],
+      ['signature char changed', `${payload}:${ts}:${flip(sig, 10)}`],
+      ['signature dropped', `${payload}:${ts}`],
+      ['signature empty', `${payload}:${ts}:`],
+    ];
+
+    it('starts from a valid value', () => {
+      expect(codec.decode(good).status).toBe('ok');
+    });
+
+    it.each(cases)('%s', (_what, tampered) => {
+      expect(tampered).not.toBe(good);
+      expect(codec.decode(tampered)).toStrictEqual({ data: {}, status: 'bad-signature', stale: false });
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: false }).decode(tampered).status).toBe('bad-signature');
+    });
+  });
+
+  describe('decode never throws', () => {
+    // Deterministic PRNG (mulberry32) so a failure is reproducible.
+    let seed = 0x2f6b3c1d;
+    const rand = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const alphabet = 'ABCxyz0189-_=+/.: é\u00ff😀\u0000\n\'"{}[]';
+    const junk = (max: number): string =>
+      Array.from({ length: Math.floor(rand() * max) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    const inputs: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const prefix = ['', '.', ':', '.:', '::'][i % 5] as string;
+      inputs.push(i % 2 === 0 ? prefix + junk(120) : `${prefix}${junk(60)}:${junk(8)}:${junk(50)}`);
+    }
+    const codecs = [
+      new SessionCodec({ secretKey: KEY }),
+      new SessionCodec({ secretKey: KEY, secretKeyFallbacks: ['old'], legacyDecode: false }),
+    ];
+
+    it('answers bad-signature for random strings (including ":" and "." prefixes)', () => {
+      for (const codec of codecs) {
+        for (const input of inputs) {
+          let result: DecodeResult | undefined;
+          expect(() => (result = codec.decode(input))).not.toThrow();
+          expect(result).toStrictEqual({ data: {}, status: 'bad-signature', stale: false });
+        }
+      }
+    });
+
+    it('answers malformed or ok (never throws) for random payloads under a valid signature', () => {
+      const codec = codecs[0] as SessionCodec;
+      for (const input of inputs) {
+        const signed = timestampSign(input, { key: KEY, salt: DEFAULT_SESSION_SALT, timestampSeconds: 1700000000 });
+        let result: DecodeResult | undefined;
+        expect(() => (result = codec.decode(signed))).not.toThrow();
+        expect(['malformed', 'ok']).toContain(result?.status);
+        expect(Object.getPrototypeOf(result?.data)).toBe(Object.prototype);
+      }
+    });
+
+    it.each([null, undefined, 42, {}, [], Buffer.from('e30'), Symbol('x'), () => 'e30'])(
+      'answers malformed for the non-string %p',
+      (input) => {
+        const codec = codecs[0] as SessionCodec;
+        expect(codec.decode(input as unknown as string)).toStrictEqual({ data: {}, status: 'malformed', stale: false });
+      },
+    );
+  });
+
+  describe('valid signature, undecodable payload → malformed', () => {
+    const codec = new SessionCodec({ secretKey: KEY });
+    const salt = DEFAULT_SESSION_SALT;
+    const signPayload = (payload: string): string => timestampSign(payload, { key: KEY, salt, timestampSeconds: 1700000000 });
+    const b64 = (s: string): string => b64UrlEncode(Buffer.from(s, 'latin1'));
+    const cases: Array<[string, string]> = [
+      ['no timestamp', sign('e30', { key: KEY, salt })],
+      ['timestamp not base62', sign('e30:1r3!eq', { key: KEY, salt })],
+      ['empty timestamp', sign('e30:', { key: KEY, salt })],
+      ['payload not base64url', signPayload('e3+0')],
+      ['payload of length 4n+1', signPayload('e30Ae')],
+      ['"." payload that is not zlib', signPayload('.' + b64('{"a":1}'))],
+      ['truncated zlib', signPayload('.' + b64UrlEncode(deflateSync(Buffer.from('{"a":"' + 'x'.repeat(50) + '"}')).subarray(0, 8)))],
+      ['not JSON', signPayload(b64('{"a":'))],
+      ['top-level list', signPayload(b64('[1,2]'))],
+      ['top-level string', signPayload(b64('"str"'))],
+      ['top-level number', signPayload(b64('1'))],
+      ['top-level null', signPayload(b64('null'))],
+      ['top-level true', signPayload(b64('true'))],
+      // Python's json accepts NaN; JSON.parse does not, and a session cannot hold NaN anyway.
+      ['NaN', signPayload(b64('{"a":NaN}'))],
+    ];
+
+    it.each(cases)('%s', (_what, input) => {
+      expect(codec.decode(input)).toStrictEqual({ data: {}, status: 'malformed', stale: false, format: 'signed' });
+    });
+
+    it('verified by a fallback, still malformed and not stale', () => {
+      const rotated = new SessionCodec({ secretKey: 'new', secretKeyFallbacks: [KEY] });
+      expect(rotated.decode(signPayload(b64('[1]')))).toStrictEqual({
+        data: {},
+        status: 'malformed',
+        stale: false,
+        format: 'signed',
+      });
+    });
+
+    it('accepts padded base64 as Django does', () => {
+      expect(codec.decode(signPayload('eyJhIjoxfQ==')).data).toEqual({ a: 1 });
+    });
+
+    it('reads bytes above 0x7F as latin-1', () => {
+      expect(codec.decode(signPayload(b64('{"a":"\u00e9"}'))).data).toEqual({ a: 'é' });
+    });
+  });
+
+  describe('__proto__ in the JSON', () => {
+    const codec = new SessionCodec({ secretKey: KEY });
+    const json = '{"__proto__":{"polluted":true},"a":{"__proto__":{"deep":1}}}';
+    const signed = timestampSign(b64UrlEncode(Buffer.from(json)), { key: KEY, salt: DEFAULT_SESSION_SALT, timestampSeconds: 1 });
+
+    it('stays an own data property and does not change any prototype', () => {
+      const { data, status } = codec.decode(signed);
+      expect(status).toBe('ok');
+      expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+      expect(Object.keys(data)).toEqual(['__proto__', 'a']);
+      expect(Object.getOwnPropertyDescriptor(data, '__proto__')?.value).toEqual({ polluted: true });
+      expect((data as { polluted?: unknown }).polluted).toBeUndefined();
+      expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+      const a = data.a as object;
+      expect(Object.getPrototypeOf(a)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(a, '__proto__')?.value).toEqual({ deep: 1 });
+    });
+
+    it('survives a re-encode', () => {
+      const again = codec.decode(codec.encode(codec.decode(signed).data, 1));
+      expect(again.status).toBe('ok');
+      expect(Object.getOwnPropertyDescriptor(again.data, '__proto__')?.value).toEqual({ polluted: true });
+      expect(Object.getPrototypeOf(again.data)).toBe(Object.prototype);
+    });
+  });
+
+  it('returns a fresh object on every decode', () => {
+    const codec = new SessionCodec({ secretKey: KEY });
+    const v = byId('simple');
+    const first = codec.decode(v.session_data);
+    const second = codec.decode(v.session_data);
+    expect(first.data).not.toBe(second.data);
+    first.data.x = 1;
+    expect(second.data.x).toBeUndefined();
+    expect(codec.decode('').data).not.toBe(codec.decode('').data);
+  });
+
+  describe('secretKeyFallbacks', () => {
+    const old = new SessionCodec({ secretKey: 'old' });
+    const signedWithOld = old.encode({ user: 1 }, 1795382664);
+    const rotated = new SessionCodec({ secretKey: 'new', secretKeyFallbacks: ['older', 'old'] });
+
+    it('decodes data signed with a fallback and marks it stale', () => {
+      expect(rotated.decode(signedWithOld)).toStrictEqual({ data: { user: 1 }, status: 'ok', stale: true, format: 'signed' });
+    });
+
+    it('re-signs with the current key only', () => {
+      const resigned = rotated.encode(rotated.decode(signedWithOld).data, 1795382664);
+      expect(resigned).not.toBe(signedWithOld);
+      expect(new SessionCodec({ secretKey: 'new' }).decode(resigned)).toStrictEqual({
+        data: { user: 1 },
+        status: 'ok',
+        stale: false,
+        format: 'signed',
+      });
+      expect(old.decode(resigned).status).toBe('bad-signature');
+    });
+
+    it('fails without the fallback', () => {
+      expect(new SessionCodec({ secretKey: 'new' }).decode(signedWithOld).status).toBe('bad-signature');
+    });
+  });
+
+  describe('legacy formats', () => {
+    const legacyEncode = (json: string, secret: string, salt = 'django.contrib.sessionsSessionStore'): string => {
+      const hash = saltedHmac(salt, json, secret, 'sha1').toString('hex');
+      return Buffer.from(`${hash}:${json}`, 'latin1').toString('base64');
+    };
+
+    it('legacyEncode reproduces Django (legacy_simple)', () => {
+      expect(legacyEncode('{"a test key":"a test value"}', KEY)).toBe(byId('legacy_simple').session_data);
+    });
+
+    it('derives the legacy salt from the configured salt', () => {
+      expect(legacySaltFor(DEFAULT_SESSION_SALT)).toBe('django.contrib.sessionsSessionStore');
+      expect(legacySaltFor('django.contrib.sessions.MySessionStore')).toBe('django.contrib.sessionsMySessionStore');
+      // Django used __name__ (not __qualname__) for the legacy hash.
+      expect(legacySaltFor('django.contrib.sessions.Outer.SessionStore')).toBe('django.contrib.sessionsSessionStore');
+      expect(legacySaltFor('myapp.Store')).toBe('myappStore');
+      expect(legacySaltFor('nodot')).toBe('nodot');
+    });
+
+    it('reads legacy data under a custom salt', () => {
+      const data = legacyEncode('{"k":"v"}', KEY, 'django.contrib.sessionsMySessionStore');
+      const custom = new SessionCodec({ secretKey: KEY, salt: 'django.contrib.sessions.MySessionStore' });
+      expect(custom.decode(data)).toStrictEqual({ data: { k: 'v' }, status: 'ok', stale: true, format: 'legacy' });
+      expect(new SessionCodec({ secretKey: KEY }).decode(data).status).toBe('bad-signature');
+    });
+
+    it('tries the fallbacks', () => {
+      const data = legacyEncode('{"k":"v"}', 'old');
+      const rotated = new SessionCodec({ secretKey: 'new', secretKeyFallbacks: ['old'] });
+      expect(rotated.decode(data)).toStrictEqual({ data: { k: 'v' }, status: 'ok', stale: true, format: 'legacy' });
+    });
+
+    it.each([
+      ['not JSON', '{"k":'],
+      ['a top-level list', '[1]'],
+    ])('valid hash over %s → malformed', (_what, json) => {
+      expect(new SessionCodec({ secretKey: KEY }).decode(legacyEncode(json, KEY))).toStrictEqual({
+        data: {},
+        status: 'malformed',
+        stale: false,
+        format: 'legacy',
+      });
+    });
+
+    it('ignores whitespace around legacy base64, as Python b64decode does', () => {
+      const v = byId('legacy_simple');
+      expect(new SessionCodec({ secretKey: KEY }).decode(`${v.session_data}\n`).status).toBe('ok');
+    });
+
+    it.each([
+      ['non-ASCII inserted', (s: string) => s.slice(0, 4) + 'é' + s.slice(4)],
+      ['padding stripped', (s: string) => s.replace(/=+$/, '')],
+      ['hash uppercased', (s: string) => {
+        const raw = Buffer.from(s, 'base64').toString('latin1');
+        const colon = raw.indexOf(':');
+        return Buffer.from(raw.slice(0, colon).toUpperCase() + raw.slice(colon), 'latin1').toString('base64');
+      }],
+      ['no ":" inside', () => Buffer.from('deadbeef').toString('base64')],
+    ])('%s → bad-signature', (_what, mutate) => {
+      const original = byId('legacy_simple').session_data;
+      const mutated = mutate(original);
+      expect(mutated).not.toBe(original);
+      expect(new SessionCodec({ secretKey: KEY }).decode(mutated)).toStrictEqual({ data: {}, status: 'bad-signature', stale: false });
+    });
+
+    it('sha1-signed modern data is read only with legacyDecode', () => {
+      const data = timestampSign('eyJhIjoxfQ', { key: KEY, salt: DEFAULT_SESSION_SALT, algorithm: 'sha1', timestampSeconds: 1 });
+      expect(new SessionCodec({ secretKey: KEY }).decode(data)).toStrictEqual({
+        data: { a: 1 },
+        status: 'ok',
+        stale: true,
+        format: 'signed',
+      });
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: false }).decode(data).status).toBe('bad-signature');
+    });
+
+    it('a legacy session re-encodes to the modern format', () => {
+      const codec = new SessionCodec({ secretKey: KEY });
+      const { data } = codec.decode(byId('legacy_types').session_data);
+      expect(codec.encode(data, 1700000000)).toBe(byId('types').session_data);
+    });
+  });
+
+  describe('constructor', () => {
+    it.each([
+      ['empty secretKey', { secretKey: '' }],
+      ['missing secretKey', {}],
+      ['non-string fallback', { secretKey: 'k', secretKeyFallbacks: [1] }],
+      ['empty fallback', { secretKey: 'k', secretKeyFallbacks: [''] }],
+      ['empty salt', { secretKey: 'k', salt: '' }],
+    ])('rejects %s', (_what, options) => {
+      expect(() => new SessionCodec(options as never)).toThrow(TypeError);
+    });
+  });
+
+  describe('encode refuses non-JSON data', () => {
+    const codec = new SessionCodec({ secretKey: 'k' });
+
+    it('names the path of the offending value', () => {
+      expect(() => codec.encode({ cart: { items: [1, 2, new Date(0)] } })).toThrow(
+        'session value at "cart.items[2]" is a Date; only JSON values (string, number, boolean, null, arrays, plain objects) can be stored',
+      );
+    });
+
+    it.each([
+      ['an array', []],
+      ['null', null],
+      ['a Map', new Map()],
+      ['a string', 'x'],
+    ])('refuses %s as the session itself', (_what, data) => {
+      expect(() => codec.encode(data as never)).toThrow(TypeError);
+    });
+
+    it('refuses a cycle through the root', () => {
+      const d: SessionDict = { a: 1 };
+      d.self = { back: d };
+      expect(() => codec.encode(d)).toThrow('session value at "self.back" is a circular reference');
+    });
+
+    it('accepts a null-prototype session', () => {
+      const d = Object.assign(Object.create(null) as SessionDict, { a: 1 });
+      expect(codec.decode(codec.encode(d, 1)).data).toEqual({ a: 1 });
+    });
+  });
+});
+
+describe('assertJsonValue', () => {
+  const shared = { x: 1 };
+
+  it.each([
+    ['a string', 'x'],
+    ['an empty string', ''],
+    ['zero', 0],
+    ['a negative float', -1.5],
+    ['true', true],
+    ['false', false],
+    ['null', null],
+    ['an empty array', []],
+    ['an empty object', {}],
+    ['nested values', { a: [1, 'two', { three: [null, true] }], b: { c: {} } }],
+    ['a null-prototype object', Object.assign(Object.create(null) as object, { a: 1 })],
+    ['a shared (non-cyclic) object', { a: shared, b: shared, c: [shared, shared] }],
+    ['MAX_VALUE', Number.MAX_VALUE],
+  ])('accepts %s', (_what, value) => {
+    expect(() => assertJsonValue(value)).not.toThrow();
+  });
+
+  class Foo {
+    x = 1;
+  }
+  class MyArray extends Array<number> {}
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  const cyclicList: unknown[] = [1];
+  cyclicList.push({ up: cyclicList });
+  const withSymbolKey = { [Symbol('k')]: 1 };
+
+  it.each([
+    ['undefined', { a: undefined }, '"value.a" is undefined'],
+    ['a function', { a: () => 1 }, '"value.a" is a function'],
+    ['a symbol', { a: Symbol('s') }, '"value.a" is a symbol'],
+    ['a bigint', { a: 1n }, '"value.a" is a bigint'],
+    ['NaN', { a: Number.NaN }, '"value.a" is NaN'],
+    ['Infinity', { a: Infinity }, '"value.a" is Infinity'],
+    ['-Infinity', { a: -Infinity }, '"value.a" is -Infinity'],
+    ['a Date', { a: new Date() }, '"value.a" is a Date'],
+    ['a Map', { a: new Map() }, '"value.a" is a Map'],
+    ['a Set', { a: new Set() }, '"value.a" is a Set'],
+    ['a RegExp', { a: /x/ }, '"value.a" is a RegExp'],
+    ['a Buffer', { a: Buffer.from('x') }, '"value.a" is a Buffer'],
+    ['a typed array', { a: new Uint8Array(2) }, '"value.a" is a Uint8Array'],
+    ['a class instance', { a: new Foo() }, '"value.a" is a Foo'],
+    ['an Array subclass', { a: MyArray.from([1]) }, '"value.a" is a MyArray'],
+    ['a boxed string', { a: new String('x') }, '"value.a" is a String'],
+    ['an object inheriting from a plain object', { a: Object.create({ inherited: 1 }) as object }, '"value.a" is an Object'],
+    ['an array hole', { a: [1, , 3] }, '"value.a[1]" is undefined'],
+    ['a cycle', cyclic, '"value.self" is a circular reference'],
+    ['a cycle through an array', cyclicList, '"value[1].up" is a circular reference'],
+    ['symbol keys', withSymbolKey, '"value" has symbol keys'],
+    ['an odd key', { 'a.b': undefined }, '"value["a.b"]" is undefined'],
+    ['a top-level undefined', undefined, '"value" is undefined'],
+  ])('refuses %s, naming the path', (_what, value, message) => {
+    let error: unknown;
+    try {
+      assertJsonValue(value);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(`session value at ${message}`);
+    expect((error as Error).message).toContain('only JSON values');
+  });
+
+  it('starts paths at the given name', () => {
+    expect(() => assertJsonValue({ items: [1, 2, new Date()] }, 'cart')).toThrow('session value at "cart.items[2]" is a Date');
+  });
+});

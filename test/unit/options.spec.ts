@@ -1,0 +1,174 @@
+/**
+ * `resolveSessionOptions`: every default is Django's (global_settings.py, ENCODING.md §8), every
+ * invalid option fails with a message naming it, and the result is a new, frozen object.
+ */
+import { resolveSessionOptions, SESSION_DEFAULTS, SessionConfigError, type SessionModuleOptions } from '../../src/index.js';
+
+const resolve = (options: Record<string, unknown>) => resolveSessionOptions(options as unknown as SessionModuleOptions);
+
+describe('resolveSessionOptions', () => {
+  describe('defaults: Django\'s settings', () => {
+    it('fills in every option as Django\'s global_settings.py does', () => {
+      expect(resolve({ secretKey: 'k' })).toEqual({
+        secretKey: 'k',
+        secretKeyFallbacks: [], // SECRET_KEY_FALLBACKS
+        cookieName: 'sessionid', // SESSION_COOKIE_NAME
+        cookieAge: 1209600, // SESSION_COOKIE_AGE: 60 * 60 * 24 * 7 * 2
+        cookieDomain: null, // SESSION_COOKIE_DOMAIN
+        cookiePath: '/', // SESSION_COOKIE_PATH
+        cookieSecure: false, // SESSION_COOKIE_SECURE
+        cookieHttpOnly: true, // SESSION_COOKIE_HTTPONLY
+        cookieSameSite: 'Lax', // SESSION_COOKIE_SAMESITE
+        saveEveryRequest: false, // SESSION_SAVE_EVERY_REQUEST
+        expireAtBrowserClose: false, // SESSION_EXPIRE_AT_BROWSER_CLOSE
+        salt: 'django.contrib.sessions.SessionStore',
+        legacyDecode: true,
+        dataSource: undefined,
+      });
+    });
+
+    it('SESSION_DEFAULTS holds the same values', () => {
+      expect(SESSION_DEFAULTS).toEqual({
+        secretKeyFallbacks: [],
+        cookieName: 'sessionid',
+        cookieAge: 60 * 60 * 24 * 7 * 2,
+        cookieDomain: null,
+        cookiePath: '/',
+        cookieSecure: false,
+        cookieHttpOnly: true,
+        cookieSameSite: 'Lax',
+        saveEveryRequest: false,
+        expireAtBrowserClose: false,
+        salt: 'django.contrib.sessions.SessionStore',
+        legacyDecode: true,
+      });
+    });
+
+    it('keeps every valid value given', () => {
+      const given = {
+        secretKey: 'k',
+        secretKeyFallbacks: ['old1', 'old2'],
+        cookieName: '__Host-sid',
+        cookieAge: 0,
+        cookieDomain: null,
+        cookiePath: '/',
+        cookieSecure: true,
+        cookieHttpOnly: false,
+        cookieSameSite: 'None' as const,
+        saveEveryRequest: true,
+        expireAtBrowserClose: true,
+        salt: 'django.contrib.sessions.MyStore',
+        legacyDecode: false,
+        dataSource: 'sessions',
+      };
+      expect(resolveSessionOptions(given)).toEqual(given);
+    });
+
+    it.each([
+      ['cookieSameSite false (attribute left out)', { cookieSameSite: false }],
+      ['cookieSameSite Strict', { cookieSameSite: 'Strict' }],
+      ['a domain with a leading dot', { cookieDomain: '.example.com' }],
+      ['a domain without', { cookieDomain: 'example.com' }],
+      ['a deeper path', { cookiePath: '/app/v1/' }],
+      ['a __Secure- name with cookieSecure', { cookieName: '__Secure-sid', cookieSecure: true }],
+      ['a cookie name with token punctuation', { cookieName: "s!#$%&'*+-.^_`|~1" }],
+    ])('accepts %s', (_what, extra) => {
+      expect(() => resolve({ secretKey: 'k', ...extra })).not.toThrow();
+    });
+  });
+
+  describe('the result', () => {
+    it('is frozen, and so are its fallback keys', () => {
+      const options = resolve({ secretKey: 'k', secretKeyFallbacks: ['old'] });
+      expect(Object.isFrozen(options)).toBe(true);
+      expect(Object.isFrozen(options.secretKeyFallbacks)).toBe(true);
+      expect(() => {
+        (options as { cookieAge: number }).cookieAge = 1;
+      }).toThrow(TypeError);
+      expect(() => (options.secretKeyFallbacks as string[]).push('x')).toThrow(TypeError);
+      expect(options.cookieAge).toBe(1209600);
+    });
+
+    it('is a new object: the input is not changed, and later changes to it are not seen', () => {
+      const fallbacks = ['old'];
+      const input = { secretKey: 'k', secretKeyFallbacks: fallbacks, cookieAge: 60 };
+      const options = resolve(input);
+      expect(options).not.toBe(input);
+      expect(input).toEqual({ secretKey: 'k', secretKeyFallbacks: ['old'], cookieAge: 60 });
+      expect(Object.isFrozen(input)).toBe(false);
+      fallbacks.push('later');
+      input.cookieAge = 5;
+      expect(options.secretKeyFallbacks).toEqual(['old']);
+      expect(options.cookieAge).toBe(60);
+    });
+  });
+
+  describe('invalid options fail with a SessionConfigError naming the option', () => {
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['secretKey missing', {}, 'secretKey'],
+      ['secretKey empty', { secretKey: '' }, 'secretKey'],
+      ['secretKey not a string', { secretKey: 42 }, 'secretKey'],
+      ['secretKeyFallbacks not an array', { secretKey: 'k', secretKeyFallbacks: 'old' }, 'secretKeyFallbacks'],
+      ['secretKeyFallbacks with an empty key', { secretKey: 'k', secretKeyFallbacks: ['old', ''] }, 'secretKeyFallbacks'],
+      ['cookieName empty', { secretKey: 'k', cookieName: '' }, 'cookieName'],
+      ['cookieName with a space', { secretKey: 'k', cookieName: 'my sid' }, 'cookieName'],
+      ['cookieName with ";"', { secretKey: 'k', cookieName: 'sid;x' }, 'cookieName'],
+      ['cookieName with "="', { secretKey: 'k', cookieName: 'sid=x' }, 'cookieName'],
+      ['cookieName not a string', { secretKey: 'k', cookieName: 1 }, 'cookieName'],
+      ['cookieName __Secure- without cookieSecure', { secretKey: 'k', cookieName: '__Secure-sid' }, 'cookieName'],
+      ['cookieName __Host- without cookieSecure', { secretKey: 'k', cookieName: '__Host-sid' }, 'cookieName'],
+      ['cookieName __Host- with a domain', { secretKey: 'k', cookieName: '__Host-sid', cookieSecure: true, cookieDomain: 'example.com' }, 'cookieName'],
+      ['cookieName __Host- with a path', { secretKey: 'k', cookieName: '__Host-sid', cookieSecure: true, cookiePath: '/app' }, 'cookieName'],
+      ['cookieAge negative', { secretKey: 'k', cookieAge: -1 }, 'cookieAge'],
+      ['cookieAge fractional', { secretKey: 'k', cookieAge: 1.5 }, 'cookieAge'],
+      ['cookieAge a string', { secretKey: 'k', cookieAge: '3600' }, 'cookieAge'],
+      ['cookieAge NaN', { secretKey: 'k', cookieAge: Number.NaN }, 'cookieAge'],
+      ['cookieAge Infinity', { secretKey: 'k', cookieAge: Number.POSITIVE_INFINITY }, 'cookieAge'],
+      ['cookieDomain with a space', { secretKey: 'k', cookieDomain: 'exa mple.com' }, 'cookieDomain'],
+      ['cookieDomain with ";"', { secretKey: 'k', cookieDomain: 'example.com;x' }, 'cookieDomain'],
+      ['cookieDomain a number', { secretKey: 'k', cookieDomain: 5 }, 'cookieDomain'],
+      ['cookiePath without a leading /', { secretKey: 'k', cookiePath: 'app' }, 'cookiePath'],
+      ['cookiePath with ";"', { secretKey: 'k', cookiePath: '/a;b' }, 'cookiePath'],
+      ['cookiePath with a control character', { secretKey: 'k', cookiePath: '/a\nb' }, 'cookiePath'],
+      ['cookieSecure not a boolean', { secretKey: 'k', cookieSecure: 'true' }, 'cookieSecure'],
+      ['cookieHttpOnly not a boolean', { secretKey: 'k', cookieHttpOnly: 1 }, 'cookieHttpOnly'],
+      ['saveEveryRequest not a boolean', { secretKey: 'k', saveEveryRequest: 'yes' }, 'saveEveryRequest'],
+      ['expireAtBrowserClose not a boolean', { secretKey: 'k', expireAtBrowserClose: 0 }, 'expireAtBrowserClose'],
+      ['legacyDecode not a boolean', { secretKey: 'k', legacyDecode: null }, 'legacyDecode'],
+      ['cookieSameSite lower-case', { secretKey: 'k', cookieSameSite: 'lax' }, 'cookieSameSite'],
+      ['cookieSameSite unknown', { secretKey: 'k', cookieSameSite: 'Sometimes' }, 'cookieSameSite'],
+      ['cookieSameSite true', { secretKey: 'k', cookieSameSite: true }, 'cookieSameSite'],
+      ['cookieSameSite None without cookieSecure', { secretKey: 'k', cookieSameSite: 'None' }, 'cookieSameSite'],
+      ['salt empty', { secretKey: 'k', salt: '' }, 'salt'],
+      ['dataSource empty', { secretKey: 'k', dataSource: '' }, 'dataSource'],
+      ['dataSource not a string', { secretKey: 'k', dataSource: {} }, 'dataSource'],
+      ['an unknown option', { secretKey: 'k', cookie_age: 60 }, 'cookie_age'],
+      ['a misspelt option', { secretKey: 'k', cookieAgeSeconds: 60 }, 'cookieAgeSeconds'],
+    ];
+
+    it.each(cases)('%s', (_what, options, name) => {
+      let thrown: unknown;
+      try {
+        resolve(options);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(SessionConfigError);
+      expect((thrown as Error).name).toBe('SessionConfigError');
+      expect((thrown as Error).message).toMatch(new RegExp(`^SessionModule option "${name}" `));
+    });
+
+    it('the None-without-Secure message says why', () => {
+      expect(() => resolve({ secretKey: 'k', cookieSameSite: 'None' })).toThrow(/cookieSecure: true/);
+    });
+
+    it.each([
+      ['undefined', undefined],
+      ['null', null],
+      ['a string', 'secret'],
+    ])('options that are %s: a SessionConfigError asking for { secretKey }', (_what, value) => {
+      expect(() => resolveSessionOptions(value as unknown as SessionModuleOptions)).toThrow(SessionConfigError);
+      expect(() => resolveSessionOptions(value as unknown as SessionModuleOptions)).toThrow(/secretKey/);
+    });
+  });
+});
