@@ -1,4 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn, type ValueTransformer } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn, type DataSource, type ValueTransformer } from 'typeorm';
+import { dialectOf, parseDjangoUtcString, toDjangoUtcString } from './backends/typeorm.backend.js';
 import type { SessionCodec, SessionDict } from './codec/session-codec.js';
 
 let defaultCodec: SessionCodec | null = null;
@@ -8,18 +9,28 @@ export function setDefaultCodec(codec: SessionCodec | null): void {
   defaultCodec = codec;
 }
 
-// TypeORM's sqlite driver turns "YYYY-MM-DD HH:MM:SS.ffffff" (what Django writes) into a *local*
-// time; strings that reach us are parsed as the UTC they are.
-const utcDate: ValueTransformer = {
-  to: (value: unknown) => value,
-  from: (value: unknown) => {
-    if (typeof value !== 'string') return value;
-    const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?/.exec(value);
-    if (m === null) return new Date(value);
-    const [, y, mo, d, h, mi, s, frac = '0'] = m;
-    return new Date(Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, Math.floor(Number(`0.${frac}`) * 1000)));
-  },
+/**
+ * sqlite stores `expire_date` as Django's UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]`, but TypeORM's
+ * sqlite driver reads text with a 6-digit fraction as *local* time (its `datetime` hydration adds
+ * `Z` only to 3-digit fractions), before any transformer runs. So on sqlite the column is switched
+ * to plain text at start-up and converted here, both ways, in Django's form.
+ */
+const djangoUtcText: ValueTransformer = {
+  to: (value: unknown) => (value instanceof Date ? toDjangoUtcString(value) : value),
+  from: (value: unknown) => (typeof value === 'string' ? (parseDjangoUtcString(value) ?? new Date(value)) : value),
 };
+
+/**
+ * @internal Makes `SessionEntity.expireDate` exact on sqlite whatever the process's time zone
+ * (see `djangoUtcText`). Called by `SessionModule` at start-up for its DataSource.
+ */
+export function useDjangoDateText(dataSource: DataSource): void {
+  if (dialectOf(dataSource) !== 'sqlite' || !dataSource.hasMetadata(SessionEntity)) return;
+  const column = dataSource.getMetadata(SessionEntity).findColumnWithPropertyName('expireDate');
+  if (column === undefined) return;
+  column.type = 'varchar';
+  column.transformer = djangoUtcText;
+}
 
 /**
  * One row of Django's `django_session` table (`django.contrib.sessions.models.Session`).
@@ -47,7 +58,7 @@ export class SessionEntity {
 
   /** `expire_date`: when the session expires (UTC). */
   @Index('django_session_expire_date_a5c62663')
-  @Column({ name: 'expire_date', transformer: utcDate })
+  @Column({ name: 'expire_date' })
   expireDate!: Date;
 
   /**

@@ -93,6 +93,11 @@ export class SessionInterceptor implements NestInterceptor {
     if (vary) addVaryCookie(response);
   }
 
+  /** @internal The response phase for a request that failed before the handler (a guard refused). */
+  commitAfterError(opened: RequestSession, response: any, error: unknown): Promise<void> {
+    return this.commit(opened, response, statusOf(error));
+  }
+
   /** The status a handler's return value will be sent with. */
   protected successStatus(context: ExecutionContext): number {
     const handler = context.getHandler();

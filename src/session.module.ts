@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { SessionExceptionFilter } from './session.filter.js';
 import { SESSION_OPTIONS } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { ConfigurableSessionModule, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
@@ -33,7 +34,9 @@ import { SessionService } from './session.service.js';
       inject: [SESSION_MODULE_OPTIONS],
     },
     SessionService,
-    { provide: APP_INTERCEPTOR, useClass: SessionInterceptor },
+    SessionInterceptor,
+    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    { provide: APP_FILTER, useClass: SessionExceptionFilter },
   ],
   exports: [SessionService, SESSION_OPTIONS],
 })

@@ -6,7 +6,7 @@ import type { SessionBackend } from './backends/session-backend.interface.js';
 import { TypeOrmSessionBackend } from './backends/typeorm.backend.js';
 import { SessionCodec, type SessionDict } from './codec/session-codec.js';
 import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
-import { setDefaultCodec } from './session.entity.js';
+import { setDefaultCodec, useDjangoDateText } from './session.entity.js';
 import { readSessionCookie } from './session.http.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { isValidSessionKey, SessionStore, type SessionData, type SessionEngine } from './session.store.js';
@@ -70,6 +70,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
           'was found. Import TypeOrmModule.forRoot({ ..., entities: [SessionEntity] }) in the same application.',
       );
     }
+    useDjangoDateText(dataSource);
     const backend = new TypeOrmSessionBackend(dataSource);
     backend.prepare();
     this.#backend = backend;
