@@ -152,9 +152,12 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
     return opened;
   }
 
-  /** The live row's data; null when there is none; `{}` when it does not verify (key kept, as Django). */
-  private async loadData(sessionKey: string): Promise<SessionDict | null> {
+  /** The live row's data, in its stored key order; null when there is none; empty when it does not verify (key kept, as Django). */
+  private async loadData(sessionKey: string): Promise<Map<string, unknown> | null> {
     const sessionData = await this.backend.load(sessionKey);
-    return sessionData === null ? null : this.decode(sessionData);
+    if (sessionData === null) return null;
+    const { data, status, keys } = this.codec.decode(sessionData);
+    if (status === 'bad-signature') securityLogger.warn('Session data corrupted');
+    return new Map((keys ?? Object.keys(data)).map((key) => [key, data[key]]));
   }
 }

@@ -63,7 +63,7 @@ export class SessionStore<T extends SessionData = SessionData> {
   /** Django's `_session_cache`: null until first looked at. */
   #cache: Map<string, unknown> | null = null;
   /** What was read from storage for `#key` before the handler ran; applied on first look. */
-  #loaded: Record<string, unknown> | null;
+  #loaded: ReadonlyMap<string, unknown> | null;
   #modified = false;
   #accessed = false;
   /** I/O started by flush()/cycleKey(), awaited before the response (so a forgotten `await` is safe). */
@@ -74,7 +74,7 @@ export class SessionStore<T extends SessionData = SessionData> {
   constructor(
     private readonly engine: SessionEngine,
     sessionKey: string | null,
-    loaded: Record<string, unknown> | null,
+    loaded: ReadonlyMap<string, unknown> | null,
   ) {
     this.#key = isValidSessionKey(sessionKey) ? sessionKey : null;
     this.#loaded = this.#key === null ? null : loaded;
@@ -128,7 +128,7 @@ export class SessionStore<T extends SessionData = SessionData> {
     } else {
       // Data signed with a fallback key or in a legacy format is re-signed with the current key
       // whenever it is next saved, as in Django: encode() always signs with secretKey.
-      this.#cache = new Map(Object.entries(loaded));
+      this.#cache = new Map(loaded);
     }
   }
 
@@ -297,9 +297,8 @@ export class SessionStore<T extends SessionData = SessionData> {
   }
 
   #encode(): string {
-    const data = this.#cache ?? new Map();
-    // Object.fromEntries defines properties, so a "__proto__" key stays data.
-    return this.engine.codec.encode(Object.fromEntries(data));
+    // The Map is written in insertion order, as Django writes a dict.
+    return this.engine.codec.encodeEntries(this.#cache ?? new Map());
   }
 
   #track(io: () => Promise<void>): Promise<void> {

@@ -70,6 +70,8 @@ export interface DecodeResult {
   stale: boolean;
   /** Which layout verified; absent when no signature verified. */
   format?: 'signed' | 'legacy';
+  /** The top-level keys in the order the JSON lists them, when that differs from `Object.keys(data)` (integer-like keys). */
+  keys?: string[];
 }
 
 /**
@@ -253,11 +255,28 @@ export class SessionCodec {
     if (Object.getOwnPropertySymbols(data).length > 0) {
       throw new TypeError(`session data has symbol keys; ${NOT_JSON_HINT}`);
     }
+    return this.sign(pythonJsonDumps(data), nowSeconds);
+  }
+
+  /**
+   * `encode()` for a dict kept as a `Map`: written in insertion order, as Python writes a dict
+   * (a JS object would list integer-like keys such as "10" before "b").
+   */
+  encodeEntries(data: ReadonlyMap<string, unknown>, nowSeconds: number = Math.floor(Date.now() / 1000)): string {
+    const entries = [...data];
+    for (const [key, value] of entries) {
+      if (typeof key !== 'string') throw new TypeError(`session keys must be strings; ${NOT_JSON_HINT}`);
+      checkJson(value, joinPath('', key), new Set());
+    }
+    return this.sign(`{${entries.map(([k, v]) => `${pythonJsonDumps(k)}:${pythonJsonDumps(v)}`).join(',')}}`, nowSeconds);
+  }
+
+  private sign(json: string, nowSeconds: number): string {
     if (!Number.isFinite(nowSeconds)) {
       throw new RangeError(`nowSeconds must be a finite number of seconds, got ${String(nowSeconds)}`);
     }
     // Django: bytes of an ASCII string, so latin-1 / UTF-8 agree.
-    const bytes = Buffer.from(pythonJsonDumps(data), 'latin1');
+    const bytes = Buffer.from(json, 'latin1');
     return timestampSign(encodeObjectPayload(bytes, true), {
       key: this.secretKey,
       salt: this.salt,
@@ -335,9 +354,43 @@ export class SessionCodec {
 function fromJson(bytes: Buffer, stale: boolean, format: 'signed' | 'legacy'): DecodeResult {
   // JSONSerializer.loads: bytes.decode('latin-1'), then json.loads. JSON.parse defines a
   // "__proto__" member as an own data property, so the result can be returned as is.
-  const parsed: unknown = JSON.parse(bytes.toString('latin1'));
+  const text = bytes.toString('latin1');
+  const parsed: unknown = JSON.parse(text);
   if (!isPlainObject(parsed)) return malformed(format);
+  const keys = Object.keys(parsed);
+  // A JS object lists integer-like keys first; a Python dict keeps insertion order. Only then is
+  // the order read from the text itself.
+  if (keys.some((k) => INTEGER_KEY.test(k))) return { data: parsed, status: 'ok', stale, format, keys: topLevelKeys(text) };
   return { data: parsed, status: 'ok', stale, format };
+}
+
+const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
+
+/** The keys of the top-level object of valid JSON `text`, in the order written (first occurrence). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return [...new Set(keys)];
 }
 
 function badSignature(): DecodeResult {
