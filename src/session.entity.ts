@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, type DataSource, type ValueTransformer } from 'typeorm';
-import { dialectOf, parseDjangoUtcString, toDjangoUtcString } from './backends/typeorm.backend.js';
+import { dialectOf } from './backends/dialect.js';
+import { parseDjangoDate, toDjangoUtcString } from './django-dates.js';
 import type { SessionCodec, SessionDict } from './codec/session-codec.js';
 
 let defaultCodec: SessionCodec | null = null;
@@ -17,7 +18,7 @@ export function setDefaultCodec(codec: SessionCodec | null): void {
  */
 const djangoUtcText: ValueTransformer = {
   to: (value: unknown) => (value instanceof Date ? toDjangoUtcString(value) : value),
-  from: (value: unknown) => (typeof value === 'string' ? (parseDjangoUtcString(value) ?? new Date(value)) : value),
+  from: (value: unknown) => (typeof value === 'string' ? (parseDjangoDate(value) ?? new Date(value)) : value),
 };
 
 /**

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SessionBackend } from './backends/session-backend.interface.js';
 import { assertJsonValue, type SessionCodec } from './codec/session-codec.js';
+import { parseDjangoDate } from './django-dates.js';
 import { CreateError, KeyError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 
@@ -412,22 +413,9 @@ function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError(`session keys must be strings, got ${typeof key}`);
 }
 
-/**
- * Parses a `_session_expiry` date string as Django 5 writes it (`datetime.isoformat()`, e.g.
- * `2030-01-02T03:04:05.123456+00:00`). A string without an offset is taken as UTC.
- */
-export function parseExpiryDate(value: string): Date | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
-  if (m === null) {
-    logger.warn(`Ignoring an unreadable _session_expiry ${JSON.stringify(value)}`);
-    return null;
-  }
-  const [, y, mo, d, h, mi, s = '0', frac = '0', zone] = m;
-  let ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s, Math.floor(Number(`0.${frac}`) * 1000));
-  if (zone !== undefined && zone !== 'Z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-  }
-  return new Date(ms);
+/** A `_session_expiry` date string (Django 5 writes `isoformat()`); logged and ignored when unreadable. */
+function parseExpiryDate(value: string): Date | null {
+  const date = parseDjangoDate(value);
+  if (date === null) logger.warn(`Ignoring an unreadable _session_expiry ${JSON.stringify(value)}`);
+  return date;
 }

@@ -1,45 +1,9 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { toDjangoUtcString } from '../django-dates.js';
+import { dialectOf, type Dialect } from './dialect.js';
 import { SessionEntity } from '../session.entity.js';
 import { CreateError, UpdateError } from '../session.errors.js';
 import type { SessionBackend } from './session-backend.interface.js';
-
-/** How `expire_date` is written and compared on each kind of database. */
-type Dialect = 'sqlite' | 'mysql' | 'postgres' | 'other';
-
-const SQLITE_TYPES = new Set(['sqlite', 'better-sqlite3', 'sqljs', 'capacitor', 'cordova', 'react-native', 'nativescript', 'expo']);
-const MYSQL_TYPES = new Set(['mysql', 'mariadb', 'aurora-mysql']);
-
-export function dialectOf(dataSource: DataSource): Dialect {
-  const type = dataSource.options.type;
-  if (SQLITE_TYPES.has(type)) return 'sqlite';
-  if (MYSQL_TYPES.has(type)) return 'mysql';
-  if (type === 'postgres' || type === 'aurora-postgres' || type === 'cockroachdb') return 'postgres';
-  return 'other';
-}
-
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/**
- * A UTC date as Django writes `expire_date` on sqlite and MySQL with `USE_TZ = True`:
- * `str(datetime)` = `YYYY-MM-DD HH:MM:SS[.ffffff]`, the fraction left out when it is zero.
- * On sqlite Django compares these as text, so our rows and parameters must use the same form:
- * an ISO `T` or a 3-digit fraction would sort differently and be expired early or late.
- */
-export function toDjangoUtcString(date: Date): string {
-  const base =
-    `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
-  const ms = date.getUTCMilliseconds();
-  return ms === 0 ? base : `${base}.${pad(ms, 3)}000`;
-}
-
-/** Parses `YYYY-MM-DD HH:MM:SS[.f{1,6}]` (the `T` form too, and an optional `Z`) as UTC. */
-export function parseDjangoUtcString(value: string): Date | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z?$/.exec(value);
-  if (m === null) return null;
-  const [, y, mo, d, h, mi, s, frac = '0'] = m;
-  return new Date(Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, Math.floor(Number(`0.${frac}`) * 1000)));
-}
 
 interface Statement {
   sql: string;
