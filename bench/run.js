@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: bare Nest vs Nest + express-session + connect-typeorm vs Nest + this module,
 // on the same sqlite file setup (and on PostgreSQL when TEST_POSTGRES_URL is set).
-// See bench/README-section.md. Flags: node bench/run.js --help
+// See the README, "Performance". Flags: node bench/run.js --help
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -79,7 +79,7 @@ function dataSourceOptions(extra) {
     type: process.env.BENCH_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite',
     ...untraced,
     database: process.env.BENCH_SQLITE,
-    // What the bench measures on sqlite (see bench/README-section.md for the trade-off):
+    // What the bench measures on sqlite (see the README, "Performance" for the trade-off):
     // WAL, so readers never wait for the writer, and a 5 s busy timeout, so a second process
     // (Django, the CLI) waits for the lock instead of failing with SQLITE_BUSY.
     enableWAL: process.env.BENCH_WAL !== 'off',
@@ -235,7 +235,7 @@ async function main() {
   if (factory === undefined) throw new Error(`unknown BENCH_KIND ${kind}`);
   const app = await factory();
   if (db === 'sqlite') {
-    // Set after init on the driver's single connection: see bench/README-section.md.
+    // Set after init on the driver's single connection: see the README, "Performance".
     const sync = process.env.BENCH_SYNC ?? 'NORMAL';
     if (!/^(OFF|NORMAL|FULL|EXTRA)$/.test(sync)) throw new Error(`BENCH_SYNC must be OFF, NORMAL, FULL or EXTRA, got ${sync}`);
     await app.get(DataSource).query(`PRAGMA synchronous = ${sync}`);
