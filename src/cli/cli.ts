@@ -1,7 +1,6 @@
-#!/usr/bin/env node
 import 'reflect-metadata';
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DataSource } from 'typeorm';
 import { TypeOrmSessionBackend } from '../backends/typeorm.backend.js';
 
@@ -12,13 +11,30 @@ const USAGE = `Usage: django-session clearsessions -d <data-source file>
   -d, --dataSource  A JS module whose default (or only DataSource) export is a TypeORM DataSource
                     that lists SessionEntity, as for the TypeORM CLI.`;
 
-/** Loads the DataSource exported by `file` (default export, or the first DataSource export). */
+/** A TypeORM DataSource, also one made by another copy of typeorm (TypeORM's own InstanceChecker test). */
+function isDataSource(value: unknown): value is DataSource {
+  return (
+    value instanceof DataSource ||
+    (typeof value === 'object' && value !== null && (value as { '@instanceof'?: unknown })['@instanceof'] === Symbol.for('DataSource'))
+  );
+}
+
+/**
+ * Loads the DataSource exported by `file`: its default export, else the first DataSource among its
+ * named exports. A CommonJS file (`exports.default = new DataSource(...)`, as tsc compiles
+ * `export default` to CommonJS) is accepted too: `import()` gives its whole `exports` object as
+ * `default`, so the DataSource is at `default.default` or is one of `default`'s properties. An
+ * exported `Promise<DataSource>` is awaited, as the TypeORM CLI does.
+ */
 export async function loadDataSource(file: string): Promise<DataSource> {
   const module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
-  const candidates = [module.default, ...Object.values(module)];
-  const found = candidates.find((c): c is DataSource => c instanceof DataSource || (c as DataSource)?.options?.type !== undefined);
-  if (found === undefined) throw new Error(`${file} exports no TypeORM DataSource`);
-  return found;
+  const cjsExports = module.default !== null && typeof module.default === 'object' && !isDataSource(module.default) ? (module.default as Record<string, unknown>) : {};
+  const candidates = [module.default, cjsExports.default, ...Object.values(module), ...Object.values(cjsExports)];
+  for (const candidate of candidates) {
+    const value: unknown = await candidate;
+    if (isDataSource(value)) return value;
+  }
+  throw new Error(`${file} exports no TypeORM DataSource`);
 }
 
 /** `clearsessions`: returns the number of expired rows deleted. */
@@ -32,7 +48,8 @@ export async function clearSessions(dataSource: DataSource): Promise<number> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The command line (`argv` without node and the script): returns the exit code, 2 for a usage error. */
+export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const flag = rest.findIndex((a) => a === '-d' || a === '--dataSource');
   const file = flag >= 0 ? rest[flag + 1] : undefined;
@@ -45,8 +62,9 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).then(
+/** Runs `main` on this process's arguments and exits with its code (1 and a message on an error). */
+export function run(argv: readonly string[] = process.argv.slice(2)): void {
+  main(argv).then(
     (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`clearsessions failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -54,3 +72,4 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   );
 }
+

@@ -1,18 +1,24 @@
 /**
- * The package as a user gets it: `npm pack`, unpacked into the node_modules of two separate apps,
- * one compiled to CommonJS and one to ESM, each started as its own process on Express and on
- * Fastify and driven over HTTP. The apps find Nest, TypeORM and sqlite3 in this repository's
- * node_modules (they live below it), as they would in their own.
+ * The package as a user gets it: `npm pack`, then `npm install`ed from the tarball into two separate
+ * apps, one compiled to CommonJS and one to ESM, each started as its own process on Express and on
+ * Fastify and driven over HTTP, and its `django-session` bin run through node_modules/.bin and npx.
+ * The apps find Nest, TypeORM and sqlite3 (the package's peers, installed with
+ * --legacy-peer-deps so that npm does not fetch its own copies) in this repository's node_modules
+ * (they live below it), as they would in their own.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DataSource } from 'typeorm';
+import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = join(root, '.tmp', 'consumers');
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+let tarballFiles: string[];
+let unpacked: string;
 
 const FORMATS = {
   commonjs: {
@@ -25,19 +31,59 @@ const FORMATS = {
   },
 } as const;
 
+/** The environment for npm/npx in a consumer, without what `npm test` sets for this repository. */
+function npmEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^npm_(?!config_)/i.test(k) && k.toLowerCase() !== 'npm_config_local_prefix'),
+  );
+  return { ...env, ...extra };
+}
+
+/** The data-source files a user may hand to `-d`, written next to each consumer's package.json. */
+const DATA_SOURCE_FILES: Record<string, string> = {
+  // what tsc emits for `export default dataSource` with module: commonjs
+  'data-source.cjs': `"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+const typeorm_1 = require("typeorm");
+const nestjs_django_session_1 = require("nestjs-django-session");
+const dataSource = new typeorm_1.DataSource({
+    type: 'sqlite',
+    database: process.env.SQLITE_PATH,
+    entities: [nestjs_django_session_1.SessionEntity],
+    migrations: [nestjs_django_session_1.CreateDjangoSession1700000000000],
+});
+exports.default = dataSource;
+`,
+  // a named export and no default
+  'named-data-source.mjs': `import { DataSource } from 'typeorm';
+import { CreateDjangoSession1700000000000, SessionEntity } from 'nestjs-django-session';
+export const dataSource = new DataSource({
+  type: 'sqlite',
+  database: process.env.SQLITE_PATH,
+  entities: [SessionEntity],
+  migrations: [CreateDjangoSession1700000000000],
+});
+`,
+};
+
 beforeAll(() => {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   execFileSync('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
-  const unpacked = join(work, 'unpacked');
+  const tarball = join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
+  tarballFiles = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  unpacked = join(work, 'unpacked');
   mkdirSync(unpacked);
-  execFileSync('tar', ['-xzf', join(work, tarball), '-C', unpacked]);
+  execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
   for (const [format, { packageJson, compilerOptions }] of Object.entries(FORMATS)) {
     const dir = join(work, format);
     mkdirSync(join(dir, 'src'), { recursive: true });
-    cpSync(join(unpacked, 'package'), join(dir, 'node_modules', 'nestjs-django-session'), { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify(packageJson));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...packageJson, dependencies: { 'nestjs-django-session': `file:${tarball}` } }));
+    execFileSync('npm', ['install', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: dir,
+      env: npmEnv(),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
@@ -56,9 +102,11 @@ beforeAll(() => {
       }),
     );
     cpSync(join(root, 'test', 'consumers', 'app.ts.txt'), join(dir, 'src', 'main.ts'));
+    cpSync(join(root, 'test', 'consumers', 'data-source.ts.txt'), join(dir, 'src', 'data-source.ts'));
+    for (const [name, text] of Object.entries(DATA_SOURCE_FILES)) writeFileSync(join(dir, name), text);
     execFileSync(process.execPath, [tsc, '-p', dir], { stdio: 'inherit' });
   }
-}, 120_000);
+}, 180_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -111,33 +159,104 @@ describe.each(Object.keys(FORMATS))('the packed package in a %s app', (format) =
   });
 });
 
-describe('the packed clearsessions command', () => {
-  it('deletes expired rows, keeps live ones and prints the count', async () => {
-    const dir = join(work, 'esm');
-    const file = join(mkdtempSync(join(tmpdir(), 'djs-clear-')), 'app.sqlite3');
-    writeFileSync(
-      join(dir, 'data-source.mjs'),
-      `import { DataSource } from 'typeorm';
-import { SessionEntity, CreateDjangoSession1700000000000 } from 'nestjs-django-session';
-export default new DataSource({ type: 'sqlite', database: ${JSON.stringify(file)}, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000] });
-`,
-    );
-    const { default: dataSource } = (await import(join(dir, 'data-source.mjs'))) as { default: import('typeorm').DataSource };
-    await dataSource.initialize();
+
+describe('the tarball', () => {
+  it('carries the LICENSE its package.json names', () => {
+    expect(tarballFiles).toContain('package/LICENSE');
+    expect(readFileSync(join(unpacked, 'package', 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-django-session contributors\n/);
+  });
+
+  it("does not ship the repository's own data source (which points at ./app.sqlite3)", () => {
+    expect(tarballFiles.filter((f) => f.startsWith('package/dist/src/cli/data-source.'))).toEqual([]);
+  });
+
+  it('ships source maps whose sources are in the package', () => {
+    const maps = tarballFiles.filter((f) => f.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    const unresolved = maps.flatMap((f) => {
+      const map = JSON.parse(readFileSync(join(unpacked, f), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[]; sourceRoot?: string };
+      return map.sources
+        .filter((source, i) => typeof map.sourcesContent?.[i] !== 'string' && !existsSync(resolve(dirname(join(unpacked, f)), map.sourceRoot ?? '', source)))
+        .map((source) => `${f}: ${source}`);
+    });
+    expect(unresolved).toEqual([]);
+  });
+});
+
+/** A fresh sqlite file with `django_session`, through the repository's migration. */
+async function withDatabase<T>(database: string, use: (dataSource: DataSource) => Promise<T>): Promise<T> {
+  const dataSource = new DataSource({ type: 'sqlite', database, migrations: [CreateDjangoSession1700000000000] });
+  await dataSource.initialize();
+  try {
     await dataSource.runMigrations();
-    await dataSource.query(
-      `INSERT INTO django_session VALUES ('expiredexpiredexpiredexpired0001', 'e30', '2001-01-01 00:00:00'),
-         ('expiredexpiredexpiredexpired0002', 'e30', '2020-06-01 12:00:00.5'),
-         ('liveliveliveliveliveliveliveliv1', 'e30', '2999-01-01 00:00:00')`,
+    return await use(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+const LIVE = 'liveliveliveliveliveliveliveliv1';
+const insertExpired = (dataSource: DataSource, ...keys: string[]) =>
+  dataSource.query(
+    `INSERT INTO django_session (session_key, session_data, expire_date) VALUES ${keys.map(() => "(?, 'e30', '2001-01-01 00:00:00.5')").join(', ')}`,
+    keys,
+  );
+const sessionKeys = async (dataSource: DataSource) =>
+  ((await dataSource.query('SELECT session_key FROM django_session ORDER BY session_key')) as { session_key: string }[]).map((r) => r.session_key);
+
+describe.each(Object.keys(FORMATS))('the installed django-session bin in a %s app', (format) => {
+  const dir = join(work, format);
+  const LAUNCHERS = {
+    'node_modules/.bin/django-session': (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(join(dir, 'node_modules', '.bin', 'django-session'), args, { cwd: dir, env: npmEnv(env), encoding: 'utf8' }),
+    'npx --no-install django-session': (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('npx', ['--no-install', 'django-session', ...args], { cwd: dir, env: npmEnv(env), encoding: 'utf8' }),
+  };
+  let db: string;
+  beforeEach(() => (db = mkdtempSync(join(tmpdir(), 'djs-clear-'))));
+  afterEach(() => rmSync(db, { recursive: true, force: true }));
+
+  it("is installed by npm as a symlink to the package's bin file (which is what the CLI must cope with)", () => {
+    const bin = join(dir, 'node_modules', '.bin', 'django-session');
+    const pkg = join(dir, 'node_modules', 'nestjs-django-session');
+    const { bin: bins } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(lstatSync(bin).isSymbolicLink()).toBe(true);
+    expect(realpathSync(bin)).toBe(realpathSync(join(pkg, bins['django-session']!)));
+  });
+
+  describe.each(Object.keys(LAUNCHERS) as (keyof typeof LAUNCHERS)[])('run as %s', (launcher) => {
+    const run = LAUNCHERS[launcher];
+
+    it.each(['dist/data-source.js', 'data-source.cjs', 'named-data-source.mjs'])(
+      'clearsessions -d %s deletes the expired rows, keeps the live one and prints the count',
+      async (file) => {
+        const database = join(db, 'app.sqlite3');
+        await withDatabase(database, async (dataSource) => {
+          await dataSource.query(`INSERT INTO django_session VALUES (?, 'e30', '2999-01-01 00:00:00')`, [LIVE]);
+          await insertExpired(dataSource, 'expiredexpiredexpiredexpired0001', 'expiredexpiredexpiredexpired0002');
+          expect(await sessionKeys(dataSource)).toHaveLength(3);
+        });
+        const first = run(['clearsessions', '-d', file], { SQLITE_PATH: database });
+        expect({ status: first.status, stdout: first.stdout, stderr: first.stderr }).toEqual({ status: 0, stdout: 'Deleted 2 expired sessions.\n', stderr: expect.any(String) });
+        await withDatabase(database, async (dataSource) => {
+          expect(await sessionKeys(dataSource)).toEqual([LIVE]);
+          await insertExpired(dataSource, 'expiredexpiredexpiredexpired0003');
+          expect(await sessionKeys(dataSource)).toHaveLength(2);
+        });
+        const second = run(['clearsessions', '--dataSource', file], { SQLITE_PATH: database });
+        expect({ status: second.status, stdout: second.stdout, stderr: second.stderr }).toEqual({ status: 0, stdout: 'Deleted 1 expired session.\n', stderr: expect.any(String) });
+        await withDatabase(database, async (dataSource) => expect(await sessionKeys(dataSource)).toEqual([LIVE]));
+      },
+      30_000,
     );
-    await dataSource.destroy();
-    const cli = join(dir, 'node_modules', 'nestjs-django-session', 'dist', 'src', 'cli', 'cli.js');
-    const run = () => execFileSync(process.execPath, [cli, 'clearsessions', '-d', join(dir, 'data-source.mjs')], { encoding: 'utf8' });
-    expect(run()).toBe('Deleted 2 expired sessions.\n');
-    expect(run()).toBe('Deleted 0 expired sessions.\n');
-    await dataSource.initialize();
-    expect(await dataSource.query('SELECT session_key FROM django_session')).toEqual([{ session_key: 'liveliveliveliveliveliveliveliv1' }]);
-    await dataSource.destroy();
-    rmSync(dirname(file), { recursive: true, force: true });
+
+    it.each([[[]], [['clearsessions']], [['clearsessions', '-d']], [['flushsessions', '-d', 'dist/data-source.js']]])(
+      'prints the usage and exits with 2 when called with %j',
+      (args) => {
+        const result = run(args);
+        expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 2, stdout: '' });
+        expect(result.stderr).toMatch(/^Usage: django-session clearsessions -d <data-source file>\n/);
+      },
+    );
   });
 });
