@@ -86,7 +86,54 @@ function expectedFor(v: Vector, legacyDecode: boolean): DecodeResult {
   throw new Error(`vector ${v.id}: no rule for django_3_2=${d3} django_4_plus=${d4}`);
 }
 
+/**
+ * A dict as `encodeEntries()` takes it (the store keeps sessions as Maps): the top-level members of
+ * the JSON `text`, in the order the text lists them, i.e. the Python dict's order. (JSON.parse
+ * would list integer-like keys first.)
+ */
+function mapInTextOrder(text: string): Map<string, unknown> {
+  const parsed = JSON.parse(text) as SessionDict;
+  const keys: string[] = [];
+  let depth = 0;
+  let atKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (depth === 1 && atKey) keys.push(JSON.parse(text.slice(i, end + 1)) as string);
+      atKey = false;
+      i = end;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      atKey = depth === 1;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      atKey = true;
+    }
+  }
+  if (keys.length !== Object.keys(parsed).length) throw new Error(`mapInTextOrder: found keys ${keys.join()} in ${text}`);
+  return new Map(keys.map((k) => [k, parsed[k]]));
+}
+
+/** A decoded session as the store holds it: a Map in the JSON's key order. */
+const mapOf = ({ data, keys }: DecodeResult): Map<string, unknown> =>
+  new Map((keys ?? Object.keys(data)).map((k) => [k, data[k]]));
+
 const KEY = 'django-insecure-vector-secret-0123456789abcdefghijklmnop';
+
+describe('mapInTextOrder (test helper)', () => {
+  it('keeps the text order of top-level keys, integer-like ones included, and skips nested keys', () => {
+    const map = mapInTextOrder('{"b":1,"10":{"2":3,"z":[{"q":"}\\",\\"x"}]},"a":"{\\"k\\":1}","1":null}');
+    expect([...map.keys()]).toEqual(['b', '10', 'a', '1']);
+    expect(map.get('10')).toEqual({ 2: 3, z: [{ q: '}","x' }] });
+    expect(map.get('a')).toBe('{"k":1}');
+    expect(map.get('1')).toBeNull();
+    expect(Object.keys(JSON.parse('{"b":1,"10":2}') as object)).toEqual(['10', 'b']);
+    expect(mapInTextOrder('{}').size).toBe(0);
+  });
+});
 
 describe('SessionCodec', () => {
   describe('decode: every Django vector', () => {
@@ -161,6 +208,11 @@ describe('SessionCodec', () => {
       expect(codec.encode(JSON.parse(v.serialized_json as string) as SessionDict, v.timestamp)).toBe(v.session_data);
     });
 
+    it.each(reproducible.map((v) => [v.id, v] as const))('%s: encodeEntries (what the store calls)', (_id, v) => {
+      const codec = new SessionCodec({ secretKey: v.secret });
+      expect(codec.encodeEntries(mapInTextOrder(v.serialized_json as string), v.timestamp)).toBe(v.session_data);
+    });
+
     it.each(signedWithTs.map((v) => [v.id, v] as const))('%s: layout, timestamp and signature', (_id, v) => {
       const [payload, ts, sig] = v.session_data.split(':').slice(-3) as [string, string, string];
       expect(ts).toBe(v.timestamp_b62);
@@ -193,27 +245,34 @@ describe('SessionCodec', () => {
     )('%s (compressed): chooses compression, writes Python-identical JSON, round-trips', (_id, v) => {
       const codec = new SessionCodec({ secretKey: v.secret });
       const data = JSON.parse(v.serialized_json as string) as SessionDict;
-      const encoded = codec.encode(data, v.timestamp);
-      expect(encoded.startsWith('.')).toBe(true);
-      const [payload, ts] = encoded.split(':') as [string, string];
-      expect(ts).toBe(v.timestamp_b62);
-      expect(inflateSync(b64UrlDecode(payload.slice(1))).toString('latin1')).toBe(v.serialized_json);
-      expect(codec.decode(encoded)).toStrictEqual({ data, status: 'ok', stale: false, format: 'signed' });
+      for (const encoded of [
+        codec.encode(data, v.timestamp),
+        codec.encodeEntries(mapInTextOrder(v.serialized_json as string), v.timestamp),
+      ]) {
+        expect(encoded.startsWith('.')).toBe(true);
+        const [payload, ts] = encoded.split(':') as [string, string];
+        expect(ts).toBe(v.timestamp_b62);
+        expect(inflateSync(b64UrlDecode(payload.slice(1))).toString('latin1')).toBe(v.serialized_json);
+        expect(codec.decode(encoded)).toStrictEqual({ data, status: 'ok', stale: false, format: 'signed' });
+      }
     });
 
     it.each(['large_int', 'float_forms'])('%s: JS re-encodes differently, but the values survive', (id) => {
       const v = byId(id);
       const codec = new SessionCodec({ secretKey: v.secret });
-      const data = codec.decode(v.session_data).data;
-      const encoded = codec.encode(data, v.timestamp);
-      expect(encoded).not.toBe(v.session_data);
-      expect(codec.decode(encoded).data).toEqual(data);
+      const decoded = codec.decode(v.session_data);
+      const data = decoded.data;
+      for (const encoded of [codec.encode(data, v.timestamp), codec.encodeEntries(mapOf(decoded), v.timestamp)]) {
+        expect(encoded).not.toBe(v.session_data);
+        expect(codec.decode(encoded).data).toEqual(data);
+      }
     });
 
     it('reproduces the ENCODING.md §1.5 worked example', () => {
-      expect(new SessionCodec({ secretKey: 'k' }).encode({ a: 1 }, 1700000000)).toBe(
-        'eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc',
-      );
+      const codec = new SessionCodec({ secretKey: 'k' });
+      const expected = 'eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc';
+      expect(codec.encode({ a: 1 }, 1700000000)).toBe(expected);
+      expect(codec.encodeEntries(new Map([['a', 1]]), 1700000000)).toBe(expected);
     });
 
     it('escapes non-ASCII, astral, DEL and control characters as Python does', () => {
@@ -540,8 +599,9 @@ describe('SessionCodec', () => {
 
     it('a legacy session re-encodes to the modern format', () => {
       const codec = new SessionCodec({ secretKey: KEY });
-      const { data } = codec.decode(byId('legacy_types').session_data);
-      expect(codec.encode(data, 1700000000)).toBe(byId('types').session_data);
+      const decoded = codec.decode(byId('legacy_types').session_data);
+      expect(codec.encode(decoded.data, 1700000000)).toBe(byId('types').session_data);
+      expect(codec.encodeEntries(mapOf(decoded), 1700000000)).toBe(byId('types').session_data);
     });
   });
 
