@@ -2,7 +2,7 @@ export { SessionModule } from './session.module.js';
 export { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 export { Session } from './session.decorator.js';
 export { SessionStore, isValidSessionKey, type SessionData } from './session.store.js';
-export { SessionEntity } from './session.entity.js';
+export { SessionEntity, useDjangoDateText } from './session.entity.js';
 export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
 export { SessionService } from './session.service.js';
 export { SessionInterceptor } from './session.interceptor.js';

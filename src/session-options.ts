@@ -16,6 +16,12 @@ export const SESSION_DEFAULTS = {
   legacyDecode: true,
 } as const;
 
+/**
+ * The furthest an expiry may lie, either way: 100 years, in seconds. Django has no such bound, but
+ * past year 9999 its dates overflow, and a session's expiry that far off is a mistake anyway.
+ */
+export const MAX_EXPIRY_SECONDS = 100 * 365 * 24 * 60 * 60;
+
 /** Thrown at start-up for an invalid option; the message names the option. */
 export class SessionConfigError extends Error {
   override name = 'SessionConfigError';
@@ -60,8 +66,8 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
   }
 
   const cookieAge = input.cookieAge ?? SESSION_DEFAULTS.cookieAge;
-  if (typeof cookieAge !== 'number' || !Number.isInteger(cookieAge) || cookieAge < 0) {
-    fail('cookieAge', `must be a whole number of seconds >= 0, got ${JSON.stringify(cookieAge)}`);
+  if (typeof cookieAge !== 'number' || !Number.isInteger(cookieAge) || cookieAge < 0 || cookieAge > MAX_EXPIRY_SECONDS) {
+    fail('cookieAge', `must be a whole number of seconds from 0 to ${MAX_EXPIRY_SECONDS} (100 years), got ${JSON.stringify(cookieAge)}`);
   }
 
   const cookieDomain = input.cookieDomain ?? SESSION_DEFAULTS.cookieDomain;

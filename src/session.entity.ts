@@ -1,13 +1,31 @@
+import { Logger } from '@nestjs/common';
 import { Column, Entity, Index, PrimaryColumn, type DataSource, type ValueTransformer } from 'typeorm';
 import { dialectOf } from './backends/dialect.js';
 import { parseDjangoDate, toDjangoUtcString } from './django-dates.js';
-import type { SessionCodec, SessionDict } from './codec/session-codec.js';
+import type { DecodeResult, SessionCodec, SessionDict } from './codec/session-codec.js';
 
-let defaultCodec: SessionCodec | null = null;
+/** The codecs of the running `SessionModule`s, the most recently started last. */
+const runningCodecs: SessionCodec[] = [];
 
 /** @internal Called by `SessionModule` at start-up so `getDecoded()` needs no argument. */
-export function setDefaultCodec(codec: SessionCodec | null): void {
-  defaultCodec = codec;
+export function setDefaultCodec(codec: SessionCodec): void {
+  runningCodecs.push(codec);
+}
+
+/** @internal Called by `SessionModule` at shutdown: `getDecoded()` goes back to the app started before. */
+export function releaseDefaultCodec(codec: SessionCodec): void {
+  const index = runningCodecs.lastIndexOf(codec);
+  if (index >= 0) runningCodecs.splice(index, 1);
+}
+
+// Named after Django's logger, so operators recognise the warning.
+const securityLogger = new Logger('django.security.SuspiciousSession');
+
+/** @internal `codec.decode()`, with Django's warning when the data does not verify. */
+export function decodeLogged(codec: SessionCodec, sessionData: string): DecodeResult {
+  const result = codec.decode(sessionData);
+  if (result.status === 'bad-signature') securityLogger.warn('Session data corrupted');
+  return result;
 }
 
 /**
@@ -22,8 +40,9 @@ const djangoUtcText: ValueTransformer = {
 };
 
 /**
- * @internal Makes `SessionEntity.expireDate` exact on sqlite whatever the process's time zone
- * (see `djangoUtcText`). Called by `SessionModule` at start-up for its DataSource.
+ * Makes `SessionEntity.expireDate` exact on sqlite whatever the process's time zone (see
+ * `djangoUtcText`); does nothing on other databases. `SessionModule` calls it at start-up for its
+ * DataSource; call it yourself after `initialize()` for a DataSource used outside a Nest app.
  */
 export function useDjangoDateText(dataSource: DataSource): void {
   if (dialectOf(dataSource) !== 'sqlite' || !dataSource.hasMetadata(SessionEntity)) return;
@@ -63,14 +82,15 @@ export class SessionEntity {
   expireDate!: Date;
 
   /**
-   * The session's dictionary (Django's `get_decoded()`): `{}` when the signature does not verify.
-   * Uses the codec of the running `SessionModule`, or the one passed in.
+   * The session's dictionary (Django's `get_decoded()`): `{}` (and a logged warning) when the
+   * signature does not verify. Uses the codec of the most recently started `SessionModule`, or the
+   * one passed in (outside a Nest app: `new SessionCodec({ secretKey })`).
    */
-  getDecoded(codec: SessionCodec | null = defaultCodec): SessionDict {
-    if (codec === null) {
+  getDecoded(codec: SessionCodec | undefined = runningCodecs.at(-1)): SessionDict {
+    if (codec === undefined) {
       throw new Error('SessionEntity.getDecoded() needs SessionModule to be started, or a SessionCodec argument');
     }
-    return codec.decode(this.sessionData).data;
+    return decodeLogged(codec, this.sessionData).data;
   }
 
   /** The session key, as Django's `str(session)`. */

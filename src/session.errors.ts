@@ -7,7 +7,7 @@ import { BadRequestException } from '@nestjs/common';
 export class KeyError extends Error {
   override name = 'KeyError';
   constructor(readonly key: string) {
-    super(`KeyError: ${JSON.stringify(key)} is not in the session`);
+    super(`${JSON.stringify(key)} is not in the session`);
   }
 }
 

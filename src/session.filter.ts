@@ -1,33 +1,69 @@
-import { Catch, Injectable, type ArgumentsHost } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import { Catch, Inject, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { SessionInterceptor } from './session.interceptor.js';
-import { SessionService } from './session.service.js';
+import { guardSessionsPending, SessionService } from './session.service.js';
+
+const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
+
+/**
+ * What this filter catches: nothing, unless a guard has opened a session (`forContext()`) that no
+ * interceptor has taken over yet. Nest asks `exception instanceof` each filter's types, so the
+ * filter stays out of every other exception's way (and out of WebSocket/RPC contexts).
+ */
+class WhileAGuardSessionIsPending {
+  static [Symbol.hasInstance](_exception: unknown): boolean {
+    return guardSessionsPending();
+  }
+}
 
 /**
  * Guards run before interceptors: when a guard opened the session (`forContext()`), changed it and
- * then refused the request, the interceptor never ran. This filter gives such a session the same
- * response phase (saved on a 4xx, as Django's middleware does), then lets Nest answer as usual.
- * A session the interceptor already handled is left alone.
+ * then refused the request, the interceptor never runs. This filter gives such a session the same
+ * response phase (saved on a 4xx, as Django's middleware does), then hands the exception to the
+ * global filter Nest would have chosen without this one (the application's own `APP_FILTER` or
+ * `useGlobalFilters()` filter), or to Nest's default answer.
  */
-@Catch()
+@Catch(WhileAGuardSessionIsPending)
 @Injectable()
 export class SessionExceptionFilter extends BaseExceptionFilter {
   constructor(
     private readonly sessions: SessionService,
     private readonly interceptor: SessionInterceptor,
+    @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
   ) {
     super();
   }
 
-  override async catch(exception: unknown, host: ArgumentsHost): Promise<void> {
+  override catch(exception: unknown, host: ArgumentsHost): unknown {
     const opened = host.getType() === 'http' ? this.sessions.openedFor(host.switchToHttp().getRequest()) : undefined;
-    if (opened !== undefined && !opened.committed) {
-      try {
-        await this.interceptor.commitAfterError(opened, host.switchToHttp().getResponse(), exception);
-      } catch (error) {
-        exception = error;
-      }
+    if (opened !== undefined && this.sessions.releaseGuard(opened)) {
+      return this.interceptor.commitAfterError(opened, host.switchToHttp().getResponse(), exception).then(
+        () => this.handOn(exception, host),
+        (error: unknown) => this.handOn(error, host),
+      );
     }
-    super.catch(exception, host);
+    return this.handOn(exception, host);
+  }
+
+  /** What Nest would have done had this filter not matched. */
+  private handOn(exception: unknown, host: ArgumentsHost): unknown {
+    const next = this.nextGlobalFilter(exception);
+    if (next !== undefined) return next.catch(exception, host);
+    // Over HTTP, Nest's default answer; in an RPC context a filter that returns nothing leaves the
+    // exception to Nest's default handler.
+    return host.getType() === 'http' ? super.catch(exception, host) : undefined;
+  }
+
+  /** The first other global filter that catches `exception`, in Nest's order (the last registered first). */
+  private nextGlobalFilter(exception: unknown): ExceptionFilter | undefined {
+    const filters = this.config.getGlobalFilters();
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const filter = filters[i];
+      if (filter === this || typeof filter?.catch !== 'function') continue;
+      const types: Function[] =
+        Reflect.getMetadata(CATCH_METADATA, Object.getPrototypeOf(filter)) ?? Reflect.getMetadata(CATCH_METADATA, filter.constructor) ?? [];
+      if (types.length === 0 || types.some((type) => exception instanceof type)) return filter;
+    }
+    return undefined;
   }
 }

@@ -2,18 +2,28 @@
  * The few things the session layer needs from a request and a response, on Express and on
  * Fastify alike. Cookies are serialised by the `cookie` package, never by hand.
  */
-import { parseCookie, stringifySetCookie } from 'cookie';
+import { stringifySetCookie } from 'cookie';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 
 interface HeaderBag {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-/** The raw value of the session cookie, or `undefined` when the request has none. */
+/**
+ * The raw value of the session cookie, or `undefined` when the request has none. Read as Django's
+ * `parse_cookie` reads it, so that both sides of a shared login pick the same cookie: of several
+ * cookies of that name the last wins, and surrounding double quotes are removed.
+ */
 export function readSessionCookie(request: HeaderBag, cookieName: string): string | undefined {
   const header = request.headers?.cookie;
   if (typeof header !== 'string' || !header.includes(cookieName)) return undefined;
-  return parseCookie(header)[cookieName];
+  let value: string | undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq >= 0 && pair.slice(0, eq).trim() === cookieName) value = pair.slice(eq + 1).trim();
+  }
+  if (value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+  return value;
 }
 
 type AnyResponse = Record<string, any>;
@@ -26,6 +36,11 @@ function setHeader(response: AnyResponse, name: string, value: string): void {
   // Fastify's reply has header(); Express's response (and Node's) has setHeader().
   if (typeof response.header === 'function' && response.raw !== undefined) response.header(name, value);
   else response.setHeader(name, value);
+}
+
+/** Whether the response's headers are gone already (a handler that answered through `@Res()`). */
+export function headersSent(response: AnyResponse): boolean {
+  return Boolean(response.raw !== undefined ? response.sent || response.raw.headersSent : response.headersSent);
 }
 
 /** Adds a `Set-Cookie` header, keeping any set before (Express `append`, Fastify `header`). */

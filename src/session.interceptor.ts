@@ -1,6 +1,7 @@
 import {
   HttpException,
   Injectable,
+  Logger,
   RequestMethod,
   type CallHandler,
   type ExecutionContext,
@@ -9,11 +10,13 @@ import {
 import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
-import { addVaryCookie, appendSetCookie, deletedSessionCookie, sessionCookie } from './session.http.js';
+import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, sessionCookie } from './session.http.js';
 import { SessionService, type RequestSession } from './session.service.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
+
+const logger = new Logger('SessionInterceptor');
 
 /**
  * Django's `SessionMiddleware` as a global interceptor: opens the session before the handler and,
@@ -36,14 +39,15 @@ export class SessionInterceptor implements NestInterceptor {
     }
     const response = http.getResponse();
     return from(this.sessions.openRequest(request)).pipe(
-      concatMap((opened) =>
-        next.handle().pipe(
-          concatMap((value) => from(this.commit(opened, response, this.successStatus(context)).then(() => value))),
+      concatMap((opened) => {
+        this.sessions.releaseGuard(opened); // from here on, this interceptor answers for it
+        return next.handle().pipe(
+          concatMap((value) => from(this.commit(opened, response, this.successStatus(context, response)).then(() => value))),
           catchError((error: unknown) =>
             from(this.commit(opened, response, statusOf(error))).pipe(concatMap(() => throwError(() => error))),
           ),
-        ),
-      ),
+        );
+      }),
     );
   }
 
@@ -74,10 +78,12 @@ export class SessionInterceptor implements NestInterceptor {
     const empty = store.isEmpty();
     // 5xx: nothing is saved and no cookie is set (the handler failed; its changes are not kept).
     const failed = status >= 500;
+    if (headersSent(response)) return this.commitAfterSend(opened, failed);
     let vary = accessed;
     if (cookiePresent && empty) {
       // The session was emptied (flush, or an unknown key): make the browser forget the cookie.
-      if (!failed) appendSetCookie(response, deletedSessionCookie(options));
+      // Django does this whatever the status: the row is gone either way.
+      appendSetCookie(response, deletedSessionCookie(options));
       vary = true;
     } else if ((modified || options.saveEveryRequest) && !empty && !failed) {
       const maxAge = store.getExpireAtBrowserClose() ? null : store.getExpiryAge();
@@ -93,13 +99,39 @@ export class SessionInterceptor implements NestInterceptor {
     if (vary) addVaryCookie(response);
   }
 
+  /**
+   * The handler sent the response itself (`@Res()` without `passthrough`): no header can be set
+   * any more. A session the browser already has a cookie for is still saved; a new one is not
+   * (nobody could ever send its key back), and that is logged rather than left as an orphan row.
+   */
+  private async commitAfterSend(opened: RequestSession, failed: boolean): Promise<void> {
+    const { store } = opened;
+    if (failed || store.isEmpty() || !(store.modified || this.sessions.options.saveEveryRequest)) return;
+    if (store.sessionKey === null) {
+      logger.warn('A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set');
+      return;
+    }
+    try {
+      await store.save();
+    } catch (error) {
+      if (!(error instanceof UpdateError)) throw error;
+      logger.warn(`The session was not saved: ${new SessionInterrupted().message}`);
+    }
+  }
+
   /** @internal The response phase for a request that failed before the handler (a guard refused). */
   commitAfterError(opened: RequestSession, response: any, error: unknown): Promise<void> {
     return this.commit(opened, response, statusOf(error));
   }
 
-  /** The status a handler's return value will be sent with. */
-  protected successStatus(context: ExecutionContext): number {
+  /**
+   * The status a handler's return value will be sent with: the response's, which Nest sets before
+   * interceptors run and a handler may change (`@Res({ passthrough: true })`), else `@HttpCode()`
+   * or the method's default.
+   */
+  protected successStatus(context: ExecutionContext, response?: any): number {
+    const current = response?.statusCode;
+    if (typeof current === 'number' && current !== 200) return current;
     const handler = context.getHandler();
     const code = Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined;
     if (code !== undefined) return code;

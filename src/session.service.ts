@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type ExecutionContext, type OnModuleInit, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext, type OnModuleInit, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -6,7 +6,7 @@ import type { SessionBackend } from './backends/session-backend.interface.js';
 import { TypeOrmSessionBackend } from './backends/typeorm.backend.js';
 import { SessionCodec, type SessionDict } from './codec/session-codec.js';
 import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
-import { setDefaultCodec, useDjangoDateText } from './session.entity.js';
+import { decodeLogged, releaseDefaultCodec, setDefaultCodec, useDjangoDateText } from './session.entity.js';
 import { readSessionCookie } from './session.http.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { isValidSessionKey, SessionStore, type SessionData, type SessionEngine } from './session.store.js';
@@ -18,10 +18,16 @@ export interface RequestSession {
   readonly cookiePresent: boolean;
   /** Set once the response phase ran, so a handler's stream of values commits once. */
   committed: boolean;
+  /** Opened by a guard (`forContext()`) and not yet taken over by the interceptor or the filter. */
+  guardPending: boolean;
 }
 
-// Named after Django's logger, so operators recognise the warning.
-const securityLogger = new Logger('django.security.SuspiciousSession');
+let pendingGuardSessions = 0;
+
+/** @internal Whether some request's guard opened a session that nothing has taken over yet. */
+export function guardSessionsPending(): boolean {
+  return pendingGuardSessions > 0;
+}
 
 /**
  * Sessions outside the request cycle — Django's `SessionStore(session_key=...)` and
@@ -78,7 +84,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
   }
 
   onApplicationShutdown(): void {
-    setDefaultCodec(null);
+    releaseDefaultCodec(this.codec);
   }
 
   /** Django's `SessionStore(session_key=key)`: the session stored under `key` (empty and keyless if none is live). */
@@ -111,9 +117,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
 
   /** The dictionary in `sessionData`; `{}` (and a logged warning) when its signature does not verify. */
   decode(sessionData: string): SessionDict {
-    const { data, status } = this.codec.decode(sessionData);
-    if (status === 'bad-signature') securityLogger.warn('Session data corrupted');
-    return data;
+    return decodeLogged(this.codec, sessionData).data;
   }
 
   /**
@@ -132,7 +136,26 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
    * ```
    */
   async forContext<T extends SessionData = SessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
-    return (await this.openRequest(context.switchToHttp().getRequest())).store as SessionStore<T>;
+    const http = context.switchToHttp();
+    const opened = await this.openRequest(http.getRequest());
+    if (!opened.committed && !opened.guardPending) {
+      // If the guard refuses, only SessionExceptionFilter can still save the session; it engages
+      // while such a session is pending. The interceptor or the filter releases it, and so does
+      // the end of the response (a refusal answered by the route's own exception filter).
+      opened.guardPending = true;
+      pendingGuardSessions++;
+      const response = http.getResponse();
+      (response?.raw ?? response)?.once?.('close', () => this.releaseGuard(opened));
+    }
+    return opened.store as SessionStore<T>;
+  }
+
+  /** @internal Takes over a session a guard opened; true when it was pending. */
+  releaseGuard(opened: RequestSession): boolean {
+    if (!opened.guardPending) return false;
+    opened.guardPending = false;
+    pendingGuardSessions--;
+    return true;
   }
 
   /** @internal The request's session if something (a guard) opened it already. */
@@ -147,7 +170,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
     const raw = readSessionCookie(request, this.options.cookieName);
     // No cookie, or a value that cannot be a key: an empty session and no query.
     const data = isValidSessionKey(raw) ? await this.loadData(raw) : null;
-    const opened: RequestSession = { store: new SessionStore(this, raw ?? null, data), cookiePresent: raw !== undefined, committed: false };
+    const opened: RequestSession = { store: new SessionStore(this, raw ?? null, data), cookiePresent: raw !== undefined, committed: false, guardPending: false };
     request[REQUEST_SESSION] = opened;
     return opened;
   }
@@ -156,8 +179,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
   private async loadData(sessionKey: string): Promise<Map<string, unknown> | null> {
     const sessionData = await this.backend.load(sessionKey);
     if (sessionData === null) return null;
-    const { data, status, keys } = this.codec.decode(sessionData);
-    if (status === 'bad-signature') securityLogger.warn('Session data corrupted');
+    const { data, keys } = decodeLogged(this.codec, sessionData);
     return new Map((keys ?? Object.keys(data)).map((key) => [key, data[key]]));
   }
 }

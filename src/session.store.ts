@@ -5,6 +5,7 @@ import { assertJsonValue, type SessionCodec } from './codec/session-codec.js';
 import { parseDjangoDate } from './django-dates.js';
 import { CreateError, KeyError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
+import { MAX_EXPIRY_SECONDS } from './session-options.js';
 
 /** What every `SessionStore` shares: provided once by `SessionService`. */
 export interface SessionEngine {
@@ -352,6 +353,9 @@ export class SessionStore<T extends SessionData = SessionData> {
       seconds = value;
     } else {
       throw new TypeError(`session.setExpiry() takes seconds, a Date or null, got ${String(value)}`);
+    }
+    if (Math.abs(seconds) > MAX_EXPIRY_SECONDS) {
+      throw new RangeError(`session.setExpiry() got an expiry ${seconds} s away; at most ${MAX_EXPIRY_SECONDS} s (100 years) either way`);
     }
     this.#session().set(EXPIRY_KEY, seconds);
     this.#modified = true;

@@ -161,6 +161,32 @@ describe.each(PLATFORMS)('expiry on %s', (platform) => {
     expect((await client.ops([['get', 'a']], { cookie: `sessionid=${key}` })).json().results).toEqual([UNDEFINED]);
   });
 
+  it.each([
+    ['100 years and a second', 100 * 365 * 86400 + 1],
+    ['1e13 seconds', 1e13],
+    ['minus 1e13 seconds', -1e13],
+    ['a Date in year 20000', { date: '+020000-01-01T00:00:00.000Z' }],
+  ])('setExpiry(%s): a RangeError at once, the session unchanged and nothing written', async (_what, value) => {
+    const client = t.client();
+    const key = sessionCookieOf(await client.ops([['set', 'a', 1]]))!.value;
+    const row = await t.db.row(key);
+    const reply = await client.request('POST', '/ops', { body: { ops: [['setExpiry', value], ['modified'], ['getExpiryAge']], catch: true } });
+    const [thrown, modified, age] = reply.json().results;
+    expect(thrown).toMatchObject({ thrown: 'RangeError' });
+    expect(thrown.message).toMatch(/at most 3153600000 s \(100 years\)/);
+    expect(modified).toBe(false);
+    expect(age).toBe(1209600);
+    expect(reply.setCookies).toEqual([]);
+    expect(await t.db.row(key)).toEqual(row);
+  });
+
+  it('setExpiry() of 100 years exactly is accepted and stored as Django writes it', async () => {
+    const key = sessionCookieOf(await t.client().ops([['set', 'a', 1], ['setExpiry', 100 * 365 * 86400]]))!.value;
+    const row = (await stored(t.db, key))!;
+    expect(row.raw.expire_date).toMatch(DJANGO_DATETIME);
+    expect(Math.abs(row.expireMs - (Date.now() + 100 * 365 * 86400_000))).toBeLessThan(5000);
+  });
+
   it('an ISO-string _session_expiry, as Django 5 writes for set_expiry(datetime), is honoured', async () => {
     // A row as Django 5.2 writes it after set_expiry(datetime): the offset is kept in the string.
     const when = new Date(Date.now() + 3 * 3600_000);

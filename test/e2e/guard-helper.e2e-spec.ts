@@ -3,8 +3,9 @@
  * request's session from the service. The same store reaches the handler's `@Session()`, it is
  * read from the database once, and what a guard changes is saved like a handler's change.
  */
+import { APP_FILTER } from '@nestjs/core';
 import { PLATFORMS, sessionCookieOf, startApp, stored, type TestApp } from '../support/app.js';
-import { GuardedController, SeedController } from '../support/controllers.js';
+import { AppHttpFilter, GuardedController, SeedController } from '../support/controllers.js';
 
 describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (platform) => {
   let t: TestApp;
@@ -60,5 +61,52 @@ describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (plat
     const cookie = sessionCookieOf(reply);
     expect(cookie?.value).toMatch(/^[a-z0-9]{32}$/);
     expect((await stored(t.db, cookie!.value))!.data).toEqual({ denied: true });
+  });
+
+  it('a guard that writes the session and answers false: Nest\'s 403, and the change saved', async () => {
+    const reply = await t.client().get('/guarded/deny-false');
+    expect(reply.status).toBe(403);
+    expect(reply.json()).toEqual({ message: 'Forbidden resource', error: 'Forbidden', statusCode: 403 });
+    expect((await stored(t.db, sessionCookieOf(reply)!.value))!.data).toEqual({ refused: true });
+  });
+});
+
+/**
+ * SessionModule's own exception filter (for the refusing guard above) must never stand in for
+ * the application's global filters: they answer every exception they catch, as without
+ * SessionModule, and a refusing guard's session is still saved.
+ */
+describe.each(PLATFORMS)('guards and the application\'s own APP_FILTER on %s', (platform) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ platform, controllers: [GuardedController], providers: [{ provide: APP_FILTER, useClass: AppHttpFilter }] });
+  });
+  afterAll(() => t?.close());
+
+  it('an HttpException from a handler is answered by the application\'s filter', async () => {
+    const reply = await t.client().get('/guarded/bad-request');
+    expect(reply.status).toBe(400);
+    expect(reply.json()).toEqual({ custom: true, status: 400 });
+  });
+
+  it('an unknown route: the application\'s filter answers the 404', async () => {
+    const reply = await t.client().get('/no-such-route');
+    expect(reply.status).toBe(404);
+    expect(reply.json()).toEqual({ custom: true, status: 404 });
+  });
+
+  it.each(['deny', 'deny-false'])('a guard that writes the session and refuses (/guarded/%s): the application\'s filter answers, and the change is saved', async (route) => {
+    const reply = await t.client().get(`/guarded/${route}`);
+    expect(reply.status).toBe(403);
+    expect(reply.json()).toEqual({ custom: true, status: 403 });
+    const key = sessionCookieOf(reply)!.value;
+    expect((await stored(t.db, key))!.data).toEqual(route === 'deny' ? { denied: true } : { refused: true });
+  });
+
+  it('after refusals, a plain HttpException is still the application\'s (nothing is left pending)', async () => {
+    await t.client().get('/guarded/deny');
+    await t.client().get('/guarded/count'); // a guard that lets the request in
+    const reply = await t.client().get('/guarded/bad-request');
+    expect(reply.json()).toEqual({ custom: true, status: 400 });
   });
 });

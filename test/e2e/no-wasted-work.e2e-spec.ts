@@ -94,6 +94,21 @@ describe.each(PLATFORMS)('no wasted work on %s', (platform) => {
     expect(t.sql.count).toBe(0);
   });
 
+  it('two session cookies (say a host-only one and a Domain one): the last is used, as Django\'s parse_cookie does', async () => {
+    const first = await saved(t.client());
+    const last = await saved(t.client());
+    t.sql.reset();
+    const reply = await t.client().ops([['sessionKey']], { cookie: `sessionid=${first}; theme=dark; sessionid=${last}` });
+    expect(reply.json().results).toEqual([last]);
+    expect(t.sql.verbs).toEqual(['SELECT']);
+  });
+
+  it('a quoted key (sessionid="<key>") is the key, as Django unquotes it', async () => {
+    const key = await saved(t.client());
+    const reply = await t.client().ops([['get', 'a'], ['sessionKey']], { cookie: `sessionid="${key}"` });
+    expect(reply.json().results).toEqual([1, key]);
+  });
+
   describe.each(MALFORMED)('a malformed cookie value: %s', (_what, value) => {
     it('is ignored without any query: an empty session, and the cookie is deleted', async () => {
       t.sql.reset();

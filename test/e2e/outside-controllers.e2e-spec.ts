@@ -45,11 +45,38 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect(String(s)).toBe(key);
     });
 
-    it('getDecoded() of a row that does not verify is {}', async () => {
+    it('getDecoded() of a row that does not verify is {}, with one "Session data corrupted" warning', async () => {
       const key = sessionCookieOf(await t.client().ops([['set', 'a', 1]]))!.value;
       await t.db.run("UPDATE django_session SET session_data = 'bad:encoded:value' WHERE session_key = ?", [key]);
       const s = await t.dataSource.getRepository(SessionEntity).findOneByOrFail({ sessionKey: key });
+      logs.clear();
       expect(s.getDecoded()).toEqual({});
+      expect(logs.at('warn', 'django.security.SuspiciousSession').map((e) => e.message)).toEqual(['Session data corrupted']);
+    });
+
+    it('a row written through the repository (Django\'s Session.objects.save) is stored in Django\'s form and served to its cookie (BEHAVIOURS 43)', async () => {
+      const key = unknownKey();
+      const expireDate = new Date(Date.now() + 60_000);
+      await t.dataSource.getRepository(SessionEntity).save(
+        Object.assign(new SessionEntity(), { sessionKey: key, sessionData: sessions.encode({ x: 1 }), expireDate }),
+      );
+      const raw = (await t.db.row(key))!;
+      expect(raw.expire_date).toMatch(DJANGO_DATETIME);
+      expect(parseStoredDate(raw.expire_date)).toBe(expireDate.getTime());
+      const reply = await t.client().ops([['get', 'x'], ['sessionKey']], { cookie: `sessionid=${key}` });
+      expect(reply.json().results).toEqual([1, key]);
+      const s = await t.dataSource.getRepository(SessionEntity).findOneByOrFail({ sessionKey: key });
+      expect(s.expireDate.getTime()).toBe(expireDate.getTime());
+    });
+
+    it('getDecoded() keeps using this app\'s secret after another app (another secret) started and closed', async () => {
+      const key = sessionCookieOf(await t.client().ops([['set', 'mine', true]]))!.value;
+      const other = await startApp({ platform, session: { secretKey: 'another-app-another-secret' } });
+      await other.close();
+      const s = await t.dataSource.getRepository(SessionEntity).findOneByOrFail({ sessionKey: key });
+      logs.clear();
+      expect(s.getDecoded()).toEqual({ mine: true });
+      expect(logs.at('warn')).toEqual([]);
     });
   });
 

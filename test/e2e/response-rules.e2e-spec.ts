@@ -4,6 +4,7 @@
  * and SessionInterrupted. Rows are read from the SQLite file through a separate connection.
  */
 import {
+  logs,
   PLATFORMS,
   parseStoredDate,
   sessionCookieOf,
@@ -18,6 +19,17 @@ import { SessionOpsController, UNDEFINED } from '../support/controllers.js';
 const KEY = /^[a-z0-9]{32}$/;
 const DJANGO_INTERRUPTED =
   "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";
+
+/** `read()` once `done(value)` holds, or its last value after 2 s (work that follows a response the handler sent itself). */
+async function settled<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 2000;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    value = await read();
+  }
+  return value;
+}
 
 /** A saved session holding `data`; returns its key. */
 async function saved(client: Client, data: Record<string, unknown>): Promise<string> {
@@ -251,11 +263,77 @@ describe.each(PLATFORMS)('response rules on %s', (platform) => {
       expect((await stored(t.db, key))?.data).toEqual({ a: status });
     });
 
+    it.each([500, 503])('a status %i set by the handler on the response (@Res({ passthrough: true })), no exception: no save, no Set-Cookie', async (status) => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const row = await t.db.row(key);
+      const before = await t.db.count();
+      const reply = await client.ops([['set', 'a', 2], ['status', status]]);
+      expect(reply.status).toBe(status);
+      expect(reply.setCookies).toEqual([]);
+      expect(await t.db.row(key)).toEqual(row);
+      const fresh = await t.client().ops([['set', 'a', 1], ['status', status]]);
+      expect(fresh.status).toBe(status);
+      expect(fresh.setCookies).toEqual([]);
+      expect(await t.db.count()).toBe(before);
+    });
+
+    it('a status 404 set on the response: saved as any 4xx', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['set', 'a', 404], ['status', 404]]);
+      expect(reply.status).toBe(404);
+      expect(sessionCookieOf(reply)?.value).toBe(key);
+      expect((await stored(t.db, key))?.data).toEqual({ a: 404 });
+    });
+
+    it.each([
+      ['a plain Error', 'error'],
+      ['an HttpException 503', 503],
+    ])('flush() then %s: the row is gone, and the cookie is deleted all the same (as Django, whatever the status)', async (_what, how) => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      const reply = await client.ops([['flush'], ['throw', how]]);
+      expect(reply.status).toBe(how === 'error' ? 500 : how);
+      expect(sessionCookieOf(reply)?.attributes['max-age']).toBe('0');
+      expect(reply.vary).toBe('Cookie');
+      expect(await t.db.row(key)).toBeUndefined();
+    });
+
     it('an HttpException 4xx on a new session: saved under a new key', async () => {
       const reply = await t.client().ops([['set', 'a', 1], ['throw', 404]]);
       expect(reply.status).toBe(404);
       const key = sessionCookieOf(reply)!.value;
       expect((await stored(t.db, key))?.data).toEqual({ a: 1 });
+    });
+  });
+
+  describe('a handler that sends the response itself (@Res() without passthrough)', () => {
+    it('a new session: not saved (its cookie could not be sent), a warning, no error', async () => {
+      const before = await t.db.count();
+      logs.clear();
+      const reply = await t.client().post('/raw', { set: { a: 1 } });
+      expect(reply.status).toBe(200);
+      expect(reply.json()).toEqual({ sent: true });
+      expect(reply.setCookies).toEqual([]);
+      // Logged once the handler has answered (the interceptor runs after it), and nothing written then.
+      const warnings = () => logs.at('warn', 'SessionInterceptor').map((e) => e.message);
+      expect(await settled(async () => warnings(), (w) => w.length > 0)).toEqual([
+        'A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set',
+      ]);
+      expect(await t.db.count()).toBe(before);
+      expect(logs.at('error')).toEqual([]);
+    });
+
+    it('a session the browser has a cookie for: saved (just after the response the handler sent), nothing logged', async () => {
+      const client = t.client();
+      const key = await saved(client, { a: 1 });
+      logs.clear();
+      const reply = await client.post('/raw', { set: { a: 2 } });
+      expect(reply.json()).toEqual({ sent: true });
+      // The handler answered before the interceptor could save: the row changes right after.
+      expect(await settled(async () => (await stored(t.db, key))?.data, (data) => data?.a === 2)).toEqual({ a: 2 });
+      expect(logs.entries.filter((e) => e.level === 'warn' || e.level === 'error')).toEqual([]);
     });
   });
 

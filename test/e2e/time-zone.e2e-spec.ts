@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DJANGO_DATETIME, PLATFORMS, parseStoredDate, sessionCookieOf, startApp, type TestApp } from '../support/app.js';
-import { SessionEntity } from '../../src/index.js';
+import { DataSource } from 'typeorm';
+import { SessionEntity, useDjangoDateText } from '../../src/index.js';
 import { SessionOpsController, UNDEFINED } from '../support/controllers.js';
 
 const PROBE_TZ = 'America/Chicago';
@@ -80,6 +81,22 @@ if (utcHere && process.env.SESSION_TZ_PROBE !== '1') {
       await t.db.run('UPDATE django_session SET expire_date = ? WHERE session_key = ?', [djangoText(instant, withFraction), key]);
       const entity = await t.dataSource.getRepository(SessionEntity).findOneByOrFail({ sessionKey: key });
       expect(entity.expireDate.toISOString()).toBe(new Date(instant).toISOString());
+    });
+
+    it('a plain DataSource outside Nest (a CLI script, say) reads expireDate exactly after useDjangoDateText()', async () => {
+      const key = sessionCookieOf(await t.client().ops([['set', 'a', 1]]))!.value;
+      const instant = Date.UTC(2031, 4, 5, 5, 5, 5, 678);
+      await t.db.run('UPDATE django_session SET expire_date = ? WHERE session_key = ?', [djangoText(instant, true), key]);
+      const plain = await new DataSource({ type: 'sqlite', database: t.file, entities: [SessionEntity] }).initialize();
+      try {
+        const repo = plain.getRepository(SessionEntity);
+        // Without it, TypeORM reads the 6-digit fraction as local time (this is why it exists).
+        expect((await repo.findOneByOrFail({ sessionKey: key })).expireDate.getTime()).not.toBe(instant);
+        useDjangoDateText(plain);
+        expect((await repo.findOneByOrFail({ sessionKey: key })).expireDate.toISOString()).toBe(new Date(instant).toISOString());
+      } finally {
+        await plain.destroy();
+      }
     });
 
     it('setExpiry(Date) writes that instant in UTC', async () => {

@@ -11,11 +11,15 @@
  *   `SessionService.forContext(context)`.
  */
 import {
+  BadRequestException,
   Body,
   CanActivate,
+  Catch,
   Controller,
   ExecutionContext,
   ForbiddenException,
+  type ArgumentsHost,
+  type ExceptionFilter,
   Get,
   HttpCode,
   HttpException,
@@ -27,7 +31,7 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { KeyError, Session, SessionEntity, SessionService, SessionStore } from '../../src/index.js';
@@ -81,6 +85,18 @@ function expiryArg(value: unknown): number | Date | null {
   return value as number | null;
 }
 
+/** Express's `res.json()` or Fastify's `reply.send()`. */
+interface RawResponse {
+  json?(body: unknown): unknown;
+  send(body: unknown): unknown;
+}
+
+/** The part of Express's response / Fastify's reply the ops use (both have these). */
+interface PassthroughResponse {
+  header(name: string, value: string): unknown;
+  status(code: number): unknown;
+}
+
 @Controller()
 export class SessionOpsController {
   constructor(@Inject(ModuleRef) private readonly moduleRef: ModuleRef) {}
@@ -99,7 +115,7 @@ export class SessionOpsController {
   async ops(
     @Session() session: SessionStore,
     @Body() body: { ops: Op[]; catch?: boolean },
-    @Res({ passthrough: true }) response: { header(name: string, value: string): unknown },
+    @Res({ passthrough: true }) response: PassthroughResponse,
   ): Promise<{ results: unknown[] }> {
     const results: unknown[] = [];
     for (const op of body.ops) {
@@ -115,7 +131,7 @@ export class SessionOpsController {
     return { results };
   }
 
-  private async run(session: SessionStore, [name, ...args]: Op, response: { header(name: string, value: string): unknown }): Promise<unknown> {
+  private async run(session: SessionStore, [name, ...args]: Op, response: PassthroughResponse): Promise<unknown> {
     const [a, b] = args as [any, any];
     switch (name) {
       // the dictionary
@@ -204,6 +220,10 @@ export class SessionOpsController {
       case 'header':
         response.header(a, b);
         return undefined;
+      case 'status':
+        // What a handler may do with @Res({ passthrough: true }): Express's res.status(), Fastify's reply.status().
+        response.status(Number(a));
+        return undefined;
       case 'sleep':
         await new Promise((resolve) => setTimeout(resolve, Number(a)));
         return undefined;
@@ -234,6 +254,18 @@ export class SessionOpsController {
   async loginRedirect(@Session() session: SessionStore): Promise<void> {
     await session.cycleKey();
     session.set('value', 'after-redirect');
+  }
+
+  /**
+   * Answers through the platform's own response (`@Res()` without passthrough), then writes the
+   * session: Nest sends nothing more, and no header can be added after the handler.
+   */
+  @Post('raw')
+  @HttpCode(200)
+  raw(@Session() session: SessionStore, @Body() body: { set: Record<string, unknown> }, @Res() response: RawResponse): void {
+    session.update(body.set);
+    if (typeof response.json === 'function') response.json({ sent: true });
+    else response.send({ sent: true });
   }
 
   /** Reads one key (`GET /read?key=x` would need a query parser: the key is fixed). */
@@ -368,6 +400,31 @@ export class DenyingGuard implements CanActivate {
   }
 }
 
+/** Notes the refusal in the session, then answers false (Nest throws the ForbiddenException). */
+@Injectable()
+export class FalseGuard implements CanActivate {
+  constructor(@Inject(SessionService) private readonly sessions: SessionService) {}
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = await this.sessions.forContext(context);
+    session.set('refused', true);
+    return false;
+  }
+}
+
+/**
+ * An application's own global filter (`APP_FILTER`): answers every HttpException as
+ * `{ custom: true, status }`. SessionModule must never take its place.
+ */
+@Catch(HttpException)
+@Injectable()
+export class AppHttpFilter implements ExceptionFilter {
+  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+  catch(exception: HttpException, host: ArgumentsHost): void {
+    const status = exception.getStatus();
+    this.adapterHost.httpAdapter.reply(host.switchToHttp().getResponse(), { custom: true, status }, status);
+  }
+}
+
 @Controller('guarded')
 export class GuardedController {
   @Get('member')
@@ -394,5 +451,17 @@ export class GuardedController {
   @UseGuards(DenyingGuard)
   deny(): string {
     return 'never';
+  }
+
+  @Get('deny-false')
+  @UseGuards(FalseGuard)
+  denyFalse(): string {
+    return 'never';
+  }
+
+  /** No guard, no session: an HttpException that only the application's filters should answer. */
+  @Get('bad-request')
+  badRequest(): string {
+    throw new BadRequestException('bad');
   }
 }

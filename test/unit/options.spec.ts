@@ -120,6 +120,7 @@ describe('resolveSessionOptions', () => {
       ['cookieName __Host- with a domain', { secretKey: 'k', cookieName: '__Host-sid', cookieSecure: true, cookieDomain: 'example.com' }, 'cookieName'],
       ['cookieName __Host- with a path', { secretKey: 'k', cookieName: '__Host-sid', cookieSecure: true, cookiePath: '/app' }, 'cookieName'],
       ['cookieAge negative', { secretKey: 'k', cookieAge: -1 }, 'cookieAge'],
+      ['cookieAge over 100 years (past year 9999 Django\'s dates overflow)', { secretKey: 'k', cookieAge: 100 * 365 * 86400 + 1 }, 'cookieAge'],
       ['cookieAge fractional', { secretKey: 'k', cookieAge: 1.5 }, 'cookieAge'],
       ['cookieAge a string', { secretKey: 'k', cookieAge: '3600' }, 'cookieAge'],
       ['cookieAge NaN', { secretKey: 'k', cookieAge: Number.NaN }, 'cookieAge'],
