@@ -570,6 +570,24 @@ function ratioRow(d, id, route) {
   return d.servers[id].spec.kind === 'ours' ? pairRatio(d, id, 'ours', route) : pairRatio(d, 'ours', id, route);
 }
 
+/**
+ * Why a throughput target is missed, in CPU time per request (the server is CPU-bound on its one
+ * core): what ours may spend to reach `goal` × `other`, what the bare app alone spends on the same
+ * route, and what ours spends.
+ */
+function cpuBudget(d, route, other, goal) {
+  const cpu = (id) => d.summary[id]?.[route]?.cpu;
+  const budget = cpu(other) / goal;
+  const bare = cpu('bare');
+  const ours = cpu('ours');
+  if (![budget, bare, ours].every(Number.isFinite)) return '';
+  const reach =
+    budget <= bare
+      ? `unreachable here: less than the bare app alone spends (${fmt(bare)} µs)`
+      : `the bare app alone spends ${fmt(bare)} µs, leaving ${fmt(budget - bare)} µs for the session`;
+  return `. Why: at ${goal}× ${other} ours may spend ${fmt(budget)} µs CPU per request; ${reach}; ours spends ${fmt(ours)} µs (${fmt(ours - bare)} µs over the bare app)`;
+}
+
 /** The issue's targets. `gate`: a correctness check (exit code); the others are reported only. */
 function evaluateTargets(d) {
   const ours = d.servers.ours;
@@ -589,7 +607,7 @@ function evaluateTargets(d) {
         (Number.isFinite(ceiling) ? `; ceiling, the bare app ÷ ${other}: ${fmtRatio(ceiling)}` : ''),
       met: Number.isFinite(rps) ? rps >= goal : null,
       gate: false,
-      miss: Number.isFinite(rps) && rps < goal ? `missed by ${(((goal - rps) / goal) * 100).toFixed(0)}%` : '',
+      miss: Number.isFinite(rps) && rps < goal ? `missed by ${(((goal - rps) / goal) * 100).toFixed(0)}%${cpuBudget(d, route, other, goal)}` : '',
     };
   };
   const sqlCheck = (name, route, ok) => ({ name, measured: stmts(route), met: ok, gate: true, miss: '' });
