@@ -19,9 +19,11 @@ const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
 const logger = new Logger('SessionInterceptor');
 
 /**
- * Django's `SessionMiddleware` as a global interceptor: opens the session before the handler and,
+ * Django's `SessionMiddleware` as an interceptor: opens the session before the handler and,
  * before the response leaves, saves it and sets or deletes the cookie by Django's rules.
- * Registered by `SessionModule` itself. The `protected` methods are the points to override.
+ * Put in place by `SessionModule` itself: on every handler that takes `@Session()`, and globally
+ * when anything else may use the session (see `SessionRoutes`). The `protected` methods are the
+ * points to override.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
@@ -33,13 +35,15 @@ export class SessionInterceptor implements NestInterceptor {
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest();
-    if (!this.shouldOpen(context)) {
-      // A guard may still have opened it through SessionService.forContext().
-      if (this.sessions.openedFor(request) === undefined) return next.handle();
-    }
+    const already = this.sessions.openedFor(request);
+    // Another SessionInterceptor (the global one, around a @Session() handler's own) answers for it.
+    if (already?.intercepted) return next.handle();
+    // A guard may have opened it through SessionService.forContext() even where no handler takes it.
+    if (already === undefined && !this.shouldOpen(context)) return next.handle();
     const response = http.getResponse();
     return from(this.sessions.openRequest(request)).pipe(
       concatMap((opened) => {
+        opened.intercepted = true;
         this.sessions.releaseGuard(opened); // from here on, this interceptor answers for it
         return next.handle().pipe(
           concatMap((value) => from(this.commit(opened, response, this.successStatus(context, response)).then(() => value))),

@@ -1,11 +1,12 @@
-import { Global, Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { Global, Module, type NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { SessionExceptionFilter } from './session.filter.js';
 import { SESSION_OPTIONS } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { ConfigurableSessionModule, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions } from './session-options.js';
 import type { SessionModuleOptions } from './session-options.interface.js';
+import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
 
 /**
@@ -35,9 +36,18 @@ import { SessionService } from './session.service.js';
     },
     SessionService,
     SessionInterceptor,
-    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    SessionRoutes,
     { provide: APP_FILTER, useClass: SessionExceptionFilter },
   ],
   exports: [SessionService, SESSION_OPTIONS],
 })
-export class SessionModule extends ConfigurableSessionModule {}
+export class SessionModule extends ConfigurableSessionModule implements NestModule {
+  constructor(private readonly routes: SessionRoutes) {
+    super();
+  }
+
+  /** Runs during `app.init()`, after `useGlobalGuards()` and before the routes are registered. */
+  configure(): void {
+    this.routes.install();
+  }
+}

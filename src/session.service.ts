@@ -20,6 +20,8 @@ export interface RequestSession {
   committed: boolean;
   /** Opened by a guard (`forContext()`) and not yet taken over by the interceptor or the filter. */
   guardPending: boolean;
+  /** A `SessionInterceptor` answers for it (another one on the same route then stands aside). */
+  intercepted: boolean;
 }
 
 let pendingGuardSessions = 0;
@@ -44,6 +46,8 @@ export function guardSessionsPending(): boolean {
 @Injectable()
 export class SessionService implements SessionEngine, OnModuleInit, OnApplicationShutdown {
   readonly codec: SessionCodec;
+  /** @internal Whether `SessionInterceptor` runs before every route of the app (see `SessionRoutes`). */
+  interceptsEveryRoute = false;
   #backend: SessionBackend | null = null;
 
   constructor(
@@ -170,7 +174,7 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
     const raw = readSessionCookie(request, this.options.cookieName);
     // No cookie, or a value that cannot be a key: an empty session and no query.
     const data = isValidSessionKey(raw) ? await this.loadData(raw) : null;
-    const opened: RequestSession = { store: new SessionStore(this, raw ?? null, data), cookiePresent: raw !== undefined, committed: false, guardPending: false };
+    const opened: RequestSession = { store: new SessionStore(this, raw ?? null, data), cookiePresent: raw !== undefined, committed: false, guardPending: false, intercepted: false };
     request[REQUEST_SESSION] = opened;
     return opened;
   }

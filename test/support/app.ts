@@ -219,6 +219,8 @@ export interface StartOptions {
   imports?: NonNullable<ModuleMetadata['imports']>;
   /** Name of the TypeORM DataSource (TypeOrmModule.forRoot({ name })). Default: the default one. */
   dataSourceName?: string;
+  /** Runs between `NestFactory.create()` and `listen()`, e.g. `app.useGlobalGuards(...)`. */
+  beforeListen?: (app: INestApplication) => void;
 }
 
 export interface TestApp {
@@ -300,6 +302,7 @@ export async function startApp(options: StartOptions): Promise<TestApp> {
       options.platform === 'fastify'
         ? await NestFactory.create(TestAppModule, new FastifyAdapter(), nestOptions)
         : await NestFactory.create(TestAppModule, nestOptions);
+    options.beforeListen?.(app);
     await app.listen(0, '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);

@@ -1,0 +1,68 @@
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/core';
+import { SESSION_PARAM_METADATA } from './session.constants.js';
+import { SessionInterceptor } from './session.interceptor.js';
+import { SessionService } from './session.service.js';
+
+const GUARDS_METADATA = '__guards__'; // @nestjs/common's @UseGuards()
+const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Controller()
+
+/**
+ * Where `SessionInterceptor` runs. Nest's interceptor pipeline costs a request about 10–20 µs even
+ * when the interceptor has nothing to do, so it runs only where a session can be touched:
+ *
+ * - every handler that takes `@Session()` carries it (the decorator binds it);
+ * - it runs globally, before every handler, when something else could open a session where no
+ *   handler takes it: `saveEveryRequest`, any global guard or interceptor, or a guard on a route
+ *   whose handler does not take `@Session()` (a guard calling `SessionService.forContext()`).
+ *
+ * So an app behaves as if the interceptor were global, and routes that cannot meet a session pay
+ * nothing for it. Decided during `app.init()` (`SessionModule.configure()`), once the app's global
+ * enhancers are known (`app.useGlobalGuards()` comes after `NestFactory.create()`) and before the
+ * routes are registered. Added last, the global interceptor runs inside the app's own global
+ * interceptors, so those may open the session with `forContext()` too.
+ */
+@Injectable()
+export class SessionRoutes {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly interceptor: SessionInterceptor,
+    private readonly modules: ModulesContainer,
+    @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
+  ) {}
+
+  /** Makes the interceptor global when something outside `@Session()` handlers may use the session. */
+  install(): void {
+    if (this.sessions.interceptsEveryRoute || !this.needsEveryRoute()) return;
+    this.sessions.interceptsEveryRoute = true;
+    this.config.addGlobalInterceptor(this.interceptor);
+  }
+
+  private needsEveryRoute(): boolean {
+    if (this.sessions.options.saveEveryRequest) return true;
+    const { config } = this;
+    const globalInterceptors = config.getGlobalInterceptors().filter((i) => !(i instanceof SessionInterceptor));
+    if (config.getGlobalGuards().length + config.getGlobalRequestGuards().length > 0) return true;
+    if (globalInterceptors.length + config.getGlobalRequestInterceptors().length > 0) return true;
+    const scanner = new MetadataScanner();
+    for (const module of this.modules.values()) {
+      for (const wrapper of module.controllers.values()) {
+        const controller = wrapper.metatype as Type | null;
+        if (typeof controller !== 'function') continue;
+        const classGuarded = hasGuards(controller);
+        for (const name of scanner.getAllMethodNames(controller.prototype)) {
+          const handler = controller.prototype[name];
+          if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue; // not a route
+          const takesSession = Reflect.getMetadata(SESSION_PARAM_METADATA, controller, name) === true;
+          if (!takesSession && (classGuarded || hasGuards(handler))) return true;
+        }
+      }
+    }
+    return false;
+  }
+}
+
+/** Whether guards are bound to a controller or a handler. */
+function hasGuards(target: object): boolean {
+  return (Reflect.getMetadata(GUARDS_METADATA, target) ?? []).length > 0;
+}
