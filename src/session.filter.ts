@@ -8,7 +8,8 @@ const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
 /**
  * What this filter catches: nothing, unless a guard has opened a session (`forContext()`) that no
  * interceptor has taken over yet. Nest asks `exception instanceof` each filter's types, so the
- * filter stays out of every other exception's way (and out of WebSocket/RPC contexts).
+ * filter stays out of the way of exceptions while no guard's session is pending (and when it does
+ * catch one that is not its business, it hands it on as below).
  */
 class WhileAGuardSessionIsPending {
   static [Symbol.hasInstance](_exception: unknown): boolean {

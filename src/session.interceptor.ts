@@ -80,7 +80,7 @@ export class SessionInterceptor implements NestInterceptor {
     const accessed = store.accessed;
     const modified = store.modified;
     const empty = store.isEmpty();
-    // 5xx: nothing is saved and no cookie is set (the handler failed; its changes are not kept).
+    // 5xx: nothing is saved and no session cookie is set (the handler failed; its changes are not kept).
     const failed = status >= 500;
     if (headersSent(response)) return this.commitAfterSend(opened, failed);
     let vary = accessed;
