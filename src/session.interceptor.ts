@@ -81,15 +81,15 @@ export class SessionInterceptor implements NestInterceptor {
     const modified = store.modified;
     const empty = store.isEmpty();
     // 5xx: nothing is saved and no session cookie is set (the handler failed; its changes are not kept).
-    const failed = status >= 500;
-    if (headersSent(response)) return this.commitAfterSend(opened, failed);
+    const saves = (modified || options.saveEveryRequest) && !empty && status < 500;
+    if (headersSent(response)) return this.commitAfterSend(opened, saves);
     let vary = accessed;
     if (cookiePresent && empty) {
       // The session was emptied (flush, or an unknown key): make the browser forget the cookie.
       // Django does this whatever the status: the row is gone either way.
       appendSetCookie(response, deletedSessionCookie(options));
       vary = true;
-    } else if ((modified || options.saveEveryRequest) && !empty && !failed) {
+    } else if (saves) {
       const maxAge = store.getExpireAtBrowserClose() ? null : store.getExpiryAge();
       try {
         await store.save();
@@ -108,9 +108,8 @@ export class SessionInterceptor implements NestInterceptor {
    * any more. A session the browser already has a cookie for is still saved; a new one is not
    * (nobody could ever send its key back), and that is logged rather than left as an orphan row.
    */
-  private async commitAfterSend(opened: RequestSession, failed: boolean): Promise<void> {
-    const { store } = opened;
-    if (failed || store.isEmpty() || !(store.modified || this.sessions.options.saveEveryRequest)) return;
+  private async commitAfterSend({ store }: RequestSession, saves: boolean): Promise<void> {
+    if (!saves) return;
     if (store.sessionKey === null) {
       logger.warn('A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set');
       return;

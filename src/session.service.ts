@@ -142,9 +142,9 @@ export class SessionService implements SessionEngine, OnModuleInit, OnApplicatio
   async forContext<T extends SessionData = SessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
     const http = context.switchToHttp();
     const opened = await this.openRequest(http.getRequest());
-    if (!opened.committed && !opened.guardPending) {
-      // If the guard refuses, only SessionExceptionFilter can still save the session; it engages
-      // while such a session is pending. The interceptor or the filter releases it, and so does
+    if (!opened.committed && !opened.intercepted && !opened.guardPending) {
+      // Opened before any interceptor (by a guard): if the guard refuses, only
+      // SessionExceptionFilter can still save the session; it engages while such a session is pending. The interceptor or the filter releases it, and so does
       // the end of the response (a refusal answered by the route's own exception filter).
       opened.guardPending = true;
       pendingGuardSessions++;

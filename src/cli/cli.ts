@@ -72,4 +72,3 @@ export function run(argv: readonly string[] = process.argv.slice(2)): void {
     },
   );
 }
-
