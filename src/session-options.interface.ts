@@ -1,3 +1,26 @@
+import type { Type } from '@nestjs/common';
+import type { SessionBackend } from './backends/session-backend.js';
+import type { EngineName } from './backends/engines.js';
+
+/** The `cache` option: Django's `CACHES[SESSION_CACHE_ALIAS]` entry, on django-redis. */
+export interface SessionCacheOptions {
+  /**
+   * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
+   * The module never closes it. Set the client's offline queue / retries so a command fails while
+   * Redis is down (node-redis `disableOfflineQueue: true`, ioredis `maxRetriesPerRequest: 1`);
+   * every command is bounded by `timeout` anyway.
+   */
+  client: unknown;
+  /** `KEY_PREFIX`. Default `''`. */
+  keyPrefix?: string;
+  /** `VERSION`. Default `1`. */
+  version?: number;
+  /** django-redis's `SERIALIZER`: `'pickle'` (its default, `PickleSerializer`) or `'json'` (`JSONSerializer`). Default `'pickle'`. */
+  serializer?: 'pickle' | 'json';
+  /** Milliseconds a Redis command may take before the request is answered 503. Default `2000`. */
+  timeout?: number;
+}
+
 /**
  * Options of `SessionModule.forRoot()`. Each field mirrors one Django setting (named in its doc);
  * every duration is in **seconds**, as in Django.
@@ -28,6 +51,17 @@ export interface SessionModuleOptions {
   /** The TypeORM DataSource to use: its name (as given to `TypeOrmModule.forRoot({ name })`). Default: the default DataSource. Django: the `DATABASES` alias. */
   dataSource?: string;
   /**
+   * `SESSION_ENGINE`: where sessions are stored. `'db'` (the `django_session` table through
+   * TypeORM), `'cache'` (Redis, see `cache`), `'cached_db'` (Redis in front of the table),
+   * `'signed_cookies'` (the cookie holds the signed data), `'file'` (one file per session in
+   * `filePath`), or your own `SessionBackend` subclass or instance. Default `'db'`.
+   */
+  engine?: EngineName | Type<SessionBackend> | SessionBackend;
+  /** For the `cache` and `cached_db` engines: the Redis client and Django's cache settings. */
+  cache?: SessionCacheOptions;
+  /** `SESSION_FILE_PATH`: the `file` engine's directory. Default: the OS temp directory. */
+  filePath?: string;
+  /**
    * The signing salt: Django's `'django.contrib.sessions.' + SessionStore.__qualname__`.
    * Change it only if the Django side uses a `SessionStore` subclass of another name. Default
    * `'django.contrib.sessions.SessionStore'`.
@@ -42,9 +76,10 @@ export interface SessionModuleOptions {
 
 /** The options after defaults and validation: every field set, frozen. */
 export type ResolvedSessionOptions = Readonly<
-  Required<Omit<SessionModuleOptions, 'dataSource' | 'cookieDomain' | 'secretKeyFallbacks'>> & {
+  Required<Omit<SessionModuleOptions, 'dataSource' | 'cookieDomain' | 'secretKeyFallbacks' | 'cache'>> & {
     secretKeyFallbacks: readonly string[];
     cookieDomain: string | null;
     dataSource: string | undefined;
+    cache: Readonly<Required<SessionCacheOptions>> | null;
   }
 >;

@@ -1,4 +1,7 @@
-import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
+import { tmpdir } from 'node:os';
+import { ENGINES, type EngineName } from './backends/engines.js';
+import { SessionBackend } from './backends/session-backend.js';
+import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
 
 /** Django's defaults (`django/conf/global_settings.py`), written as Django writes them. */
 export const SESSION_DEFAULTS = {
@@ -14,7 +17,12 @@ export const SESSION_DEFAULTS = {
   expireAtBrowserClose: false,
   salt: 'django.contrib.sessions.SessionStore',
   legacyDecode: true,
+  engine: 'db',
+  cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 },
 } as const;
+
+/** The engines that store sessions in the cache. */
+const CACHE_ENGINES: ReadonlySet<unknown> = new Set(['cache', 'cached_db']);
 
 /**
  * The furthest an expiry may lie, either way: 100 years, in seconds. Django has no such bound, but
@@ -47,7 +55,7 @@ function checkBoolean(options: Record<string, unknown>, name: string): void {
 export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
   if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
   const raw = input as unknown as Record<string, unknown>;
-  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource']);
+  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath']);
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
   }
@@ -108,6 +116,18 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('dataSource', 'must be the name of a TypeORM DataSource (a non-empty string)');
   }
 
+  const engine = input.engine ?? SESSION_DEFAULTS.engine;
+  const isBackendClass = typeof engine === 'function' && engine.prototype instanceof SessionBackend;
+  if (!(typeof engine === 'string' && Object.hasOwn(ENGINES, engine)) && !isBackendClass && !(engine instanceof SessionBackend)) {
+    fail('engine', `must be one of ${Object.keys(ENGINES).map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describe(engine)}`);
+  }
+  const cache = resolveCache(input.cache, CACHE_ENGINES.has(engine) ? (engine as EngineName) : null);
+
+  const filePath = input.filePath ?? tmpdir();
+  if (typeof filePath !== 'string' || filePath.length === 0 || filePath.includes('\0')) {
+    fail('filePath', `must be a directory path, got ${describe(filePath)}`);
+  }
+
   return Object.freeze({
     secretKey: input.secretKey,
     secretKeyFallbacks: Object.freeze([...fallbacks]),
@@ -123,5 +143,45 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     salt,
     legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
     dataSource,
+    engine,
+    cache,
+    filePath,
   });
+}
+
+/** `cache`: required (with a client) by the cache engines, checked whenever given. */
+function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName | null): ResolvedSessionOptions['cache'] {
+  if (input === undefined) {
+    if (engine !== null) fail('cache', `is required by engine '${engine}': { client } with your connected Redis client (node-redis, ioredis or iovalkey)`);
+    return null;
+  }
+  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, serializer?, timeout? }, got ${describe(input)}`);
+  const known = new Set(['client', ...Object.keys(SESSION_DEFAULTS.cache)]);
+  for (const name of Object.keys(input)) {
+    if (!known.has(name)) fail(`cache.${name}`, `is not a known option (known: ${[...known].sort().join(', ')})`);
+  }
+  const { client } = input;
+  if (client === null || (typeof client !== 'object' && typeof client !== 'function')) {
+    // Not the value itself: a connection string holds a password.
+    fail('cache.client', `must be your connected Redis client (node-redis, ioredis or iovalkey), got ${client === null ? 'null' : typeof client}`);
+  }
+  const defaults = SESSION_DEFAULTS.cache;
+  const keyPrefix = input.keyPrefix ?? defaults.keyPrefix;
+  if (typeof keyPrefix !== 'string') fail('cache.keyPrefix', `must be a string (Django's KEY_PREFIX), got ${describe(keyPrefix)}`);
+  const version = input.version ?? defaults.version;
+  if (!Number.isSafeInteger(version)) fail('cache.version', `must be an integer (Django's VERSION), got ${describe(version)}`);
+  const serializer = input.serializer ?? defaults.serializer;
+  if (serializer !== 'pickle' && serializer !== 'json') fail('cache.serializer', `must be 'pickle' or 'json', got ${describe(serializer)}`);
+  const timeout = input.timeout ?? defaults.timeout;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1) {
+    fail('cache.timeout', `must be a whole number of milliseconds (at least 1), got ${describe(timeout)}`);
+  }
+  return Object.freeze({ client, keyPrefix, version, serializer, timeout });
+}
+
+/** An option's value for a message: never an object's contents (a client may hold a password). */
+function describe(value: unknown): string {
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object' && value !== null) return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return JSON.stringify(value) ?? String(value);
 }

@@ -1,12 +1,12 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { REQUEST_SESSION, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import type { RequestSession } from './session.service.js';
+import type { RequestSessionState } from './session.requests.js';
 
 const INTERCEPTORS_METADATA = '__interceptors__'; // @nestjs/common's @UseInterceptors()
 
 const SessionParam = createParamDecorator((_data: unknown, context: ExecutionContext) => {
-  const opened = context.switchToHttp().getRequest()[REQUEST_SESSION] as RequestSession | undefined;
+  const opened = context.switchToHttp().getRequest()[REQUEST_SESSION] as RequestSessionState | undefined;
   if (opened === undefined) {
     throw new Error('@Session() found no session: import SessionModule.forRoot() in the application module');
   }

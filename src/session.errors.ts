@@ -33,3 +33,15 @@ export class CreateError extends Error {
 export class UpdateError extends Error {
   override name = 'UpdateError';
 }
+
+/**
+ * The `signed_cookies` engine refused to save a session whose cookie would pass the 4096 bytes a
+ * browser keeps: the browser would drop it silently and the visitor lose the session. Store less
+ * in the session, or use an engine that keeps the data on the server.
+ */
+export class SessionCookieTooLarge extends Error {
+  override name = 'SessionCookieTooLarge';
+  constructor(readonly bytes: number) {
+    super(`The session cookie would be ${bytes} bytes, more than the 4096 bytes browsers keep: store less in the session, or use a server-side engine`);
+  }
+}

@@ -1,7 +1,7 @@
 import { Catch, Inject, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { SessionInterceptor } from './session.interceptor.js';
-import { guardSessionsPending, SessionService } from './session.service.js';
+import { guardSessionsPending, SessionRequests } from './session.requests.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
 
@@ -28,7 +28,7 @@ class WhileAGuardSessionIsPending {
 @Injectable()
 export class SessionExceptionFilter extends BaseExceptionFilter {
   constructor(
-    private readonly sessions: SessionService,
+    private readonly requests: SessionRequests,
     private readonly interceptor: SessionInterceptor,
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
   ) {
@@ -36,8 +36,8 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): unknown {
-    const opened = host.getType() === 'http' ? this.sessions.openedFor(host.switchToHttp().getRequest()) : undefined;
-    if (opened !== undefined && this.sessions.releaseGuard(opened)) {
+    const opened = host.getType() === 'http' ? this.requests.openedFor(host.switchToHttp().getRequest()) : undefined;
+    if (opened !== undefined && this.requests.releaseGuard(opened)) {
       return this.interceptor.commitAfterError(opened, host.switchToHttp().getResponse(), exception).then(
         () => this.handOn(exception, host),
         (error: unknown) => this.handOn(error, host),

@@ -11,7 +11,7 @@ import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, sessionCookie } from './session.http.js';
-import { SessionService, type RequestSession } from './session.service.js';
+import { SessionRequests, type RequestSessionState } from './session.requests.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
@@ -29,22 +29,22 @@ const logger = new Logger('SessionInterceptor');
 export class SessionInterceptor implements NestInterceptor {
   private readonly usesSession = new WeakMap<Function, boolean>();
 
-  constructor(protected readonly sessions: SessionService) {}
+  constructor(protected readonly requests: SessionRequests) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest();
-    const already = this.sessions.openedFor(request);
+    const already = this.requests.openedFor(request);
     // Another SessionInterceptor (the global one, around a @Session() handler's own) answers for it.
     if (already?.intercepted) return next.handle();
     // A guard may have opened it through SessionService.forContext() even where no handler takes it.
     if (already === undefined && !this.shouldOpen(context)) return next.handle();
     const response = http.getResponse();
-    return from(this.sessions.openRequest(request)).pipe(
+    return from(this.requests.open(request)).pipe(
       concatMap((opened) => {
         opened.intercepted = true;
-        this.sessions.releaseGuard(opened); // from here on, this interceptor answers for it
+        this.requests.releaseGuard(opened); // from here on, this interceptor answers for it
         return next.handle().pipe(
           concatMap((value) => from(this.commit(opened, response, this.successStatus(context, response)).then(() => value))),
           catchError((error: unknown) =>
@@ -60,7 +60,7 @@ export class SessionInterceptor implements NestInterceptor {
    * `saveEveryRequest` (Django then saves every request that has a session).
    */
   protected shouldOpen(context: ExecutionContext): boolean {
-    if (this.sessions.options.saveEveryRequest) return true;
+    if (this.requests.options.saveEveryRequest) return true;
     const handler = context.getHandler();
     let uses = this.usesSession.get(handler);
     if (uses === undefined) {
@@ -71,12 +71,12 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   /** Django's `SessionMiddleware.process_response`. */
-  protected async commit(opened: RequestSession, response: any, status: number): Promise<void> {
+  protected async commit(opened: RequestSessionState, response: any, status: number): Promise<void> {
     const { store, cookiePresent } = opened;
     if (opened.committed) return;
     opened.committed = true;
     await store.settle();
-    const { options } = this.sessions;
+    const { options } = this.requests;
     const accessed = store.accessed;
     const modified = store.modified;
     const empty = store.isEmpty();
@@ -108,7 +108,7 @@ export class SessionInterceptor implements NestInterceptor {
    * any more. A session the browser already has a cookie for is still saved; a new one is not
    * (nobody could ever send its key back), and that is logged rather than left as an orphan row.
    */
-  private async commitAfterSend({ store }: RequestSession, saves: boolean): Promise<void> {
+  private async commitAfterSend({ store }: RequestSessionState, saves: boolean): Promise<void> {
     if (!saves) return;
     if (store.sessionKey === null) {
       logger.warn('A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set');
@@ -123,7 +123,7 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   /** @internal The response phase for a request that failed before the handler (a guard refused). */
-  commitAfterError(opened: RequestSession, response: any, error: unknown): Promise<void> {
+  commitAfterError(opened: RequestSessionState, response: any, error: unknown): Promise<void> {
     return this.commit(opened, response, statusOf(error));
   }
 

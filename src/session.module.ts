@@ -1,11 +1,10 @@
 import { Global, Module, type NestModule } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
-import { SessionExceptionFilter } from './session.filter.js';
+import { SessionBackend } from './backends/session-backend.js';
+import { SessionCodec } from './codec/session-codec.js';
 import { SESSION_OPTIONS } from './session.constants.js';
-import { SessionInterceptor } from './session.interceptor.js';
-import { ConfigurableSessionModule, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
-import { resolveSessionOptions } from './session-options.js';
-import type { SessionModuleOptions } from './session-options.interface.js';
+import { ConfigurableSessionModule } from './session.module-definition.js';
+import { SESSION_PROVIDERS } from './session.providers.js';
+import { SessionRequests } from './session.requests.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
 
@@ -28,18 +27,9 @@ import { SessionService } from './session.service.js';
  */
 @Global()
 @Module({
-  providers: [
-    {
-      provide: SESSION_OPTIONS,
-      useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options),
-      inject: [SESSION_MODULE_OPTIONS],
-    },
-    SessionService,
-    SessionInterceptor,
-    SessionRoutes,
-    { provide: APP_FILTER, useClass: SessionExceptionFilter },
-  ],
-  exports: [SessionService, SESSION_OPTIONS],
+  providers: SESSION_PROVIDERS,
+  // SessionRequests: @Session() binds SessionInterceptor to handlers, so Nest builds it in the controllers' modules.
+  exports: [SessionService, SessionBackend, SessionCodec, SESSION_OPTIONS, SessionRequests],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
   constructor(private readonly routes: SessionRoutes) {

@@ -1,8 +1,8 @@
 import { Inject, Injectable, type Type } from '@nestjs/common';
 import { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/core';
-import { SESSION_PARAM_METADATA } from './session.constants.js';
+import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import { SessionService } from './session.service.js';
+import type { ResolvedSessionOptions } from './session-options.interface.js';
 
 const GUARDS_METADATA = '__guards__'; // @nestjs/common's @UseGuards()
 const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Controller()
@@ -24,8 +24,11 @@ const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Control
  */
 @Injectable()
 export class SessionRoutes {
+  /** Whether `SessionInterceptor` runs before every route of the app. */
+  interceptsEveryRoute = false;
+
   constructor(
-    private readonly sessions: SessionService,
+    @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly interceptor: SessionInterceptor,
     private readonly modules: ModulesContainer,
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
@@ -33,13 +36,13 @@ export class SessionRoutes {
 
   /** Makes the interceptor global when something outside `@Session()` handlers may use the session. */
   install(): void {
-    if (this.sessions.interceptsEveryRoute || !this.needsEveryRoute()) return;
-    this.sessions.interceptsEveryRoute = true;
+    if (this.interceptsEveryRoute || !this.needsEveryRoute()) return;
+    this.interceptsEveryRoute = true;
     this.config.addGlobalInterceptor(this.interceptor);
   }
 
   private needsEveryRoute(): boolean {
-    if (this.sessions.options.saveEveryRequest) return true;
+    if (this.options.saveEveryRequest) return true;
     const { config } = this;
     const globalInterceptors = config.getGlobalInterceptors().filter((i) => !(i instanceof SessionInterceptor));
     if (config.getGlobalGuards().length + config.getGlobalRequestGuards().length > 0) return true;

@@ -1,49 +1,30 @@
-import { randomInt } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { SessionBackend } from './backends/session-backend.interface.js';
-import { assertJsonValue, type SessionCodec } from './codec/session-codec.js';
+import type { SessionBackend, SessionExpiry } from './backends/session-backend.js';
+import { assertJsonValue } from './codec/session-codec.js';
 import { parseDjangoDate } from './django-dates.js';
-import { CreateError, KeyError } from './session.errors.js';
+import { KeyError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { MAX_EXPIRY_SECONDS } from './session-options.js';
 
-/** What every `SessionStore` shares: provided once by `SessionService`. */
-export interface SessionEngine {
+/** What every `SessionStore` of a module shares: its options and its engine. */
+export interface SessionStoreContext {
   readonly options: ResolvedSessionOptions;
-  readonly codec: SessionCodec;
   readonly backend: SessionBackend;
 }
 
 /** A session's data: any JSON-able values under string keys. */
 export type SessionData = Record<string, any>;
 
-const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const VALID_KEY = /^[a-z0-9]{8,40}$/;
 const EXPIRY_KEY = '_session_expiry';
 const TEST_COOKIE_NAME = 'testcookie';
 const TEST_COOKIE_VALUE = 'worked';
-const CREATE_ATTEMPTS = 10;
-
-/**
- * Whether `value` can be a session key: `[a-z0-9]`, 8 to 40 characters. Django checks only the
- * length (`len >= 8`); keys it makes are 32 of these characters, so anything else is junk or an
- * attack and is dropped without a query.
- */
-export function isValidSessionKey(value: unknown): value is string {
-  return typeof value === 'string' && VALID_KEY.test(value);
-}
-
-/** A new 32-character key from `[a-z0-9]`, uniform and cryptographically random (`get_random_string(32)`). */
-export function newSessionKey(): string {
-  let key = '';
-  for (let i = 0; i < 32; i++) key += KEY_CHARS[randomInt(KEY_CHARS.length)];
-  return key;
-}
 
 const logger = new Logger('SessionStore');
 
 /**
- * The per-request session: a dictionary-like object, as Django's `request.session`.
+ * The per-request session: a dictionary-like object, as Django's `request.session` (the
+ * object Django calls `SessionStore`; where it is stored is the engine's business, see
+ * `SessionBackend`).
  *
  * Python's operators map to methods (`session['k']` → `get('k')`, `del session['k']` →
  * `delete('k')`, `'k' in session` → `has('k')`). Reads are synchronous: the row is fetched before
@@ -74,11 +55,11 @@ export class SessionStore<T extends SessionData = SessionData> {
 
   /** @internal Use `@Session()`, `SessionService.load()` or `SessionService.create()`. */
   constructor(
-    private readonly engine: SessionEngine,
+    private readonly context: SessionStoreContext,
     sessionKey: string | null,
     loaded: ReadonlyMap<string, unknown> | null,
   ) {
-    this.#key = isValidSessionKey(sessionKey) ? sessionKey : null;
+    this.#key = context.backend.isValidKey(sessionKey) ? sessionKey : null;
     this.#loaded = this.#key === null ? null : loaded;
   }
 
@@ -249,7 +230,7 @@ export class SessionStore<T extends SessionData = SessionData> {
     const oldKey = this.#key;
     this.#key = null;
     return this.#track(async () => {
-      if (oldKey !== null) await this.engine.backend.delete(oldKey);
+      if (oldKey !== null) await this.context.backend.delete(oldKey);
     });
   }
 
@@ -261,9 +242,9 @@ export class SessionStore<T extends SessionData = SessionData> {
     const data = this.#session();
     const oldKey = this.#key;
     return this.#track(async () => {
-      await this.#create();
       this.#cache = data;
-      if (oldKey !== null) await this.engine.backend.delete(oldKey);
+      await this.#create();
+      if (oldKey !== null) await this.context.backend.delete(oldKey);
     });
   }
 
@@ -279,28 +260,23 @@ export class SessionStore<T extends SessionData = SessionData> {
       await this.#create();
       return;
     }
-    await this.engine.backend.save(this.#key, this.#encode(), this.getExpiryDate(), false);
+    this.#key = await this.context.backend.save(this.#key, this.#data(), this.#expiry(), false);
   }
 
-  /** Django's `create()`: INSERT under fresh keys until one is free. */
+  /** Django's `create()`: stored under a new key (the engine retries a taken one). */
   async #create(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const key = newSessionKey();
-      this.#key = key;
-      try {
-        await this.engine.backend.save(key, this.#encode(), this.getExpiryDate(), true);
-        this.#modified = true;
-        return;
-      } catch (error) {
-        this.#key = null;
-        if (!(error instanceof CreateError) || attempt >= CREATE_ATTEMPTS) throw error;
-      }
-    }
+    this.#key = null;
+    this.#key = await this.context.backend.create(this.#data(), this.#expiry());
+    this.#modified = true;
   }
 
-  #encode(): string {
-    // The Map is written in insertion order, as Django writes a dict.
-    return this.engine.codec.encodeEntries(this.#cache ?? new Map());
+  #data(): ReadonlyMap<string, unknown> {
+    // Kept as a Map: written in insertion order, as Django writes a dict.
+    return this.#cache ?? new Map();
+  }
+
+  #expiry(): SessionExpiry {
+    return { date: this.getExpiryDate(), age: this.getExpiryAge() };
   }
 
   #track(io: () => Promise<void>): Promise<void> {
@@ -369,7 +345,7 @@ export class SessionStore<T extends SessionData = SessionData> {
       if (date !== null) return Math.floor((date.getTime() - Date.now()) / 1000);
     }
     if (typeof expiry === 'number' && expiry !== 0) return expiry;
-    return this.engine.options.cookieAge;
+    return this.context.options.cookieAge;
   }
 
   /** The date the session expires, if saved now. */
@@ -379,14 +355,14 @@ export class SessionStore<T extends SessionData = SessionData> {
       const date = parseExpiryDate(expiry);
       if (date !== null) return date;
     }
-    const seconds = typeof expiry === 'number' && expiry !== 0 ? expiry : this.engine.options.cookieAge;
+    const seconds = typeof expiry === 'number' && expiry !== 0 ? expiry : this.context.options.cookieAge;
     return new Date(Date.now() + seconds * 1000);
   }
 
   /** Whether the cookie lasts only until the browser closes. */
   getExpireAtBrowserClose(): boolean {
     const expiry = this.get(EXPIRY_KEY);
-    if (expiry === undefined || expiry === null) return this.engine.options.expireAtBrowserClose;
+    if (expiry === undefined || expiry === null) return this.context.options.expireAtBrowserClose;
     return expiry === 0;
   }
 

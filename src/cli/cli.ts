@@ -1,15 +1,20 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { TypeOrmSessionBackend } from '../backends/typeorm.backend.js';
+import { TypeOrmSessionBackend } from '../backends/typeorm/typeorm.backend.js';
+import { SessionService } from '../session.service.js';
 
-const USAGE = `Usage: django-session clearsessions -d <data-source file>
+const USAGE = `Usage: django-session clearsessions (-m <app module file> | -d <data-source file>)
 
-  clearsessions   Deletes expired sessions from django_session (Django's manage.py clearsessions)
-                  and prints how many rows went.
+  clearsessions     Deletes expired sessions (Django's manage.py clearsessions) and prints how many went.
+  -m, --module      A JS module exporting the Nest module that imports SessionModule (its default
+                    export, else AppModule, else the only class exported): the configured engine is
+                    swept, whichever it is.
   -d, --dataSource  A JS module whose default (or only DataSource) export is a TypeORM DataSource
-                    that lists SessionEntity, as for the TypeORM CLI.`;
+                    that lists SessionEntity, as for the TypeORM CLI: sweeps django_session (db engine).`;
 
 /** A TypeORM DataSource, also one made by another copy of typeorm (TypeORM's own InstanceChecker test). */
 function isDataSource(value: unknown): value is DataSource {
@@ -48,16 +53,50 @@ export async function clearSessions(dataSource: DataSource): Promise<number> {
   }
 }
 
+/** The Nest module `file` exports: its default export, else `AppModule`, else its only exported class. */
+export async function loadAppModule(file: string): Promise<Function> {
+  const module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  const cjsExports = typeof module.default === 'object' && module.default !== null ? (module.default as Record<string, unknown>) : {};
+  const all = { ...cjsExports, ...module };
+  const classes = Object.values(all).filter((v): v is Function => typeof v === 'function');
+  const chosen = [all.default, cjsExports.default, all.AppModule].find((v): v is Function => typeof v === 'function') ?? (classes.length === 1 ? classes[0] : undefined);
+  if (chosen === undefined) throw new Error(`${file} exports no Nest module (export it as default or as AppModule)`);
+  return chosen;
+}
+
+/** `clearsessions` on the engine an app configures: starts the app's modules (no HTTP server), sweeps, closes. */
+export async function clearAppSessions(appModule: Function): Promise<{ count: number; engine: string; sweeps: boolean }> {
+  const app = await NestFactory.createApplicationContext(appModule as Type, { logger: ['error', 'warn'] });
+  try {
+    const sessions = app.get(SessionService, { strict: false });
+    const { engineName, sweepsExpired } = sessions.backend;
+    return { count: await sessions.clearExpired(), engine: engineName, sweeps: sweepsExpired };
+  } finally {
+    await app.close();
+  }
+}
+
 /** The command line (`argv` without node and the script): returns the exit code, 2 for a usage error. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const flag = rest.findIndex((a) => a === '-d' || a === '--dataSource');
-  const file = flag >= 0 ? rest[flag + 1] : undefined;
-  if (command !== 'clearsessions' || file === undefined) {
+  const valueOf = (...names: string[]) => {
+    const at = rest.findIndex((a) => names.includes(a));
+    return at >= 0 ? rest[at + 1] : undefined;
+  };
+  const dataSourceFile = valueOf('-d', '--dataSource');
+  const moduleFile = valueOf('-m', '--module');
+  if (command !== 'clearsessions' || (dataSourceFile === undefined) === (moduleFile === undefined)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const count = await clearSessions(await loadDataSource(file));
+  if (moduleFile !== undefined) {
+    const { count, engine, sweeps } = await clearAppSessions(await loadAppModule(moduleFile));
+    // Django's cache and signed_cookies engines have a no-op clear_expired(): say so rather than "0".
+    if (!sweeps) process.stdout.write(`The ${engine} engine expires sessions by itself: nothing to clear.\n`);
+    else process.stdout.write(`Deleted ${count} expired session${count === 1 ? '' : 's'}.\n`);
+    return 0;
+  }
+  const count = await clearSessions(await loadDataSource(dataSourceFile!));
   process.stdout.write(`Deleted ${count} expired session${count === 1 ? '' : 's'}.\n`);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
-import { SessionEntity } from '../session.entity.js';
+import { SessionEntity } from '../backends/typeorm/session.entity.js';
 import { SessionModule } from '../session.module.js';
 import { DemoController } from './demo.controller.js';
 

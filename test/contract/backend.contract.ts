@@ -9,8 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { CreateDjangoSession1700000000000, CreateError, SessionEntity, TypeOrmSessionBackend, UpdateError } from '../../src/index.js';
+import { CreateDjangoSession1700000000000, CreateError, SessionCodec, SessionEntity, TypeOrmSessionBackend, UpdateError } from '../../src/index.js';
 import { describeWith, type Service } from '../support/env.js';
+import { defineEngineContract } from './engine.contract.js';
 import { createDatabase, rawExpireDate, type Database, type Engine } from '../interop/support/databases.js';
 
 export interface ContractTarget {
@@ -38,9 +39,36 @@ export function djangoUtc(ms: number, microseconds = (((ms % 1000) + 1000) % 100
 const newKey = () => randomBytes(16).toString('hex'); // 32 chars of [0-9a-f]
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The db engine on one database: the engine contract, then the rows as Django writes them. */
 export function defineBackendContract(target: ContractTarget): void {
   const services: Service[] = target.server ? [target.server] : [];
-  describeWith(services, `TypeOrmSessionBackend contract on ${target.title}`, (env) => {
+  defineEngineContract({
+    title: `db on ${target.title}`,
+    services,
+    async open(env) {
+      const serverUrl = target.server ? env[target.server] : undefined;
+      const db = await createDatabase(target.engine, serverUrl, 'engine', target.title.replace(/\W/g, '').toLowerCase());
+      const file = target.engine === 'sqlite' ? new URL(db.url).pathname : undefined;
+      const dataSource = new DataSource({
+        ...target.dataSource({ url: db.url, file }),
+        entities: [SessionEntity],
+        migrations: [CreateDjangoSession1700000000000],
+        logging: false,
+      } as DataSourceOptions);
+      await dataSource.initialize();
+      await dataSource.runMigrations();
+      const backend = new TypeOrmSessionBackend(dataSource, new SessionCodec({ secretKey: 'engine-contract-secret' }));
+      return {
+        backend,
+        close: async () => {
+          await dataSource.destroy();
+          await db.drop();
+        },
+      };
+    },
+  });
+
+  describeWith(services, `db engine rows as Django writes them, on ${target.title}`, (env) => {
     let db: Database;
     let dataSource: DataSource;
     let backend: TypeOrmSessionBackend;
@@ -78,20 +106,31 @@ export function defineBackendContract(target: ContractTarget): void {
     describe('load / exists', () => {
       it('an unknown key: load() is null, exists() is false', async () => {
         const key = newKey();
-        await expect(backend.load(key)).resolves.toBeNull();
+        await expect(await backend.loadRow(key)).toBeNull();
         await expect(backend.exists(key)).resolves.toBe(false);
       });
 
       it('a live row written by Django is loaded as is', async () => {
         const key = newKey();
         await insertAsDjango(key, 'eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc', Date.now() + 3_600_000, 123456);
-        await expect(backend.load(key)).resolves.toBe('eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc');
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc');
         await expect(backend.exists(key)).resolves.toBe(true);
+      });
+
+      it("loadRow() reads expire_date as the instant Django wrote, whatever the process's time zone", async () => {
+        const key = newKey();
+        const at = Math.floor(Date.now() / 1000) * 1000 + 3_600_000 + 123;
+        await insertAsDjango(key, 'timed', at, 123456);
+        expect((await backend.loadRow(key))?.expireDate?.toISOString()).toBe(new Date(at).toISOString());
+        const mine = newKey();
+        const date = new Date(Date.now() + 7_200_000);
+        await backend.saveRow(mine, 'mine', date, true);
+        expect((await backend.loadRow(mine))?.expireDate?.toISOString()).toBe(date.toISOString());
       });
 
       it('an over-long key (1,240 chars, longer than varchar(40)) matches nothing and raises nothing', async () => {
         const key = 'a'.repeat(1240);
-        await expect(backend.load(key)).resolves.toBeNull();
+        await expect(await backend.loadRow(key)).toBeNull();
         await expect(backend.exists(key)).resolves.toBe(false);
         await expect(backend.delete(key)).resolves.toBeUndefined();
       });
@@ -99,92 +138,92 @@ export function defineBackendContract(target: ContractTarget): void {
       it('a 40-character key (the column maximum) round-trips', async () => {
         const key = `${newKey()}abcdefgh`;
         expect(key).toHaveLength(40);
-        await backend.save(key, 'forty', inOneDay(), true);
-        await expect(backend.load(key)).resolves.toBe('forty');
+        await backend.saveRow(key, 'forty', inOneDay(), true);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('forty');
       });
     });
 
     describe('save(mustCreate = true): INSERT', () => {
       it('creates the row', async () => {
         const key = newKey();
-        await backend.save(key, 'created', inOneDay(), true);
-        await expect(backend.load(key)).resolves.toBe('created');
+        await backend.saveRow(key, 'created', inOneDay(), true);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('created');
         await expect(backend.exists(key)).resolves.toBe(true);
       });
 
       it('throws CreateError on a taken key and leaves the row as it was', async () => {
         const key = newKey();
-        await backend.save(key, 'first', inOneDay(), true);
-        await expect(backend.save(key, 'second', inOneDay(), true)).rejects.toBeInstanceOf(CreateError);
-        await expect(backend.load(key)).resolves.toBe('first');
+        await backend.saveRow(key, 'first', inOneDay(), true);
+        await expect(backend.saveRow(key, 'second', inOneDay(), true)).rejects.toBeInstanceOf(CreateError);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('first');
       });
 
       it('throws CreateError on a key taken by an expired row (Django would pick another key)', async () => {
         const key = newKey();
         await insertAsDjango(key, 'expired', Date.now() - 60_000);
-        await expect(backend.save(key, 'mine', inOneDay(), true)).rejects.toBeInstanceOf(CreateError);
+        await expect(backend.saveRow(key, 'mine', inOneDay(), true)).rejects.toBeInstanceOf(CreateError);
       });
 
       it('two concurrent creates of one key: exactly one wins, the other gets CreateError', async () => {
         const key = newKey();
         const results = await Promise.allSettled([
-          backend.save(key, 'one', inOneDay(), true),
-          backend.save(key, 'two', inOneDay(), true),
+          backend.saveRow(key, 'one', inOneDay(), true),
+          backend.saveRow(key, 'two', inOneDay(), true),
         ]);
         const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         expect(rejected).toHaveLength(1);
         expect(rejected[0]!.reason).toBeInstanceOf(CreateError);
-        expect(['one', 'two']).toContain(await backend.load(key));
+        expect(['one', 'two']).toContain((await backend.loadRow(key))?.sessionData ?? null);
       });
     });
 
     describe('save(mustCreate = false): UPDATE', () => {
       it('replaces the data and the expiry', async () => {
         const key = newKey();
-        await backend.save(key, 'before', inOneDay(), true);
+        await backend.saveRow(key, 'before', inOneDay(), true);
         const later = new Date(Date.now() + 7 * 86_400_000 + 250);
-        await backend.save(key, 'after', later, false);
-        await expect(backend.load(key)).resolves.toBe('after');
+        await backend.saveRow(key, 'after', later, false);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('after');
         expect((await rawExpireDate(db, key))?.text).toBe(djangoUtc(later.getTime()));
       });
 
       it('saving identical values again is not "row gone" (MySQL counts changed rows, not matched ones)', async () => {
         const key = newKey();
         const expires = new Date(Math.floor(Date.now() / 1000) * 1000 + 86_400_000);
-        await backend.save(key, 'same', expires, true);
-        await expect(backend.save(key, 'same', expires, false)).resolves.toBeUndefined();
-        await expect(backend.save(key, 'same', expires, false)).resolves.toBeUndefined();
+        await backend.saveRow(key, 'same', expires, true);
+        await expect(backend.saveRow(key, 'same', expires, false)).resolves.toBeUndefined();
+        await expect(backend.saveRow(key, 'same', expires, false)).resolves.toBeUndefined();
       });
 
       it('throws UpdateError when the row is gone, and does not resurrect it', async () => {
         const key = newKey();
-        await backend.save(key, 'logged in', inOneDay(), true);
+        await backend.saveRow(key, 'logged in', inOneDay(), true);
         await backend.delete(key); // logout in another tab
-        await expect(backend.save(key, 'still here?', inOneDay(), false)).rejects.toBeInstanceOf(UpdateError);
+        await expect(backend.saveRow(key, 'still here?', inOneDay(), false)).rejects.toBeInstanceOf(UpdateError);
         await expect(backend.exists(key)).resolves.toBe(false);
       });
 
       it('throws UpdateError for a key that never existed', async () => {
-        await expect(backend.save(newKey(), 'x', inOneDay(), false)).rejects.toBeInstanceOf(UpdateError);
+        await expect(backend.saveRow(newKey(), 'x', inOneDay(), false)).rejects.toBeInstanceOf(UpdateError);
       });
 
       it("updates an expired row (Django's UPDATE does not look at expire_date), which makes it live again", async () => {
         const key = newKey();
         await insertAsDjango(key, 'old', Date.now() - 60_000, 500000);
-        await expect(backend.load(key)).resolves.toBeNull();
-        await backend.save(key, 'renewed', inOneDay(), false);
-        await expect(backend.load(key)).resolves.toBe('renewed');
+        await expect(await backend.loadRow(key)).toBeNull();
+        await backend.saveRow(key, 'renewed', inOneDay(), false);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe('renewed');
       });
     });
 
     describe('delete', () => {
       it('removes the row; deleting a missing row is not an error', async () => {
         const key = newKey();
-        await backend.save(key, 'bye', inOneDay(), true);
+        await backend.saveRow(key, 'bye', inOneDay(), true);
         await backend.delete(key);
         await expect(backend.exists(key)).resolves.toBe(false);
-        await expect(backend.load(key)).resolves.toBeNull();
+        await expect(await backend.loadRow(key)).toBeNull();
         await expect(backend.delete(key)).resolves.toBeUndefined();
         await expect(backend.delete(newKey())).resolves.toBeUndefined();
       });
@@ -209,12 +248,12 @@ export function defineBackendContract(target: ContractTarget): void {
           await insertAsDjango(keys[name]!, name, at, micro);
         }
         keys.backendPast = newKey();
-        await backend.save(keys.backendPast, 'backendPast', new Date(Date.now() - 1000), true);
+        await backend.saveRow(keys.backendPast, 'backendPast', new Date(Date.now() - 1000), true);
         keys.backendLive = newKey();
-        await backend.save(keys.backendLive, 'backendLive', new Date(Date.now() + 1500), true);
+        await backend.saveRow(keys.backendLive, 'backendLive', new Date(Date.now() + 1500), true);
 
         const loaded: Record<string, string | null> = {};
-        for (const [name, key] of Object.entries(keys)) loaded[name] = await backend.load(key);
+        for (const [name, key] of Object.entries(keys)) loaded[name] = (await backend.loadRow(key))?.sessionData ?? null;
         expect(loaded).toEqual({
           djangoPastWholeSecond: null,
           djangoPastMicro: null,
@@ -234,10 +273,10 @@ export function defineBackendContract(target: ContractTarget): void {
         const live = [newKey(), newKey(), newKey()];
         await insertAsDjango(expired[0]!, 'django, a second ago', Date.now() - 1000, 654321);
         await insertAsDjango(expired[1]!, 'django, last year', Date.now() - 365 * 86_400_000, 0);
-        await backend.save(expired[2]!, 'backend, a second ago', new Date(Date.now() - 1000), true);
+        await backend.saveRow(expired[2]!, 'backend, a second ago', new Date(Date.now() - 1000), true);
         await insertAsDjango(live[0]!, 'django, in a minute', Date.now() + 60_000, 1);
         await insertAsDjango(live[1]!, 'django, next year', Date.now() + 365 * 86_400_000, 0);
-        await backend.save(live[2]!, 'backend, in a minute', new Date(Date.now() + 60_000), true);
+        await backend.saveRow(live[2]!, 'backend, in a minute', new Date(Date.now() + 60_000), true);
 
         await expect(backend.clearExpired()).resolves.toBe(3);
         for (const key of expired) await expect(backend.exists(key)).resolves.toBe(false);
@@ -249,8 +288,8 @@ export function defineBackendContract(target: ContractTarget): void {
         const withFraction = new Date(Date.UTC(2031, 4, 5, 6, 7, 8, 90));
         const wholeSecond = new Date(Date.UTC(2031, 4, 5, 6, 7, 8, 0));
         const [a, b] = [newKey(), newKey()];
-        await backend.save(a, 'a', withFraction, true);
-        await backend.save(b, 'b', wholeSecond, true);
+        await backend.saveRow(a, 'a', withFraction, true);
+        await backend.saveRow(b, 'b', wholeSecond, true);
         const expected =
           target.engine === 'sqlite'
             ? { a: '2031-05-05 06:07:08.090000', b: '2031-05-05 06:07:08', storage: 'text' }
@@ -267,11 +306,11 @@ export function defineBackendContract(target: ContractTarget): void {
         ['1 MB', 'ab'.repeat(512 * 1024)],
       ])('stores %s exactly', async (_label, data) => {
         const key = newKey();
-        await backend.save(key, data, inOneDay(), true);
-        await expect(backend.load(key)).resolves.toBe(data);
+        await backend.saveRow(key, data, inOneDay(), true);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe(data);
         const updated = `${data}!`;
-        await backend.save(key, updated, inOneDay(), false);
-        await expect(backend.load(key)).resolves.toBe(updated);
+        await backend.saveRow(key, updated, inOneDay(), false);
+        await expect((await backend.loadRow(key))?.sessionData ?? null).toBe(updated);
       });
     });
   });

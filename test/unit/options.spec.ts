@@ -2,7 +2,15 @@
  * `resolveSessionOptions`: every default is Django's (global_settings.py, ENCODING.md §8), every
  * invalid option fails with a message naming it, and the result is a new, frozen object.
  */
-import { resolveSessionOptions, SESSION_DEFAULTS, SessionConfigError, type SessionModuleOptions } from '../../src/index.js';
+import { tmpdir } from 'node:os';
+import {
+  resolveSessionOptions,
+  SESSION_DEFAULTS,
+  SessionBackend,
+  SessionConfigError,
+  TypeOrmSessionBackend,
+  type SessionModuleOptions,
+} from '../../src/index.js';
 
 const resolve = (options: Record<string, unknown>) => resolveSessionOptions(options as unknown as SessionModuleOptions);
 
@@ -24,6 +32,9 @@ describe('resolveSessionOptions', () => {
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
         dataSource: undefined,
+        engine: 'db', // SESSION_ENGINE: django.contrib.sessions.backends.db
+        cache: null, // only the cache engines need it
+        filePath: tmpdir(), // SESSION_FILE_PATH: None, i.e. tempfile.gettempdir()
       });
     });
 
@@ -41,6 +52,8 @@ describe('resolveSessionOptions', () => {
         expireAtBrowserClose: false,
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
+        engine: 'db',
+        cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 }, // CACHES: KEY_PREFIX, VERSION; django-redis SERIALIZER
       });
     });
 
@@ -60,8 +73,10 @@ describe('resolveSessionOptions', () => {
         salt: 'django.contrib.sessions.MyStore',
         legacyDecode: false,
         dataSource: 'sessions',
+        engine: 'file' as const,
+        filePath: '/var/lib/sessions',
       };
-      expect(resolveSessionOptions(given)).toEqual(given);
+      expect(resolveSessionOptions(given)).toEqual({ ...given, cache: null });
     });
 
     it.each([
@@ -170,6 +185,67 @@ describe('resolveSessionOptions', () => {
     ])('options that are %s: a SessionConfigError asking for { secretKey }', (_what, value) => {
       expect(() => resolveSessionOptions(value as unknown as SessionModuleOptions)).toThrow(SessionConfigError);
       expect(() => resolveSessionOptions(value as unknown as SessionModuleOptions)).toThrow(/secretKey/);
+    });
+  });
+
+  describe('engine and its companions (SESSION_ENGINE, CACHES, SESSION_FILE_PATH)', () => {
+    const client = { get() {}, set() {} };
+
+    it.each(['db', 'cache', 'cached_db', 'signed_cookies', 'file'])('accepts the built-in engine %s', (engine) => {
+      const extra = engine.startsWith('cache') ? { cache: { client } } : {};
+      expect(resolve({ secretKey: 'k', engine, ...extra }).engine).toBe(engine);
+    });
+
+    it('accepts a SessionBackend subclass and a SessionBackend instance', () => {
+      class Mine extends TypeOrmSessionBackend {}
+      expect(resolve({ secretKey: 'k', engine: Mine }).engine).toBe(Mine);
+      const instance = new Mine(() => { throw new Error('not used'); });
+      expect(resolve({ secretKey: 'k', engine: instance }).engine).toBe(instance);
+    });
+
+    it.each([
+      ['an unknown name', 'redis', /"engine" must be one of 'db'.*got "redis"/],
+      ["Django's dotted path", 'django.contrib.sessions.backends.db', /"engine" must be one of/],
+      ['a class that is not a SessionBackend', class NotABackend {}, /"engine" .* got function NotABackend/],
+      ['the abstract class itself', SessionBackend, /"engine" must be one of/],
+      ['a plain object', { load() {} }, /"engine" .* got an object \(Object\)/],
+    ])('refuses %s, naming the option', (_what, engine, message) => {
+      expect(() => resolve({ secretKey: 'k', engine })).toThrow(SessionConfigError);
+      expect(() => resolve({ secretKey: 'k', engine })).toThrow(message);
+    });
+
+    it('cache: resolved with django-redis defaults, the client kept as given (never copied)', () => {
+      const cache = resolve({ secretKey: 'k', engine: 'cache', cache: { client } }).cache!;
+      expect(cache).toEqual({ client, keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 });
+      expect(cache.client).toBe(client);
+      expect(Object.isFrozen(cache)).toBe(true);
+      expect(resolve({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: 'site', version: 3, serializer: 'json', timeout: 50 } }).cache).toEqual({
+        client,
+        keyPrefix: 'site',
+        version: 3,
+        serializer: 'json',
+        timeout: 50,
+      });
+    });
+
+    it.each([
+      ['the cache engine without cache', { engine: 'cache' }, /"cache" is required by engine 'cache'/],
+      ['the cached_db engine without cache', { engine: 'cached_db' }, /"cache" is required by engine 'cached_db'/],
+      ['no client', { engine: 'cache', cache: {} }, /"cache.client" must be your connected Redis client/],
+      ['a client URL instead of a client', { engine: 'cache', cache: { client: 'redis://:hunter2@host' } }, /"cache.client" must be/],
+      ['an unknown cache option', { engine: 'cache', cache: { client, prefix: 'x' } }, /"cache.prefix" is not a known option/],
+      ['a non-string keyPrefix', { engine: 'cache', cache: { client, keyPrefix: 1 } }, /"cache.keyPrefix" must be a string/],
+      ['a fractional version', { engine: 'cache', cache: { client, version: 1.5 } }, /"cache.version" must be an integer/],
+      ['an unknown serializer', { engine: 'cache', cache: { client, serializer: 'msgpack' } }, /"cache.serializer" must be 'pickle' or 'json'/],
+      ['a zero timeout', { engine: 'cache', cache: { client, timeout: 0 } }, /"cache.timeout" must be a whole number of milliseconds/],
+      ['an empty filePath', { engine: 'file', filePath: '' }, /"filePath" must be a directory path/],
+    ])('refuses %s, naming the option', (_what, extra, message) => {
+      expect(() => resolve({ secretKey: 'k', ...extra })).toThrow(SessionConfigError);
+      expect(() => resolve({ secretKey: 'k', ...extra })).toThrow(message);
+    });
+
+    it('a refused client URL does not appear in the message (it may hold a password)', () => {
+      expect(() => resolve({ secretKey: 'k', engine: 'cache', cache: { client: 'redis://:hunter2@host' } })).toThrow(/^(?!.*hunter2)/s);
     });
   });
 });

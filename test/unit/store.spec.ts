@@ -19,8 +19,10 @@ import {
   SessionModule,
   SessionService,
   SessionStore,
+  TypeOrmSessionBackend,
   UpdateError,
   type SessionBackend,
+  type SessionExpiry,
 } from '../../src/index.js';
 import { tempSqliteFile } from '../support/app.js';
 
@@ -73,8 +75,7 @@ async function rowData(key: string): Promise<Record<string, unknown> | undefined
 
 /** A store sharing the service's codec and backend under other options (Django's override_settings). */
 function storeWith(options: Record<string, unknown>, backend: SessionBackend = sessions.backend): SessionStore {
-  const engine = { options: resolveSessionOptions({ secretKey: SECRET, ...options }), codec: sessions.codec, backend };
-  return new SessionStore(engine, null, null);
+  return new SessionStore({ options: resolveSessionOptions({ secretKey: SECRET, ...options }), backend }, null, null);
 }
 
 const flags = (s: SessionStore) => ({ accessed: s.accessed, modified: s.modified });
@@ -409,21 +410,17 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
 
   it('a key collision on create retries with another key (the database refuses the duplicate)', async () => {
     // A backend that, on the first INSERT, gets the key taken just before — a real UNIQUE violation.
-    const real = sessions.backend;
     const attempts: string[] = [];
-    const racing: SessionBackend = {
-      load: (k) => real.load(k),
-      exists: (k) => real.exists(k),
-      delete: (k) => real.delete(k),
-      clearExpired: () => real.clearExpired(),
-      async save(key, data, expire, mustCreate) {
+    class Racing extends TypeOrmSessionBackend {
+      override async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean) {
         if (mustCreate) {
           attempts.push(key);
-          if (attempts.length === 1) await real.save(key, sessions.encode({ other: 'session' }), expire, true);
+          if (attempts.length === 1) await super.save(key, new Map([['other', 'session']]), expiry, true);
         }
-        return real.save(key, data, expire, mustCreate);
-      },
-    };
+        return super.save(key, data, expiry, mustCreate);
+      }
+    }
+    const racing = new Racing(dataSource, sessions.codec);
     const s = storeWith({}, racing);
     s.set('mine', 1);
     await s.save();
@@ -434,21 +431,17 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
   });
 
   it('a create that keeps colliding gives up with CreateError (no endless loop)', async () => {
-    const real = sessions.backend;
     let attempts = 0;
-    const alwaysTaken: SessionBackend = {
-      load: (k) => real.load(k),
-      exists: (k) => real.exists(k),
-      delete: (k) => real.delete(k),
-      clearExpired: () => real.clearExpired(),
-      async save(key, data, expire, mustCreate) {
+    class AlwaysTaken extends TypeOrmSessionBackend {
+      override async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean) {
         if (mustCreate) {
           attempts++;
-          await real.save(key, data, expire, true);
+          await super.save(key, data, expiry, true);
         }
-        return real.save(key, data, expire, mustCreate);
-      },
-    };
+        return super.save(key, data, expiry, mustCreate);
+      }
+    }
+    const alwaysTaken = new AlwaysTaken(dataSource, sessions.codec);
     const s = storeWith({}, alwaysTaken);
     s.set('a', 1);
     await expect(s.save()).rejects.toBeInstanceOf(CreateError);

@@ -1,0 +1,163 @@
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import type { SessionCodec } from '../../codec/session-codec.js';
+import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
+import { CreateError, UpdateError } from '../../session.errors.js';
+import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import { useDjangoDateText } from './django-date-text.js';
+import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
+import { buildStatements, type Statement, type StatementName } from './statements.js';
+
+/** A `django_session` row as the db engine reads it. */
+export interface SessionRow {
+  sessionData: string;
+  /** `expire_date`; null if the driver gave something unreadable. */
+  expireDate: Date | null;
+}
+
+/**
+ * The `db` engine (Django's `django.contrib.sessions.backends.db`): sessions in Django's
+ * `django_session` table through a TypeORM DataSource, with the same SQL Django runs, so either
+ * side reads and writes what the other does. A request costs one SELECT to read, one write to save.
+ *
+ * @example
+ * ```ts
+ * // Outside Nest (the module builds it from the app's DataSource):
+ * const backend = new TypeOrmSessionBackend(dataSource, new SessionCodec({ secretKey }));
+ * await backend.clearExpired();
+ * ```
+ */
+export class TypeOrmSessionBackend extends SessionBackend {
+  override readonly engineName: string = 'db';
+  #dataSource: DataSource | (() => DataSource);
+  readonly #codec: SessionCodec | undefined;
+  #dialect?: Dialect;
+  #statements?: Record<StatementName, Statement>;
+
+  /**
+   * @param dataSource the DataSource (or, in a Nest app, how to find it once every provider exists)
+   * @param codec signs and reads `session_data` (not needed for `clearExpired()`, `exists()`, `delete()`)
+   */
+  constructor(
+    dataSource: DataSource | (() => DataSource),
+    codec?: SessionCodec,
+  ) {
+    super();
+    this.#dataSource = dataSource;
+    this.#codec = codec;
+  }
+
+  protected get codec(): SessionCodec {
+    if (this.#codec === undefined) throw new Error('TypeOrmSessionBackend needs a SessionCodec to read or write session data');
+    return this.#codec;
+  }
+
+  /** The module's engine: the app's DataSource (the default one, or the one named by `dataSource`). */
+  static fromContext(context: EngineContext): TypeOrmSessionBackend {
+    return new this(resolveDataSource(context), context.codec);
+  }
+
+  /** Finds the DataSource and builds the statements at start-up, so a missing one fails the boot. */
+  onModuleInit(): void {
+    const dataSource = this.dataSource;
+    useDjangoDateText(dataSource);
+    this.#statements ??= buildStatements(dataSource);
+  }
+
+  protected get dataSource(): DataSource {
+    if (typeof this.#dataSource === 'function') this.#dataSource = this.#dataSource();
+    return this.#dataSource;
+  }
+
+  async load(key: string): Promise<SessionMap | null> {
+    const row = await this.loadRow(key);
+    return row === null ? null : decodedMap(decodeLogged(this.codec, row.sessionData));
+  }
+
+  /** The live row of `key` (not expired), as stored; null when there is none. */
+  async loadRow(key: string): Promise<SessionRow | null> {
+    const rows = (await this.run('load', [key, this.dateParam(new Date())])).records;
+    const row = rows[0] as { data?: unknown; expire?: unknown } | undefined;
+    if (row === undefined) return null;
+    return { sessionData: String(row.data), expireDate: readExpireDate(this.dataSource, row.expire) };
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.run('exists', [key])).records.length > 0;
+  }
+
+  async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
+    await this.saveRow(key, this.codec.encodeEntries(data), expiry.date, mustCreate);
+    return key;
+  }
+
+  /** Writes `session_data` as is: INSERT (`CreateError` on a taken key) or UPDATE (`UpdateError` when the row is gone). */
+  async saveRow(key: string, sessionData: string, expireDate: Date, mustCreate: boolean): Promise<void> {
+    if (mustCreate) {
+      try {
+        await this.run('insert', [key, sessionData, this.dateParam(expireDate)]);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new CreateError(`session key ${key} is taken`);
+        throw error;
+      }
+      return;
+    }
+    const { affected } = await this.run('update', [sessionData, this.dateParam(expireDate), key]);
+    // MySQL reports rows *changed*, not matched (Django sets CLIENT.FOUND_ROWS for this): an UPDATE
+    // that wrote identical values says 0, so confirm before calling the session gone.
+    if (!affected && !(await this.exists(key))) {
+      throw new UpdateError(`session ${key} no longer exists`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run('delete', [key]);
+  }
+
+  async clearExpired(): Promise<number> {
+    return (await this.run('clearExpired', [this.dateParam(new Date())])).affected ?? 0;
+  }
+
+  private dateParam(date: Date): Date | string {
+    return expireDateParam((this.#dialect ??= dialectOf(this.dataSource)), date);
+  }
+
+  private async run(name: StatementName, args: unknown[]) {
+    const statement = (this.#statements ??= buildStatements(this.dataSource))[name];
+    const params = statement.order.map((i) => args[i]);
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(statement.sql, params, true);
+      return { records: (result.records ?? []) as unknown[], affected: result.affected as number | undefined };
+    } finally {
+      await runner.release();
+    }
+  }
+}
+
+/** A duplicate primary key, in the words of each driver. */
+function isUniqueViolation(error: unknown): boolean {
+  const driverError = (error as { driverError?: Record<string, unknown> })?.driverError ?? (error as Record<string, unknown>);
+  const code = String(driverError?.code ?? '');
+  return (
+    code === '23505' || // PostgreSQL unique_violation
+    code === 'ER_DUP_ENTRY' || // MySQL / MariaDB
+    code.startsWith('SQLITE_CONSTRAINT') || // sqlite3 and better-sqlite3
+    /UNIQUE constraint failed|duplicate key/i.test(String((driverError as { message?: unknown })?.message ?? ''))
+  );
+}
+
+/** How the module's engine finds the app's DataSource, once every provider exists (`onModuleInit`). */
+export function resolveDataSource({ options, moduleRef }: EngineContext): () => DataSource {
+  return () => {
+    try {
+      return moduleRef.get<DataSource>(getDataSourceToken(options.dataSource) as string, { strict: false });
+    } catch {
+      throw new Error(
+        `nestjs-django-session: the "${String(options.engine)}" engine found no TypeORM DataSource ` +
+          `${options.dataSource ? `named "${options.dataSource}"` : '(default)'} (option "dataSource"). ` +
+          'Import TypeOrmModule.forRoot({ ..., entities: [SessionEntity] }) in the same application.',
+      );
+    }
+  };
+}

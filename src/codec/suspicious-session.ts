@@ -1,0 +1,17 @@
+import { Logger } from '@nestjs/common';
+import type { DecodeResult, SessionCodec } from './session-codec.js';
+
+// Named after Django's logger, so operators recognise the warning.
+const securityLogger = new Logger('django.security.SuspiciousSession');
+
+/** `codec.decode()`, with Django's warning ("Session data corrupted") when the data does not verify. */
+export function decodeLogged(codec: SessionCodec, sessionData: string): DecodeResult {
+  const result = codec.decode(sessionData);
+  if (result.status === 'bad-signature') securityLogger.warn('Session data corrupted');
+  return result;
+}
+
+/** The decoded dict as a `Map` in its stored key order (a JS object would list integer-like keys first). */
+export function decodedMap({ data, keys }: DecodeResult): Map<string, unknown> {
+  return new Map((keys ?? Object.keys(data)).map((key) => [key, data[key]]));
+}

@@ -1,0 +1,51 @@
+import type { Provider } from '@nestjs/common';
+import { APP_FILTER, ModuleRef } from '@nestjs/core';
+import { ENGINES } from './backends/engines.js';
+import { SessionBackend } from './backends/session-backend.js';
+import { SessionCodec } from './codec/session-codec.js';
+import { SESSION_OPTIONS } from './session.constants.js';
+import { SessionExceptionFilter } from './session.filter.js';
+import { SessionInterceptor } from './session.interceptor.js';
+import { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
+import { resolveSessionOptions } from './session-options.js';
+import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
+import { SessionRequests } from './session.requests.js';
+import { SessionRoutes } from './session.routes.js';
+import { SessionService } from './session.service.js';
+
+/** Signs `session_data` with the configured secrets. */
+export function codecFor(options: ResolvedSessionOptions): SessionCodec {
+  return new SessionCodec({
+    secretKey: options.secretKey,
+    secretKeyFallbacks: options.secretKeyFallbacks,
+    salt: options.salt,
+    legacyDecode: options.legacyDecode,
+  });
+}
+
+/**
+ * The configured engine: a built-in one by name, the app's `SessionBackend` subclass (created by
+ * Nest, with its dependencies injected), or the app's instance as is.
+ */
+export async function backendFor(options: ResolvedSessionOptions, codec: SessionCodec, moduleRef: ModuleRef): Promise<SessionBackend> {
+  const { engine } = options;
+  if (typeof engine === 'string') return ENGINES[engine].fromContext({ options, codec, moduleRef });
+  if (engine instanceof SessionBackend) return engine;
+  return moduleRef.create(engine);
+}
+
+/** Everything `SessionModule` provides; the module file only wires these. */
+export const SESSION_PROVIDERS: Provider[] = [
+  {
+    provide: SESSION_OPTIONS,
+    useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options),
+    inject: [SESSION_MODULE_OPTIONS],
+  },
+  { provide: SessionCodec, useFactory: codecFor, inject: [SESSION_OPTIONS] },
+  { provide: SessionBackend, useFactory: backendFor, inject: [SESSION_OPTIONS, SessionCodec, ModuleRef] },
+  SessionRequests,
+  SessionService,
+  SessionInterceptor,
+  SessionRoutes,
+  { provide: APP_FILTER, useClass: SessionExceptionFilter },
+];
