@@ -8,6 +8,7 @@ export const SERVICES = {
   postgres: { env: 'TEST_POSTGRES_URL', example: 'postgres://postgres@127.0.0.1:5432/test' },
   mysql: { env: 'TEST_MYSQL_URL', example: 'mysql://root@127.0.0.1:3306/test' },
   django: { env: 'TEST_DJANGO_PYTHON', example: '/usr/bin/python3 (with Django importable)' },
+  redis: { env: 'TEST_REDIS_URL', example: 'redis://127.0.0.1:6379' },
 } as const;
 
 export type Service = keyof typeof SERVICES;
