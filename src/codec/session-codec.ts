@@ -16,13 +16,27 @@
  * Decoding never throws. Like Django 4.x it answers `{}` on failure, and says why: a signature
  * failure is what Django logs as "Session data corrupted" (SuspiciousSession); a payload that
  * verified but cannot be decoded is swallowed silently.
+ *
+ * Two limits Django does not have, the same for reading and writing, so that whatever is written
+ * can be read back and whatever is read can be saved again:
+ *   - size: the JSON may be at most `maxDecodedBytes` (default 4 MiB). A validly signed zlib bomb is
+ *     refused while it is inflated ('too-large'), never inflated in full.
+ *   - depth: at most MAX_SESSION_DEPTH (500) nested levels, the session dict being level 1. Deeper
+ *     data is 'malformed' when read (an empty session, so the next save overwrites the row) and a
+ *     TypeError when written. Without it a signed row nested 100,000 deep decodes (JSON.parse copes)
+ *     and then every save of that session overflows the stack.
  */
 import {
   BadSignature,
+  DEFAULT_MAX_DECODED_BYTES,
+  MAX_JSON_DEPTH,
+  PayloadTooLarge,
+  assertByteLimit,
   b62Decode,
   constantTimeEqual,
   decodeObjectPayload,
   encodeObjectPayload,
+  jsonDepthExceeds,
   pythonJsonDumps,
   saltedHmac,
   timestampSign,
@@ -31,6 +45,8 @@ import {
   type VerifiedValue,
 } from './signing.js';
 
+export { DEFAULT_MAX_DECODED_BYTES } from './signing.js';
+
 /**
  * Django's `key_salt` for every built-in backend: `'django.contrib.sessions.' + SessionStore.__qualname__`.
  *
@@ -38,6 +54,23 @@ import {
  * new SessionCodec({ secretKey, salt: DEFAULT_SESSION_SALT });
  */
 export const DEFAULT_SESSION_SALT = 'django.contrib.sessions.SessionStore';
+
+/**
+ * How deeply a session may nest, the session dict itself being level 1 (`{"k": [1]}` is 2 deep).
+ * The same number both ways: {@link SessionCodec.encode} and {@link assertJsonValue} throw a
+ * `TypeError` for deeper values, {@link SessionCodec.decode} answers `'malformed'` for deeper data.
+ *
+ * Why 500: Python's json recurses once per level and raises RecursionError near its 1,000-frame
+ * limit, minus whatever stack the caller already uses. Measured on Django 3.2.25 / Python 3.11.2
+ * (Debian's /usr/bin/python3): 992 levels from the top of a script, 961 for a session loaded inside a
+ * test-client request, 968 saved under runserver. Half of that leaves Django's side ample stack
+ * (template rendering, DRF and signal handlers can sit between the request and the session), and
+ * test/fixtures/django/vectors.json holds 500-deep sessions Django 3.2 wrote and read back.
+ *
+ * @example
+ * assertJsonValue(deeplyNested, 'tree'); // TypeError once it nests MAX_SESSION_DEPTH levels
+ */
+export const MAX_SESSION_DEPTH: number = MAX_JSON_DEPTH;
 
 /**
  * The decoded session: what Django keeps in `SessionBase._session_cache`.
@@ -49,12 +82,17 @@ export type SessionDict = Record<string, unknown>;
 
 /**
  * `'ok'`; `'bad-signature'` (no key verified: log "Session data corrupted" as Django does);
- * `'malformed'` (verified, but not decodable into a dict: Django stays silent).
+ * `'malformed'` (verified, but not decodable into a dict, or nested deeper than
+ * {@link MAX_SESSION_DEPTH}: Django stays silent); `'too-large'` (verified, but it decodes to more
+ * than `maxDecodedBytes`, e.g. a signed zlib bomb: refused without inflating it). Django has no size
+ * limit and would load such data, so nothing it logs matches; log it like a signature failure
+ * (django.security.SuspiciousSession "Session data corrupted"), since only a holder of the secret
+ * can have written it. In every case but `'ok'` the data is `{}` and the next save overwrites the row.
  *
  * @example
- * if (result.status === 'bad-signature') logger.warn('Session data corrupted');
+ * if (result.status === 'bad-signature' || result.status === 'too-large') logger.warn('Session data corrupted');
  */
-export type DecodeStatus = 'ok' | 'bad-signature' | 'malformed';
+export type DecodeStatus = 'ok' | 'bad-signature' | 'malformed' | 'too-large';
 
 /**
  * Outcome of {@link SessionCodec.decode}.
@@ -92,9 +130,20 @@ export interface SessionCodecOptions {
    * pre-3.1 format. Default true. Such data is reported `stale` so the next save rewrites it.
    */
   legacyDecode?: boolean;
+  /**
+   * The most bytes of JSON one session may hold: `decode()` refuses larger data with status
+   * `'too-large'` (checked before base64-decoding, and while inflating, so a zlib bomb is never
+   * inflated past it), and `encode()` throws a `RangeError` rather than write what it could not read
+   * back. Default {@link DEFAULT_MAX_DECODED_BYTES} (4 MiB); an integer from 1 to
+   * `buffer.constants.MAX_LENGTH`.
+   */
+  maxDecodedBytes?: number;
 }
 
 const NOT_JSON_HINT = 'only JSON values (string, number, boolean, null, arrays, plain objects) can be stored';
+
+// The depth of a value stored under a session key: the session dict around it is level 1.
+const VALUE_DEPTH = 2;
 
 /**
  * The pre-3.1 hash salt for a modern salt. Django built them from the same class:
@@ -118,15 +167,19 @@ export function legacySaltFor(salt: string): string {
  * back unchanged: strings, finite numbers, booleans, null, arrays and plain objects (prototype
  * `Object.prototype` or null), recursively and without cycles. Shared references are fine.
  *
+ * `value` is checked as a value stored under a session key, one level below the session dict: it
+ * may nest at most `MAX_SESSION_DEPTH - 1` levels itself (see {@link MAX_SESSION_DEPTH}).
+ *
  * @example
  * assertJsonValue({ items: [1, new Date()] }, 'cart');
  * // TypeError: session value at "cart.items[1]" is a Date; only JSON values (...) can be stored
  */
 export function assertJsonValue(value: unknown, path = 'value'): void {
-  checkJson(value, path, new Set());
+  checkJson(value, path, new Set(), VALUE_DEPTH);
 }
 
-function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
+// Recursive, but never deeper than MAX_SESSION_DEPTH calls: the depth is checked before descending.
+function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: number): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -148,6 +201,12 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
   if (ancestors.has(obj)) {
     return refuse(path, 'is a circular reference');
   }
+  if (depth > MAX_SESSION_DEPTH) {
+    throw new TypeError(
+      `session value at "${path}" is nested deeper than MAX_SESSION_DEPTH (${MAX_SESSION_DEPTH} levels, ` +
+        'the session dict being level 1); Django could not reliably read it back',
+    );
+  }
   const proto: unknown = Object.getPrototypeOf(obj);
   const isArray = Array.isArray(obj) && proto === Array.prototype;
   if (!isArray && proto !== Object.prototype && proto !== null) {
@@ -162,11 +221,11 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
     const arr = obj as unknown[];
     // Index loop, not forEach: holes must be seen (they would become null).
     for (let i = 0; i < arr.length; i++) {
-      checkJson(arr[i], `${path}[${i}]`, ancestors);
+      checkJson(arr[i], `${path}[${i}]`, ancestors, depth + 1);
     }
   } else {
     for (const key of Object.keys(obj)) {
-      checkJson((obj as Record<string, unknown>)[key], joinPath(path, key), ancestors);
+      checkJson((obj as Record<string, unknown>)[key], joinPath(path, key), ancestors, depth + 1);
     }
   }
   ancestors.delete(obj);
@@ -219,6 +278,7 @@ export class SessionCodec {
   private readonly salt: string;
   private readonly legacySalt: string;
   private readonly legacyDecode: boolean;
+  private readonly maxDecodedBytes: number;
 
   constructor(options: SessionCodecOptions) {
     if (typeof options?.secretKey !== 'string' || options.secretKey === '') {
@@ -238,19 +298,23 @@ export class SessionCodec {
     this.salt = salt;
     this.legacySalt = legacySaltFor(salt);
     this.legacyDecode = options.legacyDecode ?? true;
+    const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+    assertByteLimit(maxDecodedBytes, 'SessionCodec: maxDecodedBytes');
+    this.maxDecodedBytes = maxDecodedBytes;
   }
 
   /**
    * `SessionBase.encode`: JSON (ASCII-escaped as Python writes it), zlib when it saves at least
    * two bytes, signed with the current key (sha256). Throws a `TypeError` if `data` is not a
-   * plain object of JSON values (see {@link assertJsonValue}).
+   * plain object of JSON values (see {@link assertJsonValue}) or nests deeper than
+   * {@link MAX_SESSION_DEPTH}, and a `RangeError` if its JSON exceeds `maxDecodedBytes`.
    */
   encode(data: SessionDict, nowSeconds: number = Math.floor(Date.now() / 1000)): string {
     if (!isPlainObject(data)) {
       throw new TypeError(`session data must be a plain object; ${NOT_JSON_HINT}`);
     }
     for (const key of Object.keys(data)) {
-      checkJson(data[key], joinPath('', key), new Set([data]));
+      checkJson(data[key], joinPath('', key), new Set([data]), VALUE_DEPTH);
     }
     if (Object.getOwnPropertySymbols(data).length > 0) {
       throw new TypeError(`session data has symbol keys; ${NOT_JSON_HINT}`);
@@ -266,7 +330,7 @@ export class SessionCodec {
     const entries = [...data];
     for (const [key, value] of entries) {
       if (typeof key !== 'string') throw new TypeError(`session keys must be strings; ${NOT_JSON_HINT}`);
-      checkJson(value, joinPath('', key), new Set());
+      checkJson(value, joinPath('', key), new Set(), VALUE_DEPTH);
     }
     return this.sign(`{${entries.map(([k, v]) => `${pythonJsonDumps(k)}:${pythonJsonDumps(v)}`).join(',')}}`, nowSeconds);
   }
@@ -274,6 +338,13 @@ export class SessionCodec {
   private sign(json: string, nowSeconds: number): string {
     if (!Number.isFinite(nowSeconds)) {
       throw new RangeError(`nowSeconds must be a finite number of seconds, got ${String(nowSeconds)}`);
+    }
+    // pythonJsonDumps writes ASCII only: one byte per character.
+    if (json.length > this.maxDecodedBytes) {
+      throw new RangeError(
+        `session data is ${json.length} bytes of JSON, more than maxDecodedBytes (${this.maxDecodedBytes}); ` +
+          'it could not be read back',
+      );
     }
     // Django: bytes of an ASCII string, so latin-1 / UTF-8 agree.
     const bytes = Buffer.from(json, 'latin1');
@@ -288,7 +359,8 @@ export class SessionCodec {
   /**
    * `SessionBase.decode`: never throws. `{}` with `'bad-signature'` when no key (or, with
    * `legacyDecode`, no legacy hash) verifies; `{}` with `'malformed'` when a signature verified
-   * but the payload is not a JSON object.
+   * but the payload is not a JSON object or nests deeper than {@link MAX_SESSION_DEPTH}; `{}` with
+   * `'too-large'` when it verified but decodes to more than `maxDecodedBytes`.
    */
   decode(sessionData: string): DecodeResult {
     try {
@@ -320,9 +392,10 @@ export class SessionCodec {
     try {
       // The timestamp is only validated: sessions are loaded with max_age=None.
       b62Decode(verified.value.slice(at + 1));
-      const bytes = decodeObjectPayload(verified.value.slice(0, at));
+      const bytes = decodeObjectPayload(verified.value.slice(0, at), this.maxDecodedBytes);
       return fromJson(bytes, stale, 'signed');
-    } catch {
+    } catch (e) {
+      if (e instanceof PayloadTooLarge) return { data: {}, status: 'too-large', stale: false, format: 'signed' };
       return malformed('signed');
     }
   }
@@ -333,6 +406,11 @@ export class SessionCodec {
     // (':', '-', '_', whitespace) are dropped before decoding; bad padding raises.
     if (/[^\x00-\x7f]/.test(sessionData)) return badSignature();
     const cleaned = sessionData.replace(/[^A-Za-z0-9+/=]/g, '');
+    // The hash covers the decoded JSON, so nothing is verified before decoding: refuse to decode
+    // more than the limit (plus the 40-hex-digit hash and ':'), and report what could not be
+    // verified as a signature failure, not as 'too-large'.
+    const padding = cleaned.endsWith('==') ? 2 : cleaned.endsWith('=') ? 1 : 0;
+    if (Math.ceil(cleaned.length / 4) * 3 - padding > this.maxDecodedBytes + 41) return badSignature();
     if (!STANDARD_BASE64.test(cleaned)) return badSignature();
     const decoded = Buffer.from(cleaned, 'base64');
     const colon = decoded.indexOf(0x3a);
@@ -355,6 +433,8 @@ function fromJson(bytes: Buffer, stale: boolean, format: 'signed' | 'legacy'): D
   // JSONSerializer.loads: bytes.decode('latin-1'), then json.loads. JSON.parse defines a
   // "__proto__" member as an own data property, so the result can be returned as is.
   const text = bytes.toString('latin1');
+  // Before parsing: JSON.parse would build a structure that no save could write back.
+  if (jsonDepthExceeds(text, MAX_SESSION_DEPTH)) return malformed(format);
   const parsed: unknown = JSON.parse(text);
   if (!isPlainObject(parsed)) return malformed(format);
   const keys = Object.keys(parsed);

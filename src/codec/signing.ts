@@ -21,8 +21,14 @@
  * salt 'django.contrib.sessions.SessionStore'):
  *
  *   eyJhIjoxfQ:1r31eq:l3BIOCnr7yyAYpte7c_WUHlDz1VMFHFhA8iEt2m8VCc
+ *
+ * Limits Django does not have (it trusts anything its signature verifies): what a payload decodes
+ * to is capped at `maxDecodedBytes` (default 4 MiB) so a signed zlib bomb is refused while it is
+ * inflated, and JSON is refused deeper than {@link MAX_JSON_DEPTH} levels, which Python's json
+ * (hence Django) reads and writes with room to spare and where JavaScript recursion is safe.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { constants as bufferConstants } from 'node:buffer';
 import { deflateSync, inflateSync } from 'node:zlib';
 
 /** Hash algorithms Django's signing has used: sha256 (3.1+ default, 4.0+ only) and sha1 (≤ 3.2). */
@@ -58,6 +64,44 @@ export class BadSignature extends Error {
 export class SignatureExpired extends BadSignature {
   override name = 'SignatureExpired';
 }
+
+/**
+ * A verified payload would decode to more than the allowed number of bytes (`maxDecodedBytes`).
+ * Django has no such limit; here it stops a signed zlib bomb before it is inflated in full.
+ *
+ * @example
+ * try { loads(token, { keys: [secret] }); } catch (e) { if (e instanceof PayloadTooLarge) console.warn(e.limit); }
+ */
+export class PayloadTooLarge extends Error {
+  override name = 'PayloadTooLarge';
+  constructor(readonly limit: number) {
+    super(`payload decodes to more than ${limit} bytes`);
+  }
+}
+
+/**
+ * The default cap on what one signed payload may decode to: 4 MiB of JSON. Django sessions are
+ * usually well under a kilobyte; anything near this size is misuse, and a compressed payload that
+ * inflates past it is a zlib bomb (a 408 KB row inflates to 300 MiB).
+ *
+ * @example
+ * decodeObjectPayload(payload, DEFAULT_MAX_DECODED_BYTES * 2);
+ */
+export const DEFAULT_MAX_DECODED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How deeply JSON may nest, the outermost array or object counting as level 1 (for a session, the
+ * session dict). Python's json recurses once per level and gives up with RecursionError at the
+ * recursion limit (1,000 frames, minus the caller's stack): Django 3.2 on Python 3.11 read and
+ * wrote 992 levels from the top of a script, 961 inside a test-client request and 968 under
+ * runserver (measured once by hand, and by test/interop/make-vectors.py). 500 leaves the other
+ * half of Python's stack to whatever calls the session (template rendering, DRF, signals), and
+ * keeps JavaScript's own recursion (JSON.stringify) far from its limit.
+ *
+ * @example
+ * jsonDepthExceeds('[[1]]', MAX_JSON_DEPTH); // false
+ */
+export const MAX_JSON_DEPTH = 500;
 
 /**
  * URL-safe base64 without `=` padding (`django.core.signing.b64_encode`).
@@ -347,16 +391,133 @@ export function encodeObjectPayload(data: Buffer, compress: boolean): string {
 
 /**
  * The part of `unsign_object` after verifying: strip the '.' marker, base64url-decode and, if
- * marked, zlib-inflate. Throws on undecodable input.
+ * marked, zlib-inflate. Throws {@link PayloadTooLarge} when the result would exceed
+ * `maxDecodedBytes` (default {@link DEFAULT_MAX_DECODED_BYTES}), and another error on undecodable
+ * input.
+ *
+ * Nothing larger than the limit is ever allocated: the base64 length is checked before decoding
+ * (a compressed stream longer than the limit is refused too: Django only compresses when that
+ * makes the data shorter), and zlib stops inflating as soon as its output passes the limit.
  *
  * @example
  * decodeObjectPayload('eyJhIjoxfQ').toString('latin1'); // '{"a":1}'
+ * decodeObjectPayload(bomb, 1024); // throws PayloadTooLarge after inflating ~1 KiB
  */
-export function decodeObjectPayload(payload: string): Buffer {
-  if (payload.startsWith('.')) {
-    return inflateSync(b64UrlDecode(payload.slice(1)));
+export function decodeObjectPayload(payload: string, maxDecodedBytes: number = DEFAULT_MAX_DECODED_BYTES): Buffer {
+  assertByteLimit(maxDecodedBytes);
+  const compressed = payload.startsWith('.');
+  const b64 = compressed ? payload.slice(1) : payload;
+  if (base64DecodedLength(b64) > maxDecodedBytes) {
+    throw new PayloadTooLarge(maxDecodedBytes);
   }
-  return b64UrlDecode(payload);
+  if (!compressed) return b64UrlDecode(b64);
+  try {
+    // Node checks maxOutputLength after every 16 KiB chunk and gives up at once.
+    return inflateSync(b64UrlDecode(b64), { maxOutputLength: maxDecodedBytes });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw new PayloadTooLarge(maxDecodedBytes);
+    throw e;
+  }
+}
+
+/**
+ * Throws a `TypeError` unless `limit` is a byte count zlib's `maxOutputLength` accepts: an integer
+ * from 1 to `buffer.constants.MAX_LENGTH`.
+ *
+ * @example
+ * assertByteLimit(DEFAULT_MAX_DECODED_BYTES);
+ */
+export function assertByteLimit(limit: number, name = 'maxDecodedBytes'): void {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > bufferConstants.MAX_LENGTH) {
+    throw new TypeError(`${name} must be an integer from 1 to ${bufferConstants.MAX_LENGTH}, got ${String(limit)}`);
+  }
+}
+
+// Bytes that `s` (base64, padding optional) decodes to, without decoding it. Characters outside
+// the alphabet are counted as data: b64UrlDecode rejects them afterwards.
+function base64DecodedLength(s: string): number {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x3d /* = */) end--;
+  return Math.floor((end * 3) / 4);
+}
+
+/**
+ * True when valid JSON `text` nests arrays/objects deeper than `maxDepth` levels (the outermost
+ * counting as 1). One linear pass that skips over strings, with no recursion, so it is safe on any
+ * input; it stops at the first level too deep. Meant to run before `JSON.parse`: on invalid JSON
+ * its answer is meaningless, and the parser will reject the text anyway.
+ *
+ * @example
+ * jsonDepthExceeds('{"a":[{"b":"[[["}]}', 2); // true: 3 levels, the brackets in the string ignored
+ */
+export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  // Going deeper takes more than maxDepth opening brackets: most sessions are shorter than that.
+  if (text.length <= maxDepth) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // Jump to the closing quote: the next '"' preceded by an even number of backslashes.
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return false; // unterminated string: not JSON
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c /* \ */) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+      i = end;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Throws a `TypeError` if `value` nests arrays/objects deeper than `maxDepth` levels (the value
+ * itself counting as 1), or refers to itself. Walks with an explicit stack, never recursion, so it
+ * cannot overflow the call stack whatever the input. Sees what `JSON.stringify` would visit: array
+ * elements and own enumerable string-keyed properties (`toJSON` is not called).
+ *
+ * @example
+ * assertJsonDepth([[[1]]], 2); // TypeError: JSON value nested deeper than 2 levels
+ */
+export function assertJsonDepth(value: unknown, maxDepth: number = MAX_JSON_DEPTH): void {
+  if (typeof value !== 'object' || value === null) return;
+  // One frame per open container: the container and the children still to visit.
+  const onPath = new Set<object>([value]);
+  const containers: object[] = [value];
+  const pending: unknown[][] = [childrenOf(value)];
+  while (pending.length > 0) {
+    const children = pending[pending.length - 1] as unknown[];
+    if (children.length === 0) {
+      pending.pop();
+      onPath.delete(containers.pop() as object);
+      continue;
+    }
+    const child = children.pop();
+    if (typeof child !== 'object' || child === null) continue;
+    if (onPath.has(child)) {
+      throw new TypeError('JSON value refers to itself (circular structure)');
+    }
+    if (containers.length + 1 > maxDepth) throw tooDeep(maxDepth);
+    onPath.add(child);
+    containers.push(child);
+    pending.push(childrenOf(child));
+  }
+}
+
+function tooDeep(maxDepth: number): TypeError {
+  const which = maxDepth === MAX_JSON_DEPTH ? ' (MAX_JSON_DEPTH)' : '';
+  return new TypeError(`JSON value nested deeper than ${maxDepth} levels${which}; Python's json could not reliably read it back`);
+}
+
+function childrenOf(container: object): unknown[] {
+  if (Array.isArray(container)) return container.slice();
+  return Object.keys(container).map((k) => (container as Record<string, unknown>)[k]);
 }
 
 /**
@@ -367,11 +528,23 @@ export function decodeObjectPayload(payload: string): Buffer {
  * which JS objects list first. Callers must pass JSON values only: like `JSON.stringify`, this
  * drops `undefined`/functions and writes NaN as `null` where Python would raise or write `NaN`.
  *
+ * Throws a `TypeError` for values nested deeper than `maxDepth` (default {@link MAX_JSON_DEPTH})
+ * or circular, checked first without recursion: Python could not read such JSON back, and
+ * `JSON.stringify` would overflow the call stack on it (a `RangeError` out of every later save).
+ *
  * @example
  * pythonJsonDumps({ name: 'Zoë', e: '😀' }); // '{"name":"Zo\\u00eb","e":"\\ud83d\\ude00"}'
  */
-export function pythonJsonDumps(obj: unknown): string {
-  const json: string | undefined = JSON.stringify(obj);
+export function pythonJsonDumps(obj: unknown, maxDepth: number = MAX_JSON_DEPTH): string {
+  assertJsonDepth(obj, maxDepth);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(obj);
+  } catch (e) {
+    // Only a toJSON() that returns something deeper than it is can still get here.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) throw tooDeep(maxDepth);
+    throw e;
+  }
   if (json === undefined) {
     throw new TypeError(`Object of type ${typeof obj} is not JSON serializable`);
   }
@@ -401,17 +574,32 @@ export function dumps(obj: unknown, options: DumpsOptions): string {
   });
 }
 
+/** Options for {@link loads}. */
+export interface LoadsOptions extends TimestampUnsignOptions {
+  /**
+   * The most bytes the payload may decode to (after zlib inflation); more throws
+   * {@link PayloadTooLarge} without inflating further. Default {@link DEFAULT_MAX_DECODED_BYTES}.
+   */
+  maxDecodedBytes?: number;
+}
+
 /**
  * `signing.loads(s, key, salt="django.core.signing", max_age=...)`: verifies, decompresses, decodes
  * the bytes as latin-1 (as Django does) and parses the JSON. Throws {@link BadSignature} /
- * {@link SignatureExpired}, or another error when the verified payload cannot be decoded.
+ * {@link SignatureExpired}, {@link PayloadTooLarge} past `maxDecodedBytes`, a `TypeError` for JSON
+ * nested deeper than {@link MAX_JSON_DEPTH} (what {@link dumps} refuses to write), or another error
+ * when the verified payload cannot be decoded.
  *
  * @example
  * loads(token, { keys: [secret], maxAgeSeconds: 3600 });
  */
-export function loads(s: string, options: TimestampUnsignOptions): unknown {
+export function loads(s: string, options: LoadsOptions): unknown {
   const { value } = timestampUnsign(s, { ...options, salt: options.salt ?? DEFAULT_DUMPS_SALT });
-  return JSON.parse(decodeObjectPayload(value).toString('latin1'));
+  const text = decodeObjectPayload(value, options.maxDecodedBytes).toString('latin1');
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new TypeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)`);
+  }
+  return JSON.parse(text);
 }
 
 function toBytes(v: string | Buffer): Buffer {

@@ -1,7 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { constants as zlibConstants, deflateRawSync, deflateSync, inflateSync } from 'node:zlib';
 import {
+  DEFAULT_MAX_DECODED_BYTES,
   DEFAULT_SESSION_SALT,
+  MAX_SESSION_DEPTH,
   SessionCodec,
   assertJsonValue,
   legacySaltFor,
@@ -9,6 +14,7 @@ import {
   type SessionDict,
 } from '../../src/codec/session-codec.js';
 import { b62Decode, b64UrlDecode, b64UrlEncode, saltedHmac, sign, timestampSign } from '../../src/codec/signing.js';
+import { describeWith } from '../support/env.js';
 
 interface Vector {
   id: string;
@@ -34,9 +40,26 @@ interface Vector {
   signature?: string;
 }
 
-const { vectors } = JSON.parse(
-  readFileSync(new URL('../../../shared/django/vectors.json', import.meta.url), 'utf8'),
-) as { vectors: Vector[] };
+/** A session exactly MAX_SESSION_DEPTH deep, written and read back by Django 3.2 (make-vectors.py). */
+interface DepthVector {
+  id: string;
+  depth: number;
+  shape: 'list' | 'dict';
+  secret: string;
+  django_3_2: string;
+  session_data: string;
+  serialized_json: string;
+  compressed: boolean;
+  timestamp: number;
+}
+
+const VECTORS_URL = new URL('../fixtures/django/vectors.json', import.meta.url);
+const vectorsFile = JSON.parse(readFileSync(VECTORS_URL, 'utf8')) as {
+  copied_verbatim: { entries: string[]; source: string };
+  vectors: Vector[];
+  depth_vectors: DepthVector[];
+};
+const { vectors } = vectorsFile;
 
 const byId = (id: string): Vector => {
   const v = vectors.find((x) => x.id === id);
@@ -122,6 +145,48 @@ const mapOf = ({ data, keys }: DecodeResult): Map<string, unknown> =>
   new Map((keys ?? Object.keys(data)).map((k) => [k, data[k]]));
 
 const KEY = 'django-insecure-vector-secret-0123456789abcdefghijklmnop';
+
+describe('the Django vectors (test/fixtures/django/vectors.json)', () => {
+  const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+  const script = fileURLToPath(new URL('../interop/make-vectors.py', import.meta.url));
+
+  it('are read from inside the repository, by every suite that uses them', () => {
+    for (const spec of ['codec.spec.ts', 'signing.spec.ts', 'django-dates.spec.ts']) {
+      const specUrl = new URL(spec, import.meta.url);
+      const read = [...readFileSync(specUrl, 'utf8').matchAll(/new URL\('([^']+)', import\.meta\.url\)/g)].map((m) =>
+        fileURLToPath(new URL(m[1] as string, specUrl)),
+      );
+      expect(read.some((path) => path.endsWith('vectors.json'))).toBe(true);
+      for (const path of read) {
+        // A user's clone has nothing beside the repository.
+        expect(relative(repoRoot, path)).not.toMatch(/^\.\./);
+        expect(existsSync(path)).toBe(true);
+      }
+    }
+  });
+
+  it('come with the script that regenerates them from Django', () => {
+    expect(existsSync(script)).toBe(true);
+    expect(readFileSync(script, 'utf8')).toMatch(/'fixtures', 'django', 'vectors\.json'/);
+  });
+
+  it('say which entries were copied from Django 5.2 rather than regenerated', () => {
+    const fromDjango5 = vectors.filter((v) => (v as { django_version?: string }).django_version === '5.2.17').map((v) => v.id);
+    expect(vectorsFile.copied_verbatim.entries).toEqual(fromDjango5);
+    expect(fromDjango5).toEqual(expect.arrayContaining(['fallback_key', 'expiry_set_by_datetime_django5']));
+    expect(vectorsFile.copied_verbatim.source).toMatch(/5\.2\.17/);
+    const others = vectors.filter((v) => !fromDjango5.includes(v.id));
+    for (const v of others) expect((v as { django_version?: string }).django_version).toBe('3.2.25');
+  });
+
+  describeWith(['django'], 'are what test/interop/make-vectors.py makes with the real Django', ({ django }) => {
+    it('make-vectors.py --check', () => {
+      const run = spawnSync(django, [script, '--check'], { encoding: 'utf8', timeout: 60_000 });
+      expect(run.stderr).toContain('is up to date');
+      expect(run.status).toBe(0);
+    });
+  });
+});
 
 describe('mapInTextOrder (test helper)', () => {
   it('keeps the text order of top-level keys, integer-like ones included, and skips nested keys', () => {
@@ -717,5 +782,243 @@ describe('assertJsonValue', () => {
 
   it('starts paths at the given name', () => {
     expect(() => assertJsonValue({ items: [1, 2, new Date()] }, 'cart')).toThrow('session value at "cart.items[2]" is a Date');
+  });
+});
+
+const MiB = 1024 * 1024;
+
+/**
+ * A valid zlib stream (what zlib.compress makes) of `mib` MiB of zeros, built without allocating
+ * them: one MiB deflated and ended by a full flush is a byte-aligned run of blocks that refers to
+ * nothing before it, so it can be repeated; then an empty final block and the Adler-32 of n zero
+ * bytes (a = 1, b = n mod 65521).
+ */
+function zeroBomb(mib: number): Buffer {
+  const segment = deflateRawSync(Buffer.alloc(MiB), { finishFlush: zlibConstants.Z_FULL_FLUSH });
+  const adler = Buffer.alloc(4);
+  adler.writeUInt32BE(((mib * MiB) % 65521) * 65536 + 1);
+  return Buffer.concat([Buffer.from([0x78, 0x9c]), ...Array<Buffer>(mib).fill(segment), Buffer.from([0x03, 0x00]), adler]);
+}
+
+/** A validly signed session_data holding `payload` (already base64, '.'-prefixed if compressed). */
+const signedPayload = (payload: string, key = KEY): string =>
+  timestampSign(payload, { key, salt: DEFAULT_SESSION_SALT, timestampSeconds: 1700000000 });
+const signedJson = (json: string, compress: boolean): string =>
+  signedPayload(compress ? '.' + b64UrlEncode(deflateSync(Buffer.from(json, 'latin1'))) : b64UrlEncode(Buffer.from(json, 'latin1')));
+/** `{"a":"xxx…"}`, exactly `bytes` long. */
+const jsonOfLength = (bytes: number): string => `{"a":"${'x'.repeat(bytes - 8)}"}`;
+
+describe('a signed zlib bomb (maxDecodedBytes)', () => {
+  const codec = new SessionCodec({ secretKey: KEY });
+  const tooLarge: DecodeResult = { data: {}, status: 'too-large', stale: false, format: 'signed' };
+
+  it('defaults to 4 MiB', () => {
+    expect(DEFAULT_MAX_DECODED_BYTES).toBe(4 * MiB);
+  });
+
+  it('zeroBomb (test helper) builds a valid zlib stream', () => {
+    expect(inflateSync(zeroBomb(3)).equals(Buffer.alloc(3 * MiB))).toBe(true);
+  });
+
+  // First in this describe, so that no earlier test has raised the peak RSS it measures against.
+  it('is refused without being inflated: peak memory grows by far less than the bomb', () => {
+    const bomb = signedPayload('.' + b64UrlEncode(zeroBomb(256))); // 256 MiB from 350 KB
+    expect(bomb.length).toBeLessThan(400_000);
+    const peakBefore = process.resourceUsage().maxRSS * 1024;
+    const buffersBefore = process.memoryUsage().arrayBuffers;
+    const result = codec.decode(bomb);
+    const buffersAfter = process.memoryUsage().arrayBuffers;
+    const peakGrowth = process.resourceUsage().maxRSS * 1024 - peakBefore;
+    // Unbounded, inflating it takes 256 MiB of buffers plus their concatenation (> 500 MiB).
+    expect(peakGrowth).toBeLessThan(64 * MiB);
+    expect(buffersAfter - buffersBefore).toBeLessThan(32 * MiB);
+    expect(result).toStrictEqual(tooLarge);
+  });
+
+  it('a 64 MiB bomb made by zlib.compress and signed with the secret decodes to {} with status too-large', () => {
+    const bomb = deflateSync(Buffer.alloc(64 * MiB));
+    const sessionData = signedPayload('.' + b64UrlEncode(bomb));
+    expect(codec.decode(sessionData)).toStrictEqual(tooLarge);
+    // Verified first: under another key it is a signature failure, not inflated at all.
+    expect(new SessionCodec({ secretKey: 'other' }).decode(sessionData).status).toBe('bad-signature');
+  });
+
+  it('the session is then empty and can be saved again', () => {
+    const { data } = codec.decode(signedPayload('.' + b64UrlEncode(zeroBomb(8))));
+    expect(codec.decode(codec.encode(data, 1)).status).toBe('ok');
+  });
+
+  describe.each([
+    ['compressed', true],
+    ['uncompressed', false],
+  ] as const)('%s', (_what, compress) => {
+    it('a session of exactly the limit decodes; one byte more is too-large', () => {
+      const atLimit = jsonOfLength(DEFAULT_MAX_DECODED_BYTES);
+      const result = codec.decode(signedJson(atLimit, compress));
+      expect(result.status).toBe('ok');
+      expect((result.data.a as string).length).toBe(DEFAULT_MAX_DECODED_BYTES - 8);
+      expect(codec.decode(signedJson(jsonOfLength(DEFAULT_MAX_DECODED_BYTES + 1), compress))).toStrictEqual(tooLarge);
+    });
+
+    it('a custom lower limit', () => {
+      const small = new SessionCodec({ secretKey: KEY, maxDecodedBytes: 100 });
+      expect(small.decode(signedJson(jsonOfLength(100), compress)).status).toBe('ok');
+      expect(small.decode(signedJson(jsonOfLength(101), compress))).toStrictEqual(tooLarge);
+      expect(codec.decode(signedJson(jsonOfLength(101), compress)).status).toBe('ok');
+    });
+
+    it('a custom higher limit', () => {
+      const big = new SessionCodec({ secretKey: KEY, maxDecodedBytes: 8 * MiB });
+      const sessionData = signedJson(jsonOfLength(6 * MiB), compress);
+      expect(big.decode(sessionData).status).toBe('ok');
+      expect(codec.decode(sessionData)).toStrictEqual(tooLarge);
+      expect(big.decode(signedJson(jsonOfLength(8 * MiB + 1), compress))).toStrictEqual(tooLarge);
+    });
+  });
+
+  it('refuses a compressed stream that is itself longer than the limit, before inflating it', () => {
+    // Stored, not compressed (level 0): 800 bytes of JSON in an 811-byte stream. Django never
+    // writes that (it compresses only when the result is shorter), so the stream length alone decides.
+    const stream = deflateSync(Buffer.from(jsonOfLength(800)), { level: 0 });
+    expect(stream.length).toBe(811);
+    const sessionData = signedPayload('.' + b64UrlEncode(stream));
+    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: 810 }).decode(sessionData)).toStrictEqual(tooLarge);
+    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: 811 }).decode(sessionData).status).toBe('ok');
+  });
+
+  it('applies to the legacy format too, which cannot be verified without decoding: bad-signature', () => {
+    const v = byId('legacy_simple');
+    const json = v.serialized_json as string;
+    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: json.length }).decode(v.session_data).status).toBe('ok');
+    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: json.length - 1 }).decode(v.session_data)).toStrictEqual({
+      data: {},
+      status: 'bad-signature',
+      stale: false,
+    });
+  });
+
+  it('encode refuses to write what decode would refuse (RangeError)', () => {
+    const small = new SessionCodec({ secretKey: KEY, maxDecodedBytes: 100 });
+    const atLimit = JSON.parse(jsonOfLength(100)) as SessionDict;
+    expect(small.decode(small.encode(atLimit, 1)).data).toEqual(atLimit);
+    expect(small.decode(small.encodeEntries(new Map(Object.entries(atLimit)), 1)).data).toEqual(atLimit);
+    const over = JSON.parse(jsonOfLength(101)) as SessionDict;
+    expect(() => small.encode(over, 1)).toThrow(RangeError);
+    expect(() => small.encode(over, 1)).toThrow('more than maxDecodedBytes (100)');
+    expect(() => small.encodeEntries(new Map(Object.entries(over)), 1)).toThrow(RangeError);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, Infinity, '4096', 2 ** 53])('the constructor refuses maxDecodedBytes %p', (maxDecodedBytes) => {
+    expect(() => new SessionCodec({ secretKey: 'k', maxDecodedBytes: maxDecodedBytes as number })).toThrow(TypeError);
+  });
+});
+
+/** `{"k": …}` nested `depth` containers deep, the session dict being level 1. */
+function nestedJson(depth: number, shape: 'list' | 'dict'): string {
+  if (shape === 'list') return `{"k":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}`;
+  return `${'{"k":'.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** A value `levels` containers deep (built without recursion). */
+function nestedValue(levels: number, shape: 'list' | 'dict'): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = shape === 'list' ? [value] : { k: value };
+  return value;
+}
+
+describe('nesting depth (MAX_SESSION_DEPTH)', () => {
+  const codec = new SessionCodec({ secretKey: KEY });
+  const malformedSigned: DecodeResult = { data: {}, status: 'malformed', stale: false, format: 'signed' };
+
+  it('is 500 levels, the session dict counting as 1', () => {
+    expect(MAX_SESSION_DEPTH).toBe(500);
+    expect(nestedJson(2, 'list')).toBe('{"k":[1]}');
+    expect(nestedJson(2, 'dict')).toBe('{"k":{"k":1}}');
+  });
+
+  describe.each(['list', 'dict'] as const)('nested %ss', (shape) => {
+    it('a signed row 100,000 deep decodes to {} (malformed), and the session can be saved again', () => {
+      for (const compress of [false, true]) {
+        const result = codec.decode(signedJson(nestedJson(100_000, shape), compress));
+        expect(result).toStrictEqual(malformedSigned);
+        expect(() => codec.encode(result.data, 1)).not.toThrow();
+      }
+    });
+
+    it('one level past the limit is malformed too', () => {
+      expect(codec.decode(signedJson(nestedJson(MAX_SESSION_DEPTH + 1, shape), true))).toStrictEqual(malformedSigned);
+    });
+
+    it('exactly at the limit round-trips', () => {
+      const data = { k: nestedValue(MAX_SESSION_DEPTH - 1, shape) };
+      const json = nestedJson(MAX_SESSION_DEPTH, shape);
+      expect(JSON.stringify(data)).toBe(json);
+      const read = codec.decode(signedJson(json, false));
+      expect(read).toStrictEqual({ data, status: 'ok', stale: false, format: 'signed' });
+      for (const encoded of [codec.encode(read.data, 1), codec.encodeEntries(new Map([['k', read.data.k]]), 1)]) {
+        expect(codec.decode(encoded)).toStrictEqual({ data, status: 'ok', stale: false, format: 'signed' });
+      }
+    });
+
+    it('encoding a value 100,000 deep throws a TypeError naming the limit and the path (not a RangeError)', () => {
+      const deep = nestedValue(100_000, shape);
+      for (const write of [
+        () => codec.encode({ k: deep }, 1),
+        () => codec.encodeEntries(new Map([['k', deep]]), 1),
+        () => assertJsonValue(deep, 'k'),
+      ]) {
+        let error: unknown;
+        try {
+          write();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(TypeError);
+        const message = (error as Error).message;
+        expect(message).toContain('nested deeper than MAX_SESSION_DEPTH (500 levels');
+        // The path of the first container past the limit: "k" and 499 steps down.
+        const step = shape === 'list' ? '[0]' : '.k';
+        expect(message).toContain(`session value at "k${step.repeat(MAX_SESSION_DEPTH - 1)}" is nested`);
+      }
+    });
+
+    it('one level past the limit throws; at the limit is accepted', () => {
+      expect(() => codec.encode({ k: nestedValue(MAX_SESSION_DEPTH, shape) }, 1)).toThrow(TypeError);
+      expect(() => assertJsonValue(nestedValue(MAX_SESSION_DEPTH, shape))).toThrow('MAX_SESSION_DEPTH');
+      expect(() => assertJsonValue(nestedValue(MAX_SESSION_DEPTH - 1, shape))).not.toThrow();
+    });
+  });
+
+  it('counts only brackets outside strings', () => {
+    const json = `{"k":"${'[{'.repeat(1000)}\\"[[[","n":[[["\\\\"]]]}`;
+    expect(codec.decode(signedJson(json, false))).toMatchObject({ status: 'ok', data: { k: `${'[{'.repeat(1000)}"[[[`, n: [[['\\']]] } });
+  });
+
+  it('applies to the legacy format', () => {
+    const json = nestedJson(100_000, 'list');
+    const hash = saltedHmac('django.contrib.sessionsSessionStore', json, KEY, 'sha1').toString('hex');
+    const legacy = Buffer.from(`${hash}:${json}`, 'latin1').toString('base64');
+    expect(codec.decode(legacy)).toStrictEqual({ data: {}, status: 'malformed', stale: false, format: 'legacy' });
+  });
+
+  describe.each(vectorsFile.depth_vectors.map((v) => [v.id, v] as const))('Django 3.2 wrote and read back %s', (_id, v) => {
+    const expected = { k: nestedValue(v.depth - 1, v.shape) };
+
+    it('is exactly MAX_SESSION_DEPTH deep', () => {
+      expect(v.depth).toBe(MAX_SESSION_DEPTH);
+      expect(v.django_3_2).toBe('dict');
+      expect(v.serialized_json).toBe(nestedJson(v.depth, v.shape));
+    });
+
+    it('decodes, and re-encodes to the JSON Django wrote', () => {
+      const codec = new SessionCodec({ secretKey: v.secret });
+      const read = codec.decode(v.session_data);
+      expect(read).toStrictEqual({ data: expected, status: 'ok', stale: false, format: 'signed' });
+      const [payload, ts] = codec.encode(read.data, v.timestamp).split(':') as [string, string];
+      expect(ts).toBe(v.session_data.split(':')[1]);
+      expect(payload.startsWith('.')).toBe(v.compressed);
+      // zlib bytes may differ between Node and CPython: compare what they inflate to.
+      expect(inflateSync(b64UrlDecode(payload.slice(1))).toString('latin1')).toBe(v.serialized_json);
+    });
   });
 });

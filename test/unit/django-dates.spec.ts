@@ -210,7 +210,7 @@ describe('parseDjangoDate', () => {
 
   it('reads the _session_expiry values Django wrote in vectors.json', () => {
     const { vectors } = JSON.parse(
-      readFileSync(new URL('../../../shared/django/vectors.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../fixtures/django/vectors.json', import.meta.url), 'utf8'),
     ) as { vectors: Array<{ id: string; dict: unknown }> };
     const expiryOf = (v: { dict: unknown }): unknown => (v.dict as { _session_expiry?: unknown } | null)?._session_expiry;
     for (const id of ['expiry_iso', 'expiry_set_by_datetime_django5']) {

@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { createHmac, createHash, randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import {
   BadSignature,
+  DEFAULT_MAX_DECODED_BYTES,
+  MAX_JSON_DEPTH,
+  PayloadTooLarge,
   SignatureExpired,
+  assertByteLimit,
+  assertJsonDepth,
+  jsonDepthExceeds,
   b62Decode,
   b62Encode,
   b64UrlDecode,
@@ -42,7 +49,7 @@ interface Vector {
 }
 
 const vectorsFile = JSON.parse(
-  readFileSync(new URL('../../../shared/django/vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/django/vectors.json', import.meta.url), 'utf8'),
 ) as { signer_vectors: SignerVector[]; vectors: Vector[] };
 
 function vectorKey(v: SignerVector): string | Buffer {
@@ -409,5 +416,176 @@ describe('pythonJsonDumps', () => {
     expect(pythonJsonDumps(JSON.parse(big.serialized_json as string))).toBe(
       '{"big":1152921504606847000,"ok":9007199254740991}',
     );
+  });
+});
+
+const MiB = 1024 * 1024;
+/** A value `levels` containers deep (built without recursion). */
+function nestedList(levels: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = [value];
+  return value;
+}
+
+describe('decodeObjectPayload limit (maxDecodedBytes)', () => {
+  const data = (n: number): Buffer => Buffer.alloc(n, 0x61);
+
+  it('defaults to DEFAULT_MAX_DECODED_BYTES = 4 MiB', () => {
+    expect(DEFAULT_MAX_DECODED_BYTES).toBe(4 * MiB);
+    expect(decodeObjectPayload(encodeObjectPayload(data(4 * MiB), true))).toHaveLength(4 * MiB);
+    expect(decodeObjectPayload(encodeObjectPayload(data(4 * MiB), false))).toHaveLength(4 * MiB);
+    expect(() => decodeObjectPayload(encodeObjectPayload(data(4 * MiB + 1), true))).toThrow(PayloadTooLarge);
+    expect(() => decodeObjectPayload(encodeObjectPayload(data(4 * MiB + 1), false))).toThrow(PayloadTooLarge);
+  });
+
+  it.each([true, false])('decodes exactly the limit and refuses one byte more (compress=%p)', (compress) => {
+    for (const limit of [1, 2, 3, 4, 5, 100, 1000]) {
+      expect(decodeObjectPayload(encodeObjectPayload(data(limit), compress), limit).equals(data(limit))).toBe(true);
+      let error: unknown;
+      try {
+        decodeObjectPayload(encodeObjectPayload(data(limit + 1), compress), limit);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(PayloadTooLarge);
+      expect((error as PayloadTooLarge).limit).toBe(limit);
+    }
+  });
+
+  it('counts padding as Django writes it (none) and as it may be added back', () => {
+    expect(decodeObjectPayload('eyJhIjoxfQ==', 7).toString()).toBe('{"a":1}');
+    expect(() => decodeObjectPayload('eyJhIjoxfQ==', 6)).toThrow(PayloadTooLarge);
+  });
+
+  it('stops a zlib bomb while inflating it', () => {
+    const bomb = '.' + b64UrlEncode(deflateSync(Buffer.alloc(64 * MiB)));
+    expect(() => decodeObjectPayload(bomb)).toThrow(PayloadTooLarge);
+    expect(() => decodeObjectPayload(bomb, 1024)).toThrow('payload decodes to more than 1024 bytes');
+  });
+
+  it('still throws other errors for undecodable input', () => {
+    let error: unknown;
+    try {
+      decodeObjectPayload('.' + b64UrlEncode(Buffer.from('not zlib')), 100);
+    } catch (e) {
+      error = e;
+    }
+    // zlib's error (from Node's realm, hence no toBeInstanceOf(Error) here).
+    expect((error as { code?: unknown } | undefined)?.code).toBe('Z_DATA_ERROR');
+    expect(error).not.toBeInstanceOf(PayloadTooLarge);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, Infinity, 2 ** 53])('refuses the limit %p', (limit) => {
+    expect(() => decodeObjectPayload('e30', limit)).toThrow(TypeError);
+    expect(() => assertByteLimit(limit)).toThrow('maxDecodedBytes must be an integer');
+  });
+
+  it('loads takes maxDecodedBytes', () => {
+    const token = dumps({ a: 'x'.repeat(100) }, { key: 'k', compress: true });
+    // {"a":"x…x"} is 108 bytes.
+    expect(loads(token, { keys: ['k'], maxDecodedBytes: 108 })).toEqual({ a: 'x'.repeat(100) });
+    expect(() => loads(token, { keys: ['k'], maxDecodedBytes: 107 })).toThrow(PayloadTooLarge);
+    expect(() => loads(dumps(['x'.repeat(5 * MiB)], { key: 'k', compress: true }), { keys: ['k'] })).toThrow(PayloadTooLarge);
+  });
+});
+
+describe('JSON depth (MAX_JSON_DEPTH)', () => {
+  it('is 500', () => {
+    expect(MAX_JSON_DEPTH).toBe(500);
+  });
+
+  describe('jsonDepthExceeds', () => {
+    it.each([
+      ['1', 0, false],
+      ['[]', 0, true],
+      ['[]', 1, false],
+      ['{"a":[{}]}', 3, false],
+      ['{"a":[{}]}', 2, true],
+      ['[[],[],[[]]]', 2, true],
+      ['[[],[],[]]', 2, false],
+      ['["[[[[", "{{{"]', 1, false],
+      ['["\\"", "[["]', 1, false],
+      ['["\\\\", [1]]', 1, true],
+      ['["\\\\\\"[[[[", 1]', 1, false],
+      ['"unterminated [[[[', 1, false],
+    ])('%s deeper than %p: %p', (text, max, expected) => {
+      expect(jsonDepthExceeds(text, max)).toBe(expected);
+    });
+
+    it('handles 1,000,000 levels without recursion', () => {
+      const text = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
+      expect(jsonDepthExceeds(text, 999_999)).toBe(true);
+      expect(jsonDepthExceeds(text, 1_000_000)).toBe(false);
+    });
+  });
+
+  describe('assertJsonDepth', () => {
+    it('accepts exactly the limit and refuses one more', () => {
+      expect(() => assertJsonDepth(nestedList(MAX_JSON_DEPTH))).not.toThrow();
+      expect(() => assertJsonDepth(nestedList(MAX_JSON_DEPTH + 1))).toThrow('JSON value nested deeper than 500 levels (MAX_JSON_DEPTH)');
+      expect(() => assertJsonDepth({ a: [{ b: 1 }] }, 3)).not.toThrow();
+      expect(() => assertJsonDepth({ a: [{ b: [] }] }, 3)).toThrow(TypeError);
+      expect(() => assertJsonDepth('scalar', 0)).not.toThrow();
+    });
+
+    it('walks 100,000 levels without overflowing the stack', () => {
+      expect(() => assertJsonDepth(nestedList(100_000))).toThrow(TypeError);
+      expect(() => assertJsonDepth(nestedList(100_000), 200_000)).not.toThrow();
+    });
+
+    it('refuses cycles and accepts shared references', () => {
+      const cyclic: unknown[] = [1];
+      cyclic.push({ up: cyclic });
+      expect(() => assertJsonDepth(cyclic)).toThrow('circular');
+      const shared = { x: [1] };
+      expect(() => assertJsonDepth({ a: shared, b: [shared, shared] })).not.toThrow();
+    });
+  });
+
+  describe('pythonJsonDumps / dumps / loads', () => {
+    it('write exactly MAX_JSON_DEPTH levels and read them back', () => {
+      const value = nestedList(MAX_JSON_DEPTH - 1);
+      const json = pythonJsonDumps({ k: value });
+      expect(json).toBe(`{"k":${'['.repeat(MAX_JSON_DEPTH - 1)}1${']'.repeat(MAX_JSON_DEPTH - 1)}}`);
+      expect(loads(dumps({ k: value }, { key: 'k', compress: true }), { keys: ['k'] })).toEqual({ k: value });
+    });
+
+    it('refuse 100,000 levels with a TypeError naming the limit, not a stack overflow', () => {
+      for (const write of [() => pythonJsonDumps(nestedList(100_000)), () => dumps(nestedList(100_000), { key: 'k' })]) {
+        let error: unknown;
+        try {
+          write();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(TypeError);
+        expect((error as Error).message).toContain('nested deeper than 500 levels');
+      }
+      expect(() => pythonJsonDumps(nestedList(MAX_JSON_DEPTH + 1))).toThrow(TypeError);
+      expect(() => pythonJsonDumps(nestedList(10), 10)).not.toThrow();
+      expect(() => pythonJsonDumps(nestedList(11), 10)).toThrow('nested deeper than 10 levels');
+    });
+
+    it('loads refuses what dumps would refuse', () => {
+      const deep = (levels: number): string =>
+        timestampSign(encodeObjectPayload(Buffer.from('['.repeat(levels) + ']'.repeat(levels)), true), {
+          key: 'k',
+          salt: 'django.core.signing',
+        });
+      expect(loads(deep(MAX_JSON_DEPTH), { keys: ['k'] })).toHaveLength(1);
+      expect(() => loads(deep(MAX_JSON_DEPTH + 1), { keys: ['k'] })).toThrow(TypeError);
+      expect(() => loads(deep(100_000), { keys: ['k'] })).toThrow('JSON nested deeper than 500 levels');
+    });
+
+    it('still throws for circular values', () => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      expect(() => pythonJsonDumps(cyclic)).toThrow(TypeError);
+    });
+
+    it('turns a stack overflow inside toJSON() into the same TypeError', () => {
+      const sneaky = { toJSON: () => nestedList(100_000) };
+      expect(() => pythonJsonDumps(sneaky)).toThrow('nested deeper than 500 levels');
+    });
   });
 });
