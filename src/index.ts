@@ -20,8 +20,13 @@ export {
 export { ENGINES, type EngineName } from './backends/engines.js';
 export { SessionEntity } from './backends/typeorm/session.entity.js';
 export { useDjangoDateText } from './backends/typeorm/django-date-text.js';
+export { SWEEP_BATCH_ROWS } from './backends/typeorm/statements.js';
 export { TypeOrmSessionBackend, type SessionRow } from './backends/typeorm/typeorm.backend.js';
 export { SignedCookieSessionBackend, SIGNED_COOKIES_SALT } from './backends/signed-cookies/signed-cookies.backend.js';
 export { FileSessionBackend } from './backends/file/file.backend.js';
+export { CacheSessionBackend, SessionCacheEntries, CACHE_KEY_PREFIX } from './backends/cache/cache.backend.js';
+export { CachedDbSessionBackend, CACHED_DB_KEY_PREFIX } from './backends/cache/cached-db.backend.js';
+export { adaptRedisClient, isRedisClient, SessionStoreUnavailable, type SessionRedis } from './backends/cache/redis-client.js';
+export { CACHE_SERIALIZERS, type CacheSerializer } from './codec/cache-serializers.js';
 export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
-export { SessionCodec, type SessionCodecOptions, type SessionDict } from './codec/session-codec.js';
+export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type SessionCodecOptions, type SessionDict, type DecodeStatus } from './codec/session-codec.js';

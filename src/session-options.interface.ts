@@ -48,6 +48,12 @@ export interface SessionModuleOptions {
   saveEveryRequest?: boolean;
   /** `SESSION_EXPIRE_AT_BROWSER_CLOSE`. Default `false`. */
   expireAtBrowserClose?: boolean;
+  /**
+   * Add `Cache-Control: private` to every response that sets the session cookie, so no shared
+   * cache stores a visitor's cookie (`public` is dropped; `no-store` kept). Not in Django (which
+   * leaves it to `django.views.decorators.cache`). Default `false`.
+   */
+  privateCacheControl?: boolean;
   /** The TypeORM DataSource to use: its name (as given to `TypeOrmModule.forRoot({ name })`). Default: the default DataSource. Django: the `DATABASES` alias. */
   dataSource?: string;
   /**
@@ -61,6 +67,13 @@ export interface SessionModuleOptions {
   cache?: SessionCacheOptions;
   /** `SESSION_FILE_PATH`: the `file` engine's directory. Default: the OS temp directory. */
   filePath?: string;
+  /**
+   * The most bytes a stored session may inflate to when read (signed data is zlib-compressed):
+   * more is treated as corrupt data (an empty session and Django's "Session data corrupted"
+   * warning), never allocated. Also the most a session may encode to. Not in Django. Default
+   * `4194304` (4 MiB), far above any real session.
+   */
+  maxDecodedBytes?: number;
   /**
    * The signing salt: Django's `'django.contrib.sessions.' + SessionStore.__qualname__`.
    * Change it only if the Django side uses a `SessionStore` subclass of another name. Default

@@ -1,5 +1,7 @@
 import { tmpdir } from 'node:os';
+import { inspect, type InspectOptions } from 'node:util';
 import { ENGINES, type EngineName } from './backends/engines.js';
+import { DEFAULT_MAX_DECODED_BYTES } from './codec/signing.js';
 import { SessionBackend } from './backends/session-backend.js';
 import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
 
@@ -15,8 +17,10 @@ export const SESSION_DEFAULTS = {
   cookieSameSite: 'Lax',
   saveEveryRequest: false,
   expireAtBrowserClose: false,
+  privateCacheControl: false,
   salt: 'django.contrib.sessions.SessionStore',
   legacyDecode: true,
+  maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
   engine: 'db',
   cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 },
 } as const;
@@ -88,7 +92,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${JSON.stringify(cookiePath)}`);
   }
 
-  for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode']) {
+  for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode', 'privateCacheControl']) {
     checkBoolean(raw, name);
   }
   const cookieSecure = input.cookieSecure ?? SESSION_DEFAULTS.cookieSecure;
@@ -106,6 +110,11 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
   }
   if (cookieName.startsWith('__Host-') && (!cookieSecure || cookieDomain !== null || cookiePath !== '/')) {
     fail('cookieName', 'starts with "__Host-", which needs cookieSecure: true, cookieDomain: null and cookiePath: "/"');
+  }
+
+  const maxDecodedBytes = input.maxDecodedBytes ?? SESSION_DEFAULTS.maxDecodedBytes;
+  if (!Number.isSafeInteger(maxDecodedBytes) || maxDecodedBytes < 1024) {
+    fail('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describe(maxDecodedBytes)}`);
   }
 
   const salt = input.salt ?? SESSION_DEFAULTS.salt;
@@ -128,7 +137,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('filePath', `must be a directory path, got ${describe(filePath)}`);
   }
 
-  return Object.freeze({
+  return redacted({
     secretKey: input.secretKey,
     secretKeyFallbacks: Object.freeze([...fallbacks]),
     cookieName,
@@ -140,13 +149,38 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     cookieSameSite,
     saveEveryRequest: input.saveEveryRequest ?? SESSION_DEFAULTS.saveEveryRequest,
     expireAtBrowserClose: input.expireAtBrowserClose ?? SESSION_DEFAULTS.expireAtBrowserClose,
+    privateCacheControl: input.privateCacheControl ?? SESSION_DEFAULTS.privateCacheControl,
     salt,
     legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
+    maxDecodedBytes,
     dataSource,
     engine,
     cache,
     filePath,
   });
+}
+
+/** What printing the options shows instead of a secret, or of a client that may hold a password. */
+export const REDACTED = '[secret]';
+
+/**
+ * Freezes the resolved options so that printing them never shows a secret: `util.inspect`
+ * (`console.log`), `JSON.stringify` and Nest's `Logger` see `secretKey` and each fallback as
+ * `[secret]`, and the Redis client by its class name. The values stay readable as properties;
+ * the two hooks are non-enumerable, so the object compares and spreads as the plain options.
+ */
+function redacted(options: Omit<ResolvedSessionOptions, typeof inspect.custom | 'toJSON'>): ResolvedSessionOptions {
+  const printable = () => ({
+    ...options,
+    secretKey: REDACTED,
+    secretKeyFallbacks: options.secretKeyFallbacks.map(() => REDACTED),
+    cache: options.cache && { ...options.cache, client: `[${(options.cache.client as object).constructor?.name ?? 'Redis'} client]` },
+  });
+  Object.defineProperties(options, {
+    toJSON: { value: printable },
+    [inspect.custom]: { value: (_depth: number, inspectOptions: InspectOptions) => inspect(printable(), inspectOptions) },
+  });
+  return Object.freeze(options) as ResolvedSessionOptions;
 }
 
 /** `cache`: required (with a client) by the cache engines, checked whenever given. */

@@ -1,19 +1,28 @@
-import { Catch, Inject, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { inspect } from 'node:util';
+import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
+import { SessionStoreUnavailable } from './backends/cache/redis-client.js';
+import { setHeader } from './session.http.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { guardSessionsPending, SessionRequests } from './session.requests.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
 
+/** Seconds a client is told to wait (`Retry-After`) when the session store cannot be reached. */
+const RETRY_AFTER_SECONDS = 5;
+
+const logger = new Logger('SessionExceptionFilter');
+
 /**
- * What this filter catches: nothing, unless a guard has opened a session (`forContext()`) that no
- * interceptor has taken over yet. Nest asks `exception instanceof` each filter's types, so the
- * filter stays out of the way of exceptions while no guard's session is pending (and when it does
- * catch one that is not its business, it hands it on as below).
+ * What this filter catches: the session store being unreachable, and otherwise nothing unless a
+ * guard has opened a session (`forContext()`) that no interceptor has taken over yet. Nest asks
+ * `exception instanceof` each filter's types, so the filter stays out of the way of other
+ * exceptions while no guard's session is pending (and when it does catch one that is not its
+ * business, it hands it on as below).
  */
-class WhileAGuardSessionIsPending {
-  static [Symbol.hasInstance](_exception: unknown): boolean {
-    return guardSessionsPending();
+class SessionConcern {
+  static [Symbol.hasInstance](exception: unknown): boolean {
+    return exception instanceof SessionStoreUnavailable || guardSessionsPending();
   }
 }
 
@@ -23,10 +32,19 @@ class WhileAGuardSessionIsPending {
  * response phase (saved on a 4xx, as Django's middleware does), then hands the exception to the
  * global filter Nest would have chosen without this one (the application's own `APP_FILTER` or
  * `useGlobalFilters()` filter), or to Nest's default answer.
+ *
+ * A session store that cannot be reached (`SessionStoreUnavailable`, wherever it was thrown) is
+ * answered 503 with `Retry-After`, and logged without the driver's words: never a hang, a 500 or
+ * a stack trace for the visitor.
  */
-@Catch(WhileAGuardSessionIsPending)
+@Catch(SessionConcern)
 @Injectable()
 export class SessionExceptionFilter extends BaseExceptionFilter {
+  /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
+  [inspect.custom](): string {
+    return 'SessionExceptionFilter {}';
+  }
+
   constructor(
     private readonly requests: SessionRequests,
     private readonly interceptor: SessionInterceptor,
@@ -36,6 +54,11 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): unknown {
+    if (exception instanceof SessionStoreUnavailable) {
+      logger.error(exception.message);
+      if (host.getType() === 'http') setHeader(host.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
+      exception = new ServiceUnavailableException('The session store is unavailable. Try again shortly.', { cause: exception });
+    }
     const opened = host.getType() === 'http' ? this.requests.openedFor(host.switchToHttp().getRequest()) : undefined;
     if (opened !== undefined && this.requests.releaseGuard(opened)) {
       return this.interceptor.commitAfterError(opened, host.switchToHttp().getResponse(), exception).then(

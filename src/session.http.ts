@@ -32,7 +32,8 @@ function getHeader(response: AnyResponse, name: string): unknown {
   return typeof response.getHeader === 'function' ? response.getHeader(name) : undefined;
 }
 
-function setHeader(response: AnyResponse, name: string, value: string): void {
+/** Sets one response header, on Express or Fastify. */
+export function setHeader(response: AnyResponse, name: string, value: string): void {
   // Fastify's reply has header(); Express's response (and Node's) has setHeader().
   if (typeof response.header === 'function' && response.raw !== undefined) response.header(name, value);
   else response.setHeader(name, value);
@@ -63,6 +64,20 @@ export function addVaryCookie(response: AnyResponse): void {
   const fields = current.split(',').map((f) => f.trim().toLowerCase());
   if (fields.includes('cookie') || fields.includes('*')) return;
   setHeader(response, 'Vary', current.trim() === '' ? 'Cookie' : `${current}, Cookie`);
+}
+
+/**
+ * Marks a response that sets the session cookie `Cache-Control: private`, so no shared cache
+ * (a CDN, a proxy) stores it and hands one visitor's cookie to another. Keeps the directives
+ * already there except `public`; leaves `private` and `no-store` responses as they are.
+ */
+export function makeCacheControlPrivate(response: AnyResponse): void {
+  const previous = getHeader(response, 'cache-control');
+  const current = Array.isArray(previous) ? previous.join(', ') : previous === undefined ? '' : String(previous);
+  const directives = current.split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const names = directives.map((d) => d.toLowerCase().split('=')[0]);
+  if (names.includes('private') || names.includes('no-store')) return;
+  setHeader(response, 'Cache-Control', ['private', ...directives.filter((_, i) => names[i] !== 'public')].join(', '));
 }
 
 /** The session cookie carrying `sessionKey`; `maxAgeSeconds` null for a browser-length cookie. */

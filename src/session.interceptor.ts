@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import {
   HttpException,
   Injectable,
@@ -10,7 +11,7 @@ import {
 import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
-import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, sessionCookie } from './session.http.js';
+import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
 import { SessionRequests, type RequestSessionState } from './session.requests.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
@@ -27,6 +28,11 @@ const logger = new Logger('SessionInterceptor');
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
+  /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
+  [inspect.custom](): string {
+    return 'SessionInterceptor {}';
+  }
+
   private readonly usesSession = new WeakMap<Function, boolean>();
 
   constructor(protected readonly requests: SessionRequests) {}
@@ -98,6 +104,7 @@ export class SessionInterceptor implements NestInterceptor {
         throw error;
       }
       appendSetCookie(response, sessionCookie(options, store.sessionKey!, maxAge));
+      if (options.privateCacheControl) makeCacheControlPrivate(response);
       vary = true;
     }
     if (vary) addVaryCookie(response);

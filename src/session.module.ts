@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Global, Module, type NestModule } from '@nestjs/common';
 import { SessionBackend } from './backends/session-backend.js';
 import { SessionCodec } from './codec/session-codec.js';
@@ -32,6 +33,11 @@ import { SessionService } from './session.service.js';
   exports: [SessionService, SessionBackend, SessionCodec, SESSION_OPTIONS, SessionRequests],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
+  /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
+  [inspect.custom](): string {
+    return 'SessionModule {}';
+  }
+
   constructor(private readonly routes: SessionRoutes) {
     super();
   }

@@ -20,6 +20,7 @@ export function codecFor(options: ResolvedSessionOptions): SessionCodec {
     secretKeyFallbacks: options.secretKeyFallbacks,
     salt: options.salt,
     legacyDecode: options.legacyDecode,
+    maxDecodedBytes: options.maxDecodedBytes,
   });
 }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Inject, Injectable } from '@nestjs/common';
 import { SessionBackend } from './backends/session-backend.js';
 import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
@@ -31,6 +32,11 @@ export function guardSessionsPending(): boolean {
  */
 @Injectable()
 export class SessionRequests {
+  /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
+  [inspect.custom](): string {
+    return 'SessionRequests {}';
+  }
+
   constructor(
     @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
     readonly backend: SessionBackend,

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Inject, Injectable, type Type } from '@nestjs/common';
 import { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
@@ -24,6 +25,11 @@ const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Control
  */
 @Injectable()
 export class SessionRoutes {
+  /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
+  [inspect.custom](): string {
+    return 'SessionRoutes {}';
+  }
+
   /** Whether `SessionInterceptor` runs before every route of the app. */
   interceptsEveryRoute = false;
 

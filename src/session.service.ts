@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from 'node:util';
 import { Inject, Injectable, type ExecutionContext, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SessionBackend } from './backends/session-backend.js';
 import { releaseDefaultCodec, setDefaultCodec } from './codec/running-codecs.js';
@@ -22,6 +23,11 @@ import { SessionStore, type SessionData } from './session.store.js';
  */
 @Injectable()
 export class SessionService implements OnModuleInit, OnApplicationShutdown {
+  /** What printing the service shows: the engine and the options, secrets as `[secret]`. */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `SessionService ${inspect({ engine: this.backend.engineName, options: this.options }, options)}`;
+  }
+
   constructor(
     @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
     /** Signs and reads `session_data` with the configured secrets. */
@@ -64,6 +70,20 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
    */
   clearExpired(): Promise<number> {
     return this.backend.clearExpired();
+  }
+
+  /**
+   * A health signal: resolves when the configured engine's store answers (one real lookup),
+   * rejects with its error otherwise; `SessionStoreUnavailable` when Redis cannot be reached.
+   *
+   * @example
+   * ```ts
+   * // With @nestjs/terminus: () => this.sessions.ping().then(() => ({ sessions: { status: 'up' } }))
+   * @Get('health') async health() { await this.sessions.ping(); return { sessions: 'up' }; }
+   * ```
+   */
+  ping(): Promise<void> {
+    return this.backend.ping();
   }
 
   /** `session_data` for `data`, signed with `secretKey` (Django's `SessionStore().encode()`). */

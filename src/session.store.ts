@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from 'node:util';
 import { Logger } from '@nestjs/common';
 import type { SessionBackend, SessionExpiry } from './backends/session-backend.js';
 import { assertJsonValue } from './codec/session-codec.js';
@@ -381,6 +382,17 @@ export class SessionStore<T extends SessionData = SessionData> {
   /** Removes the test value (throws `KeyError` if it was not set, as Django). */
   deleteTestCookie(): void {
     (this as SessionStore).delete(TEST_COOKIE_NAME);
+  }
+
+  /**
+   * What `console.log(session)` / `util.inspect` / Nest's `Logger` show: the key, the flags and
+   * the data (the visitor's own), never the module's secrets. Does not mark the session accessed.
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    // Read without applying what was loaded: printing must not change what the response does.
+    const data = Object.fromEntries(this.#cache ?? this.#loaded ?? []);
+    const shown = { sessionKey: this.#key, modified: this.#modified, accessed: this.#accessed, data };
+    return `SessionStore ${inspect(shown, options)}`;
   }
 
   /** A plain copy of the data (for logging or a JSON response). */

@@ -1,3 +1,5 @@
+import { CacheSessionBackend } from './cache/cache.backend.js';
+import { CachedDbSessionBackend } from './cache/cached-db.backend.js';
 import { FileSessionBackend } from './file/file.backend.js';
 import type { EngineClass } from './session-backend.js';
 import { SignedCookieSessionBackend } from './signed-cookies/signed-cookies.backend.js';
@@ -10,6 +12,8 @@ import { TypeOrmSessionBackend } from './typeorm/typeorm.backend.js';
  */
 export const ENGINES = {
   db: TypeOrmSessionBackend,
+  cache: CacheSessionBackend,
+  cached_db: CachedDbSessionBackend,
   signed_cookies: SignedCookieSessionBackend,
   file: FileSessionBackend,
 } as const satisfies Record<string, EngineClass>;

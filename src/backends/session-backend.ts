@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { randomInt } from 'node:crypto';
 import type { ModuleRef } from '@nestjs/core';
 import type { SessionCodec } from '../codec/session-codec.js';
@@ -76,6 +77,11 @@ export function newSessionKey(): string {
  * ```
  */
 export abstract class SessionBackend {
+  /** What printing an engine shows: its name, never its connections (a client may hold a password). */
+  [inspect.custom](): string {
+    return `${this.constructor.name} { engine: '${this.engineName}' }`;
+  }
+
   /** The engine's name as the `engine` option spells it (`'db'`, `'cache'`...), for messages. */
   readonly engineName: string = this.constructor.name;
 
@@ -113,6 +119,14 @@ export abstract class SessionBackend {
 
   /** Deletes every stored session whose expiry has passed (`clearsessions`); resolves to how many. */
   abstract clearExpired(): Promise<number>;
+
+  /**
+   * Resolves when the store answers (a health check): one real lookup of a key that cannot
+   * exist. Rejects with the store's error otherwise. Engines without a store resolve at once.
+   */
+  async ping(): Promise<void> {
+    await this.exists(this.newKey());
+  }
 
   /** A new key for a session (Django's `_get_new_session_key()`). */
   newKey(): string {

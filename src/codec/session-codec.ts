@@ -26,6 +26,7 @@
  *     TypeError when written. Without it a signed row nested 100,000 deep decodes (JSON.parse copes)
  *     and then every save of that session overflows the stack.
  */
+import { inspect } from 'node:util';
 import {
   BadSignature,
   DEFAULT_MAX_DECODED_BYTES,
@@ -273,8 +274,9 @@ const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+
  * // { data: { a: 1 }, status: 'ok', stale: false, format: 'signed' }
  */
 export class SessionCodec {
-  private readonly secretKey: string;
-  private readonly keys: readonly string[];
+  // Private fields (#): util.inspect, console.log, JSON.stringify and Nest's Logger never see them.
+  readonly #secretKey: string;
+  readonly #keys: readonly string[];
   private readonly salt: string;
   private readonly legacySalt: string;
   private readonly legacyDecode: boolean;
@@ -293,14 +295,23 @@ export class SessionCodec {
     if (typeof salt !== 'string' || salt === '') {
       throw new TypeError('SessionCodec: salt must be a non-empty string');
     }
-    this.secretKey = options.secretKey;
-    this.keys = Object.freeze([options.secretKey, ...fallbacks]);
+    this.#secretKey = options.secretKey;
+    this.#keys = Object.freeze([options.secretKey, ...fallbacks]);
     this.salt = salt;
     this.legacySalt = legacySaltFor(salt);
     this.legacyDecode = options.legacyDecode ?? true;
     const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
     assertByteLimit(maxDecodedBytes, 'SessionCodec: maxDecodedBytes');
     this.maxDecodedBytes = maxDecodedBytes;
+  }
+
+  /** What printing a codec shows: never its keys. */
+  [inspect.custom](): string {
+    return `SessionCodec { salt: ${JSON.stringify(this.salt)}, secretKey: '[secret]', secretKeyFallbacks: ${this.#keys.length - 1} }`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { salt: this.salt, secretKey: '[secret]', secretKeyFallbacks: this.#keys.length - 1 };
   }
 
   /**
@@ -349,7 +360,7 @@ export class SessionCodec {
     // Django: bytes of an ASCII string, so latin-1 / UTF-8 agree.
     const bytes = Buffer.from(json, 'latin1');
     return timestampSign(encodeObjectPayload(bytes, true), {
-      key: this.secretKey,
+      key: this.#secretKey,
       salt: this.salt,
       algorithm: 'sha256',
       timestampSeconds: Math.floor(nowSeconds),
@@ -379,7 +390,7 @@ export class SessionCodec {
     const algorithms: SigningAlgorithm[] = this.legacyDecode ? ['sha256', 'sha1'] : ['sha256'];
     let verified: VerifiedValue;
     try {
-      verified = verify(sessionData, { keys: this.keys, salt: this.salt, algorithms });
+      verified = verify(sessionData, { keys: this.#keys, salt: this.salt, algorithms });
     } catch (e) {
       if (!(e instanceof BadSignature)) throw e;
       return this.legacyDecode ? this.decodeLegacy(sessionData) : badSignature();
@@ -417,7 +428,7 @@ export class SessionCodec {
     if (colon < 0) return badSignature();
     const hash = decoded.subarray(0, colon);
     const serialized = decoded.subarray(colon + 1);
-    const verified = this.keys.some((key) =>
+    const verified = this.#keys.some((key) =>
       constantTimeEqual(hash, saltedHmac(this.legacySalt, serialized, key, 'sha1').toString('hex')),
     );
     if (!verified) return badSignature();

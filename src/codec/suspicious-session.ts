@@ -4,10 +4,14 @@ import type { DecodeResult, SessionCodec } from './session-codec.js';
 // Named after Django's logger, so operators recognise the warning.
 const securityLogger = new Logger('django.security.SuspiciousSession');
 
-/** `codec.decode()`, with Django's warning ("Session data corrupted") when the data does not verify. */
+/**
+ * `codec.decode()`, with Django's warning ("Session data corrupted") when the data does not verify,
+ * or verifies but would inflate past `maxDecodedBytes` (a signed zlib bomb: not Django's data).
+ */
 export function decodeLogged(codec: SessionCodec, sessionData: string): DecodeResult {
   const result = codec.decode(sessionData);
   if (result.status === 'bad-signature') securityLogger.warn('Session data corrupted');
+  else if (result.status === 'too-large') securityLogger.warn('Session data corrupted (larger than maxDecodedBytes once inflated)');
   return result;
 }
 

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { CreateDjangoSession1700000000000, CreateError, SessionCodec, SessionEntity, TypeOrmSessionBackend, UpdateError } from '../../src/index.js';
+import { CreateDjangoSession1700000000000, CreateError, SessionCodec, SessionEntity, SWEEP_BATCH_ROWS, TypeOrmSessionBackend, UpdateError } from '../../src/index.js';
 import { describeWith, type Service } from '../support/env.js';
 import { defineEngineContract } from './engine.contract.js';
 import { createDatabase, rawExpireDate, type Database, type Engine } from '../interop/support/databases.js';
@@ -281,6 +281,25 @@ export function defineBackendContract(target: ContractTarget): void {
         await expect(backend.clearExpired()).resolves.toBe(3);
         for (const key of expired) await expect(backend.exists(key)).resolves.toBe(false);
         for (const key of live) await expect(backend.exists(key)).resolves.toBe(true);
+        await expect(backend.clearExpired()).resolves.toBe(0);
+      });
+
+      it('clearExpired() on more expired rows than one batch: deletes them all, in batches, and counts exactly', async () => {
+        await backend.clearExpired();
+        const expired = 2 * SWEEP_BATCH_ROWS + 345;
+        const past = djangoUtc(Date.now() - 3_600_000, 250000);
+        const value = target.engine === 'postgres' ? `${past}+00:00` : past;
+        for (let start = 0; start < expired; start += 300) {
+          const count = Math.min(300, expired - start);
+          const rows = Array.from({ length: count }, () => [newKey(), 'old', value]);
+          await db.query(`INSERT INTO django_session (session_key, session_data, expire_date) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`, rows.flat());
+        }
+        const live = newKey();
+        await backend.saveRow(live, 'live', inOneDay(), true);
+        await expect(backend.clearExpired()).resolves.toBe(expired);
+        const [{ n }] = await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM django_session');
+        expect(Number(n)).toBeGreaterThanOrEqual(1);
+        expect((await backend.loadRow(live))?.sessionData).toBe('live');
         await expect(backend.clearExpired()).resolves.toBe(0);
       });
 

@@ -29,8 +29,10 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'Lax', // SESSION_COOKIE_SAMESITE
         saveEveryRequest: false, // SESSION_SAVE_EVERY_REQUEST
         expireAtBrowserClose: false, // SESSION_EXPIRE_AT_BROWSER_CLOSE
+        privateCacheControl: false, // not a Django setting: Django sends no Cache-Control
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
+        maxDecodedBytes: 4 * 1024 * 1024, // not a Django setting: how far a stored session may inflate
         dataSource: undefined,
         engine: 'db', // SESSION_ENGINE: django.contrib.sessions.backends.db
         cache: null, // only the cache engines need it
@@ -50,8 +52,10 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'Lax',
         saveEveryRequest: false,
         expireAtBrowserClose: false,
+        privateCacheControl: false,
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
+        maxDecodedBytes: 4 * 1024 * 1024,
         engine: 'db',
         cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 }, // CACHES: KEY_PREFIX, VERSION; django-redis SERIALIZER
       });
@@ -70,8 +74,10 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'None' as const,
         saveEveryRequest: true,
         expireAtBrowserClose: true,
+        privateCacheControl: true,
         salt: 'django.contrib.sessions.MyStore',
         legacyDecode: false,
+        maxDecodedBytes: 65536,
         dataSource: 'sessions',
         engine: 'file' as const,
         filePath: '/var/lib/sessions',
@@ -239,6 +245,8 @@ describe('resolveSessionOptions', () => {
       ['an unknown serializer', { engine: 'cache', cache: { client, serializer: 'msgpack' } }, /"cache.serializer" must be 'pickle' or 'json'/],
       ['a zero timeout', { engine: 'cache', cache: { client, timeout: 0 } }, /"cache.timeout" must be a whole number of milliseconds/],
       ['an empty filePath', { engine: 'file', filePath: '' }, /"filePath" must be a directory path/],
+      ['a tiny maxDecodedBytes', { maxDecodedBytes: 10 }, /"maxDecodedBytes" must be a whole number of bytes, at least 1024/],
+      ['a fractional maxDecodedBytes', { maxDecodedBytes: 4096.5 }, /"maxDecodedBytes" must be/],
     ])('refuses %s, naming the option', (_what, extra, message) => {
       expect(() => resolve({ secretKey: 'k', ...extra })).toThrow(SessionConfigError);
       expect(() => resolve({ secretKey: 'k', ...extra })).toThrow(message);

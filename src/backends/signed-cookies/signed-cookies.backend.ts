@@ -45,6 +45,7 @@ export class SignedCookieSessionBackend extends SessionBackend {
       secretKeyFallbacks: options.secretKeyFallbacks,
       salt: SIGNED_COOKIES_SALT,
       legacyDecode: false, // signing.loads never read the pre-3.1 session format
+      maxDecodedBytes: options.maxDecodedBytes,
     });
     return new this(codec, options.cookieName, options.cookieAge);
   }
@@ -79,6 +80,9 @@ export class SignedCookieSessionBackend extends SessionBackend {
   override create(data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
     return this.save('', data, expiry);
   }
+
+  /** No store to ask. */
+  override async ping(): Promise<void> {}
 
   /** Nothing to delete: the cookie is deleted by the response (the session is then empty). */
   async delete(): Promise<void> {}

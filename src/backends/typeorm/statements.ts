@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { dialectOf } from './dialect.js';
 import { SessionEntity } from './session.entity.js';
 
 /** One SQL statement of the db engine, with bound parameters. */
@@ -11,11 +12,38 @@ export interface Statement {
 export type StatementName = 'load' | 'exists' | 'insert' | 'update' | 'delete' | 'clearExpired';
 
 /**
+ * Rows `clearExpired()` deletes per statement. Between batches the sweep yields, so on a table with
+ * a million expired rows a live app's session queries wait for one batch, not for the whole sweep.
+ */
+export const SWEEP_BATCH_ROWS = 1000;
+
+/**
  * The SQL Django's db backend runs, built once per DataSource by TypeORM's query builder (quoting
  * and placeholders per driver) with marker values as parameters, recording where each marker
  * landed: the driver decides placeholder style and order. Throws when the DataSource does not
  * know `SessionEntity`, so a missing entity fails the boot, not a request.
  */
+/**
+ * One batch of the expired-row sweep: at most `SWEEP_BATCH_ROWS` rows. MySQL/MariaDB take a LIMIT
+ * on DELETE itself (and refuse one in an IN subquery); the others delete by the keys of a limited
+ * SELECT, which the `expire_date` index serves.
+ */
+function sweepBatch(dataSource: DataSource, now: string): [string, unknown[]] {
+  const repo = dataSource.getRepository(SessionEntity);
+  if (dialectOf(dataSource) === 'mysql') {
+    const [sql, params] = repo.createQueryBuilder().delete().where('expire_date < :now', { now }).getQueryAndParameters();
+    return [`${sql} LIMIT ${SWEEP_BATCH_ROWS}`, params];
+  }
+  const [select, params] = repo
+    .createQueryBuilder('s')
+    .select('s.sessionKey')
+    .where('s.expireDate < :now', { now })
+    .limit(SWEEP_BATCH_ROWS)
+    .getQueryAndParameters();
+  const { driver } = dataSource;
+  return [`DELETE FROM ${driver.escape(repo.metadata.tableName)} WHERE ${driver.escape('session_key')} IN (${select})`, params];
+}
+
 export function buildStatements(dataSource: DataSource): Record<StatementName, Statement> {
   if (!dataSource.hasMetadata(SessionEntity)) {
     throw new Error(
@@ -67,6 +95,6 @@ export function buildStatements(dataSource: DataSource): Record<StatementName, S
         .getQueryAndParameters(),
     ),
     delete: build(repo.createQueryBuilder().delete().where('session_key = :key', { key: a0 }).getQueryAndParameters()),
-    clearExpired: build(repo.createQueryBuilder().delete().where('expire_date < :now', { now: a0 }).getQueryAndParameters()),
+    clearExpired: build(sweepBatch(dataSource, a0!)),
   };
 }

@@ -6,7 +6,7 @@ import { CreateError, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { useDjangoDateText } from './django-date-text.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
-import { buildStatements, type Statement, type StatementName } from './statements.js';
+import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
 /** A `django_session` row as the db engine reads it. */
 export interface SessionRow {
@@ -114,8 +114,19 @@ export class TypeOrmSessionBackend extends SessionBackend {
     await this.run('delete', [key]);
   }
 
+  /**
+   * Deletes the expired rows in batches of `SWEEP_BATCH_ROWS`, yielding to the event loop between
+   * them, so requests keep being served during a long sweep; resolves to the exact count.
+   */
   async clearExpired(): Promise<number> {
-    return (await this.run('clearExpired', [this.dateParam(new Date())])).affected ?? 0;
+    const now = this.dateParam(new Date());
+    let total = 0;
+    for (;;) {
+      const deleted = (await this.run('clearExpired', [now])).affected ?? 0;
+      total += deleted;
+      if (deleted < SWEEP_BATCH_ROWS) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private dateParam(date: Date): Date | string {

@@ -1,0 +1,110 @@
+import { Logger } from '@nestjs/common';
+import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-serializers.js';
+import { CreateError, UpdateError } from '../../session.errors.js';
+import { SessionConfigError } from '../../session-options.js';
+import type { ResolvedSessionOptions } from '../../session-options.interface.js';
+import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import { adaptRedisClient, isRedisClient, type SessionRedis } from './redis-client.js';
+
+/** Django's `KEY_PREFIX` of the cache engine (`backends/cache.py`). */
+export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
+
+// Django's logger for a tampered or foreign cache value, as for a row that does not verify.
+const securityLogger = new Logger('django.security.SuspiciousSession');
+
+/** A session's Redis entry: where it lives and how its value is written. */
+export class SessionCacheEntries {
+  constructor(
+    readonly redis: SessionRedis,
+    readonly serializer: CacheSerializer,
+    /** `<KEY_PREFIX>:<VERSION>:<engine prefix>`: Django's `make_key()` around the engine's own prefix. */
+    private readonly prefix: string,
+  ) {}
+
+  /** The Redis entries of `engine prefix` under the module's `cache` options (validated at start-up). */
+  static forOptions(options: ResolvedSessionOptions, enginePrefix: string): SessionCacheEntries {
+    const cache = options.cache!;
+    if (!isRedisClient(cache.client)) {
+      throw new SessionConfigError(
+        `SessionModule option "cache.client" must be a connected node-redis (v5 or later), ioredis or iovalkey client (engine '${String(options.engine)}')`,
+      );
+    }
+    return new this(adaptRedisClient(cache.client, { timeoutMs: cache.timeout }), CACHE_SERIALIZERS[cache.serializer], `${cache.keyPrefix}:${cache.version}:${enginePrefix}`);
+  }
+
+  /** Django's cache key of a session: `KEY_PREFIX:VERSION:<engine prefix><session key>`. */
+  keyOf(sessionKey: string): string {
+    return this.prefix + sessionKey;
+  }
+
+  /** The cached dict; null when there is none, or when it cannot be read (logged, as Django's `SuspiciousSession`). */
+  async get(sessionKey: string): Promise<SessionMap | null> {
+    const value = await this.redis.get(this.keyOf(sessionKey));
+    if (value === null) return null;
+    try {
+      return this.serializer.loads(value);
+    } catch {
+      securityLogger.warn('Session data corrupted');
+      return null;
+    }
+  }
+
+  /**
+   * `SET` with the session's expiry age as TTL. A session already expired is deleted instead
+   * (django-redis does the same for a timeout <= 0). Resolves false when NX/XX refused.
+   */
+  async set(sessionKey: string, data: ReadonlyMap<string, unknown>, ageSeconds: number, condition?: 'NX' | 'XX'): Promise<boolean> {
+    const key = this.keyOf(sessionKey);
+    if (ageSeconds < 1) {
+      await this.redis.del(key);
+      return true;
+    }
+    return this.redis.set(key, this.serializer.dumps(data), Math.floor(ageSeconds), condition);
+  }
+}
+
+/**
+ * The `cache` engine (Django's `django.contrib.sessions.backends.cache` on django-redis): each
+ * session's dict in Redis under `KEY_PREFIX:VERSION:django.contrib.sessions.cache<key>`, written
+ * by django-redis's serializer (pickle by default, or JSON), expiring by TTL. Nothing to sweep.
+ *
+ * Where Django's engine reads then writes (a save could re-create a session deleted meanwhile),
+ * this one updates with `SET ... XX`: a session logged out elsewhere stays logged out
+ * (`UpdateError`, answered 400 as on the db engine). When Redis cannot be reached, a request that
+ * needs its session is answered 503 (Django would quietly start an empty session).
+ */
+export class CacheSessionBackend extends SessionBackend {
+  override readonly engineName: string = 'cache';
+  override readonly sweepsExpired = false;
+
+  constructor(readonly entries: SessionCacheEntries) {
+    super();
+  }
+
+  static fromContext({ options }: EngineContext): CacheSessionBackend {
+    return new this(SessionCacheEntries.forOptions(options, CACHE_KEY_PREFIX));
+  }
+
+  load(key: string): Promise<SessionMap | null> {
+    return this.entries.get(key);
+  }
+
+  exists(key: string): Promise<boolean> {
+    return this.entries.redis.exists(this.entries.keyOf(key));
+  }
+
+  async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
+    const written = await this.entries.set(key, data, expiry.age, mustCreate ? 'NX' : 'XX');
+    if (!written) throw mustCreate ? new CreateError(`session key ${key} is taken`) : new UpdateError(`session ${key} no longer exists`);
+    return key;
+  }
+
+  delete(key: string): Promise<void> {
+    return this.entries.redis.del(this.entries.keyOf(key));
+  }
+
+  /** Django's `clear_expired()` is a no-op for the cache: Redis expires entries by their TTL. */
+  async clearExpired(): Promise<number> {
+    return 0;
+  }
+}

@@ -1,0 +1,78 @@
+import { Logger } from '@nestjs/common';
+import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
+import type { SessionCodec } from '../../codec/session-codec.js';
+import type { DataSource } from 'typeorm';
+import type { EngineContext, SessionExpiry, SessionMap } from '../session-backend.js';
+import { resolveDataSource, TypeOrmSessionBackend } from '../typeorm/typeorm.backend.js';
+import { SessionCacheEntries } from './cache.backend.js';
+
+/** Django's `KEY_PREFIX` of the cached_db engine (`backends/cached_db.py`). */
+export const CACHED_DB_KEY_PREFIX = 'django.contrib.sessions.cached_db';
+
+// Django 5.1 logs a failed cache write on this logger and goes on.
+const logger = new Logger('django.contrib.sessions');
+
+/**
+ * The `cached_db` engine (Django's `django.contrib.sessions.backends.cached_db`): the db engine's
+ * `django_session` row, with the session's dict also in Redis under
+ * `KEY_PREFIX:VERSION:django.contrib.sessions.cached_db<key>`, so a read usually costs one Redis
+ * GET. Reads try the cache, fall back to the row and refill the cache; writes write the row, then
+ * the cache; deletes delete both. Exactly Django's order, so a Django on `cached_db` shares both.
+ *
+ * The database is the truth: when Redis fails, reads fall back to the row and cache writes are
+ * logged and skipped (Django 5.1's behaviour), so no request fails for the cache's sake.
+ */
+export class CachedDbSessionBackend extends TypeOrmSessionBackend {
+  override readonly engineName: string = 'cached_db';
+
+  constructor(
+    dataSource: DataSource | (() => DataSource),
+    codec: SessionCodec,
+    readonly entries: SessionCacheEntries,
+  ) {
+    super(dataSource, codec);
+  }
+
+  static override fromContext(context: EngineContext): CachedDbSessionBackend {
+    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX));
+  }
+
+  override async load(key: string): Promise<SessionMap | null> {
+    const cached = await this.cacheDo('read', () => this.entries.get(key), null);
+    if (cached !== null) return cached;
+    const row = await this.loadRow(key);
+    if (row === null) return null;
+    const data = decodedMap(decodeLogged(this.codec, row.sessionData));
+    // Django: cache.set(key, data, get_expiry_age(expiry=s.expire_date)), whole seconds left.
+    if (row.expireDate !== null) {
+      const age = Math.floor((row.expireDate.getTime() - Date.now()) / 1000);
+      await this.cacheDo('write', () => this.entries.set(key, data, age), false);
+    }
+    return data;
+  }
+
+  override async exists(key: string): Promise<boolean> {
+    return (await this.cacheDo('read', () => this.entries.redis.exists(this.entries.keyOf(key)), false)) || super.exists(key);
+  }
+
+  override async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
+    await super.save(key, data, expiry, mustCreate);
+    await this.cacheDo('write', () => this.entries.set(key, data, expiry.age), false);
+    return key;
+  }
+
+  override async delete(key: string): Promise<void> {
+    await super.delete(key);
+    await this.cacheDo('delete', () => this.entries.redis.del(this.entries.keyOf(key)), undefined);
+  }
+
+  /** A cache operation whose failure is logged and replaced by `fallback`: the row decides. */
+  private async cacheDo<T>(what: 'read' | 'write' | 'delete', operation: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      logger.error(`Error ${what === 'read' ? 'reading from' : what === 'write' ? 'saving to' : 'deleting from'} the cache (${(error as Error)?.name ?? 'error'}); the database is used`);
+      return fallback;
+    }
+  }
+}
