@@ -1,0 +1,235 @@
+/*
+ * The value serializers of django-redis 5.2, for sessions kept by Django's cache backend
+ * (SESSION_ENGINE = 'django.contrib.sessions.backends.cache' with django_redis.cache.RedisCache).
+ * Each session is one Redis value holding the session dict; django-redis's default compressor is
+ * the identity, so the value is exactly the serializer's output (plain ints would be stored
+ * unserialized, but a session is always a dict):
+ *
+ *   pickle  django_redis.serializers.pickle.PickleSerializer (the default):
+ *             pickle.dumps(dict, pickle.DEFAULT_PROTOCOL)  -> protocol 4 (see ./pickle.ts)
+ *             pickle.loads(value)
+ *   json    django_redis.serializers.json.JSONSerializer:
+ *             json.dumps(dict, cls=DjangoJSONEncoder).encode()
+ *               -> separators ', ' and ': ', ensure_ascii (every character outside ' '..'~' as a
+ *                  lowercase \uxxxx, astral ones as surrogate pairs; \" \\ \n \r \t \b \f short),
+ *                  floats as repr() (0.1, 1e-05, 1.5e-07), ints in full
+ *             json.loads(value.decode())  -> strict UTF-8, a BOM is an error
+ *
+ * Known answer for {"a": 1}:  pickle 80 04 95 0a 00.. 00 7d 94 8c 01 61 94 4b 01 73 2e,
+ *                              json   {"a": 1}
+ *
+ * Both read the top-level dict into a Map in stored order: Python dicts keep insertion order, and
+ * a JS object would move integer-like keys ("10") first. Nested dicts are plain objects.
+ * JS numbers cannot tell 1.0 from 1: integral numbers are written as ints, others as floats.
+ *
+ * Both serializers apply the project's one depth rule, MAX_JSON_DEPTH (500 levels), reading and
+ * writing, so that switching serializer never changes what a session may hold. It suits pickle
+ * too: CPython 3.11's pickler spends two recursion units per level and raises RecursionError past
+ * 499 levels from the top of a script (449 under 100 Python frames), although its unpickler reads
+ * any depth; json gives up near 994.
+ */
+import {
+  childPath,
+  pickleDumps,
+  pickleLoadsDict,
+  pythonDictEntries,
+  pythonKindOf,
+} from './pickle.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
+
+/** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
+export type CacheSerializerName = 'pickle' | 'json';
+
+/**
+ * One of django-redis's value serializers, for a session dict.
+ *
+ * @example
+ * const s = CACHE_SERIALIZERS.pickle;
+ * const bytes = s.dumps(new Map([['_auth_user_id', '1']])); // what Django would SET in Redis
+ * s.loads(bytes).get('_auth_user_id'); // '1'
+ */
+export interface CacheSerializer {
+  readonly name: CacheSerializerName;
+  /**
+   * The bytes django-redis stores for this dict. Throws a `TypeError` for values Python would not
+   * read back the same (undefined, functions, symbols, bigint, NaN/±Infinity, class instances,
+   * non-string keys, cycles) and for nesting deeper than `MAX_JSON_DEPTH` (500) levels, the
+   * session dict counting as level 1.
+   */
+  dumps(session: ReadonlyMap<string, unknown>): Buffer;
+  /**
+   * The stored dict, as a Map in stored key order. Throws (PickleError, SyntaxError or TypeError)
+   * when `data` is not a dict of None, bool, int, float, str, list, tuple and dict, or nests
+   * deeper than `MAX_JSON_DEPTH` (500) levels.
+   */
+  loads(data: Buffer): Map<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON, as Python's json module writes and reads it
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `repr(x)` of a finite, non-integral float: the same shortest round-trip digits as JS (both pick
+ * the closest shortest), but Python switches to exponent form below 1e-4 (JS: below 1e-6) and
+ * writes at least two exponent digits ('1e-05', JS '1e-5').
+ */
+function pythonFloatRepr(x: number): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x));
+  if (m === null) throw new TypeError(`cannot format ${String(x)} as a Python float`);
+  const sign = m[1] as string;
+  let digits = (m[2] as string) + (m[3] ?? '');
+  // The value is 0.<digits> × 10^decpt, Python's convention in format_float_short.
+  let decpt = (m[2] as string).length + Number(m[4] ?? 0);
+  const leadingZeros = /^0*/.exec(digits)![0].length;
+  digits = digits.slice(leadingZeros).replace(/0+$/, '');
+  decpt -= leadingZeros;
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const exponent = decpt - 1;
+  const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+}
+
+/** Appends Python's `json.dumps(v)` (default separators, ensure_ascii) to `out`. */
+function writeJson(v: unknown, path: string, depth: number, ancestors: Set<object>, out: string[]): void {
+  switch (pythonKindOf(v, path)) {
+    case 'none':
+      out.push('null');
+      return;
+    case 'bool':
+      out.push(v ? 'true' : 'false');
+      return;
+    case 'int':
+      // Exact digits: Python prints 2**64 in full where JS would print 18446744073709552000.
+      out.push(Number.isSafeInteger(v) ? String(v) : BigInt(v as number).toString());
+      return;
+    case 'float':
+      out.push(pythonFloatRepr(v as number));
+      return;
+    case 'str':
+      out.push(pythonJsonDumps(v));
+      return;
+  }
+  const obj = v as object;
+  // Python's json checks only for cycles (ValueError); a shared container is written twice.
+  if (ancestors.has(obj)) throw new TypeError(`value at "${path}" is a circular reference`);
+  if (depth > MAX_JSON_DEPTH) throw new TypeError(`value at "${path}" is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  ancestors.add(obj);
+  if (Array.isArray(obj)) {
+    out.push('[');
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out.push(', ');
+      writeJson(obj[i], childPath(path, i), depth + 1, ancestors, out);
+    }
+    out.push(']');
+  } else {
+    out.push('{');
+    let first = true;
+    for (const [key, value] of pythonDictEntries(obj, path)) {
+      if (!first) out.push(', ');
+      first = false;
+      out.push(pythonJsonDumps(key), ': ');
+      writeJson(value, childPath(path, key), depth + 1, ancestors, out);
+    }
+    out.push('}');
+  }
+  ancestors.delete(obj);
+}
+
+// Python's bytes.decode(): strict UTF-8, and a BOM stays a character (which json.loads refuses).
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
+
+/**
+ * The keys of the top-level object of valid JSON `text`, in the order written, first occurrence
+ * first (a repeated key keeps its first position and takes the last value, in Python as in
+ * JSON.parse). Same scan as session-codec's.
+ */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      if (depth === 1) expectKey = true;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return [...new Set(keys)];
+}
+
+function jsonLoads(data: Buffer): Map<string, unknown> {
+  if (!Buffer.isBuffer(data)) throw new TypeError('cache value must be a Buffer');
+  let text: string;
+  try {
+    text = utf8Strict.decode(data);
+  } catch {
+    // Rethrown from here so that the error belongs to this realm (TextDecoder's is Node's own).
+    throw new TypeError('the JSON cache value is not UTF-8 (Python: UnicodeDecodeError)');
+  }
+  // The project's one JSON depth rule (see MAX_JSON_DEPTH): what Python's json reliably reads.
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new TypeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  // Python's json.loads also takes NaN/Infinity, which JSON.parse refuses (SyntaxError); nothing
+  // this package writes contains them. JSON.parse makes "__proto__" an own data property.
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TypeError('the JSON cache value is not an object');
+  }
+  const record = parsed as Record<string, unknown>;
+  const keys = Object.keys(record);
+  // Object.keys is the text order unless integer-like keys were moved first; only then scan.
+  const ordered = keys.some((k) => INTEGER_KEY.test(k)) ? topLevelKeys(text) : keys;
+  return new Map(ordered.map((k) => [k, record[k]]));
+}
+
+function assertSession(session: unknown): ReadonlyMap<string, unknown> {
+  if (!(session instanceof Map)) throw new TypeError('a session must be passed as a Map<string, unknown>');
+  return session as ReadonlyMap<string, unknown>;
+}
+
+const pickleSerializer: CacheSerializer = Object.freeze({
+  name: 'pickle' as const,
+  dumps: (session: ReadonlyMap<string, unknown>): Buffer => pickleDumps(assertSession(session), { maxDepth: MAX_JSON_DEPTH }),
+  loads: (data: Buffer): Map<string, unknown> => pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH }),
+});
+
+const jsonSerializer: CacheSerializer = Object.freeze({
+  name: 'json' as const,
+  dumps: (session: ReadonlyMap<string, unknown>): Buffer => {
+    const out: string[] = [];
+    writeJson(assertSession(session), 'session', 1, new Set(), out);
+    // ensure_ascii output is pure ASCII: .encode() and latin-1 agree.
+    return Buffer.from(out.join(''), 'latin1');
+  },
+  loads: jsonLoads,
+});
+
+/**
+ * django-redis's serializers by name: `pickle` (PickleSerializer, the default) and `json`
+ * (JSONSerializer).
+ *
+ * @example
+ * CACHE_SERIALIZERS.json.dumps(new Map([['b', 1], ['10', 'Zoë']])).toString(); // '{"b": 1, "10": "Zo\\u00eb"}'
+ */
+export const CACHE_SERIALIZERS: Readonly<Record<CacheSerializerName, CacheSerializer>> = Object.freeze({
+  pickle: pickleSerializer,
+  json: jsonSerializer,
+});

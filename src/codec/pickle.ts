@@ -1,0 +1,1187 @@
+/*
+ * A safe subset of Python's pickle, enough for what django-redis's PickleSerializer stores for a
+ * session (`pickle.dumps(session_dict, pickle.DEFAULT_PROTOCOL)`, protocol 4 on Python 3.8+).
+ *
+ * Reading (`pickleLoads`) accepts protocols 0–5 but only the opcodes that build JSON-like data:
+ *
+ *   None       N                      bool   \x88 \x89 (NEWTRUE/NEWFALSE), I01\n I00\n (protocol 0-1)
+ *   int        K M J (BININT1/2/BININT), \x8a \x8b (LONG1/LONG4, little-endian two's complement),
+ *              I<decimal>\n L<decimal>L\n (text, protocol 0-1)
+ *   float      G (BINFLOAT, big-endian IEEE 754), F<repr>\n (text)
+ *   str        \x8c X \x8d (SHORT_BINUNICODE/BINUNICODE/BINUNICODE8: UTF-8 with 'surrogatepass'),
+ *              V<raw-unicode-escape>\n (UNICODE, protocol 0-1)
+ *   list       ] l a e (EMPTY_LIST, LIST, APPEND, APPENDS)
+ *   tuple      ) t \x85 \x86 \x87 (read as JS arrays)
+ *   dict       } d s u (EMPTY_DICT, DICT, SETITEM, SETITEMS); str keys only
+ *   plumbing   ( 0 1 2 (MARK, POP, POP_MARK, DUP), p q r \x94 (PUT/BINPUT/LONG_BINPUT/MEMOIZE),
+ *              g h j (GET/BINGET/LONG_BINGET), \x80 (PROTO ≤ 5), \x95 (FRAME), . (STOP)
+ *
+ * Everything else (GLOBAL, STACK_GLOBAL, REDUCE, BUILD, INST, OBJ, NEWOBJ*, PERSID, EXT*, bytes,
+ * bytearray, sets, Python 2 STRING opcodes, unknown bytes) is refused with a PickleError naming the
+ * opcode and its offset. Nothing is ever looked up or called: the reader only builds plain data.
+ * Work is linear in the input (memo in a Map, marks as stack offsets, each container converted
+ * once however often the memo shares it); the result is at most `maxDepth` (default 1,000)
+ * containers deep and has no cycles. Stricter than CPython, which ignores bytes after STOP,
+ * tolerates leftover stack items and reads Python 2 STRING opcodes as str.
+ *
+ * Writing (`pickleDumps`) reproduces CPython 3.11's C pickler at protocol 4 byte for byte:
+ *
+ *   \x80\x04, then frames: `\x95 <u64 LE length>` opens a frame, written only when its payload is at
+ *   least 4 bytes; a frame is closed at the start of saving any object once it holds ≥ 65,536
+ *   bytes, and a str whose UTF-8 is ≥ 65,536 bytes is written outside any frame (the frame so far
+ *   is closed first). STOP is the last byte of the last frame.
+ *   Every str, list and dict is followed by MEMOIZE; a container seen again is written as BINGET
+ *   / LONG_BINGET. Lists: `]\x94` then nothing (empty), `<item> a` (one item), or batches
+ *   `( <≤1000 items> e` until all are written. Dicts: `}\x94` then nothing, `<k> <v> s`, or batches
+ *   `( <≤1000 pairs> u` repeated while a batch was full (so 1000 pairs end with an empty `(u`,
+ *   as in CPython's batch_dict_exact).
+ *
+ * JS has no string identity, so a repeated str is written again; CPython writes BINGET when the
+ * very same str object recurs. The output therefore equals CPython's whenever the Python value
+ * shares no str objects other than the ones CPython always shares ('' and one-character strings
+ * below U+0100, which are singletons in CPython and are written as BINGET here too); it is always
+ * read back by Python to the same value.
+ */
+
+/**
+ * Raised by {@link pickleLoads} for anything outside the supported subset, truncated or trailing
+ * data, and structures that are too deep or cyclic. The message names the opcode and the offset.
+ *
+ * @example
+ * try { pickleLoads(data); } catch (e) { if (e instanceof PickleError) treatAsCorrupt(); }
+ */
+export class PickleError extends Error {
+  override name = 'PickleError';
+}
+
+/**
+ * The default for `maxDepth`: how many containers deep a value may be, read or written, the
+ * outermost counting as level 1. Python's unpickler has no limit (it does not recurse); CPython
+ * 3.11's pickler spends two units of the recursion limit (1,000) per level and raises
+ * RecursionError past 499 levels, fewer under a deep call stack.
+ *
+ * @example
+ * pickleLoads(data, { maxDepth: Math.min(PICKLE_MAX_DEPTH, 500) });
+ */
+export const PICKLE_MAX_DEPTH = 1000;
+
+/** Options for {@link pickleLoads} and {@link pickleLoadsDict}. */
+export interface PickleLoadsOptions {
+  /** Refuse (PickleError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
+  maxDepth?: number;
+}
+
+/** Options for {@link pickleDumps}. */
+export interface PickleDumpsOptions {
+  /**
+   * The PROTO byte: 4 (`pickle.DEFAULT_PROTOCOL` on Python 3.8+, the default) or 5 (django-redis
+   * `PICKLE_VERSION=5`); for JSON-like data nothing else differs.
+   */
+  protocol?: 4 | 5;
+  /** Refuse (TypeError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
+  maxDepth?: number;
+}
+
+function checkMaxDepth(maxDepth: number | undefined): number {
+  const depth = maxDepth ?? PICKLE_MAX_DEPTH;
+  if (!Number.isSafeInteger(depth) || depth < 1) throw new TypeError(`maxDepth must be a positive integer, got ${String(maxDepth)}`);
+  return depth;
+}
+
+// Opcode bytes (Lib/pickle.py).
+const MARK = 0x28; // (
+const STOP = 0x2e; // .
+const POP = 0x30; // 0
+const POP_MARK = 0x31; // 1
+const DUP = 0x32; // 2
+const FLOAT = 0x46; // F
+const INT = 0x49; // I
+const BININT = 0x4a; // J
+const BININT1 = 0x4b; // K
+const LONG = 0x4c; // L
+const BININT2 = 0x4d; // M
+const NONE = 0x4e; // N
+const UNICODE = 0x56; // V
+const BINUNICODE = 0x58; // X
+const APPEND = 0x61; // a
+const DICT = 0x64; // d
+const EMPTY_DICT = 0x7d; // }
+const APPENDS = 0x65; // e
+const GET = 0x67; // g
+const BINGET = 0x68; // h
+const LONG_BINGET = 0x6a; // j
+const LIST = 0x6c; // l
+const EMPTY_LIST = 0x5d; // ]
+const PUT = 0x70; // p
+const BINPUT = 0x71; // q
+const LONG_BINPUT = 0x72; // r
+const SETITEM = 0x73; // s
+const TUPLE = 0x74; // t
+const EMPTY_TUPLE = 0x29; // )
+const SETITEMS = 0x75; // u
+const BINFLOAT = 0x47; // G
+const PROTO = 0x80;
+const TUPLE1 = 0x85;
+const TUPLE2 = 0x86;
+const TUPLE3 = 0x87;
+const NEWTRUE = 0x88;
+const NEWFALSE = 0x89;
+const LONG1 = 0x8a;
+const LONG4 = 0x8b;
+const SHORT_BINUNICODE = 0x8c;
+const BINUNICODE8 = 0x8d;
+const MEMOIZE = 0x94;
+const FRAME = 0x95;
+
+const OPCODE_NAMES: Readonly<Record<number, string>> = {
+  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT',
+  0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID',
+  0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
+  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET',
+  0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
+  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1',
+  0x86: 'TUPLE2', 0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4',
+  0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
+};
+
+const HIGHEST_PROTOCOL = 5;
+const BATCHSIZE = 1000;
+// CPython's framing constants (_pickle.c): FRAME_SIZE_TARGET, FRAME_SIZE_MIN, FRAME_HEADER_SIZE.
+const FRAME_SIZE_TARGET = 64 * 1024;
+const FRAME_SIZE_MIN = 4;
+const FRAME_HEADER_SIZE = 9;
+
+function describeOpcode(op: number): string {
+  const hex = '0x' + op.toString(16).padStart(2, '0');
+  const name = OPCODE_NAMES[op];
+  return name === undefined ? `unknown opcode ${hex}` : `${name} (${hex})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+// While reading, containers are kept in these wrappers: a dict must keep Python's key order
+// (integer-like keys included) until the top level is handed out as a Map, and APPEND/SETITEM
+// must be able to tell a list from a tuple or a dict.
+class PyDict {
+  readonly map = new Map<string, unknown>();
+}
+class PyList {
+  constructor(readonly items: unknown[]) {}
+}
+class PyTuple {
+  constructor(readonly items: readonly unknown[]) {}
+}
+type PyContainer = PyDict | PyList | PyTuple;
+
+function isContainer(v: unknown): v is PyContainer {
+  return v instanceof PyDict || v instanceof PyList || v instanceof PyTuple;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+class Unpickler {
+  private pos = 0;
+  private at = 0; // offset of the opcode being executed, for messages
+  private op = 0;
+  private readonly stack: unknown[] = [];
+  private readonly marks: number[] = [];
+  private readonly memo = new Map<number, unknown>();
+
+  constructor(private readonly data: Buffer) {}
+
+  run(): unknown {
+    const data = this.data;
+    for (;;) {
+      if (this.pos >= data.length) {
+        throw new PickleError(`pickle data was truncated: no STOP opcode before the end (offset ${data.length})`);
+      }
+      this.at = this.pos;
+      const op = data[this.pos++] as number;
+      this.op = op;
+      switch (op) {
+        case PROTO: {
+          const proto = this.u8();
+          if (proto > HIGHEST_PROTOCOL) this.fail(`unsupported pickle protocol ${proto}`);
+          break;
+        }
+        case FRAME: {
+          // CPython only checks that the announced bytes are there; opcodes may cross frames.
+          const size = this.u64();
+          if (size > this.data.length - this.pos) this.fail(`announces ${size} bytes, only ${this.data.length - this.pos} left: pickle data was truncated`);
+          break;
+        }
+        case STOP:
+          return this.stop();
+
+        case MARK:
+          this.marks.push(this.stack.length);
+          break;
+        case POP:
+          // Lib/pickle.py load_pop: the top item, or the whole mark when the stack above it is empty.
+          if (this.stack.length > this.fence()) this.stack.pop();
+          else this.popMark();
+          break;
+        case POP_MARK:
+          this.popMark();
+          break;
+        case DUP:
+          this.stack.push(this.top());
+          break;
+
+        case NONE:
+          this.stack.push(null);
+          break;
+        case NEWTRUE:
+          this.stack.push(true);
+          break;
+        case NEWFALSE:
+          this.stack.push(false);
+          break;
+
+        case BININT1:
+          this.stack.push(this.u8());
+          break;
+        case BININT2:
+          this.stack.push(this.take(2).readUInt16LE(0));
+          break;
+        case BININT:
+          this.stack.push(this.take(4).readInt32LE(0));
+          break;
+        case LONG1:
+          this.stack.push(decodeLong(this.take(this.u8())));
+          break;
+        case LONG4: {
+          const n = this.take(4).readInt32LE(0);
+          if (n < 0) this.fail('LONG4 has a negative byte count');
+          this.stack.push(decodeLong(this.take(n)));
+          break;
+        }
+        case INT:
+          this.stack.push(this.textInt());
+          break;
+        case LONG:
+          this.stack.push(this.textLong());
+          break;
+
+        case BINFLOAT:
+          this.stack.push(this.take(8).readDoubleBE(0));
+          break;
+        case FLOAT:
+          this.stack.push(this.textFloat());
+          break;
+
+        case SHORT_BINUNICODE:
+          this.stack.push(this.utf8(this.take(this.u8())));
+          break;
+        case BINUNICODE:
+          this.stack.push(this.utf8(this.take(this.take(4).readUInt32LE(0))));
+          break;
+        case BINUNICODE8:
+          this.stack.push(this.utf8(this.take(this.u64())));
+          break;
+        case UNICODE:
+          this.stack.push(this.rawUnicodeEscape(this.line()));
+          break;
+
+        case EMPTY_LIST:
+          this.stack.push(new PyList([]));
+          break;
+        case LIST:
+          this.stack.push(new PyList(this.popMark()));
+          break;
+        case APPEND: {
+          const item = this.pop();
+          this.list().items.push(item);
+          break;
+        }
+        case APPENDS: {
+          const items = this.popMark();
+          const target = this.list().items;
+          // A loop, not push(...items): a spread of 100,000 arguments overflows the call stack.
+          for (const item of items) target.push(item);
+          break;
+        }
+
+        case EMPTY_TUPLE:
+          this.stack.push(new PyTuple([]));
+          break;
+        case TUPLE:
+          this.stack.push(new PyTuple(this.popMark()));
+          break;
+        case TUPLE1:
+        case TUPLE2:
+        case TUPLE3: {
+          const n = op - TUPLE1 + 1;
+          if (this.stack.length - n < this.fence()) this.fail('stack underflow');
+          this.stack.push(new PyTuple(this.stack.splice(this.stack.length - n, n)));
+          break;
+        }
+
+        case EMPTY_DICT:
+          this.stack.push(new PyDict());
+          break;
+        case DICT: {
+          const items = this.popMark();
+          const dict = new PyDict();
+          this.setItems(dict, items);
+          this.stack.push(dict);
+          break;
+        }
+        case SETITEM: {
+          const value = this.pop();
+          const key = this.pop();
+          this.setItems(this.dict(), [key, value]);
+          break;
+        }
+        case SETITEMS: {
+          const items = this.popMark();
+          this.setItems(this.dict(), items);
+          break;
+        }
+
+        case PUT:
+          this.memo.set(this.textIndex(), this.top());
+          break;
+        case BINPUT:
+          this.memo.set(this.u8(), this.top());
+          break;
+        case LONG_BINPUT:
+          this.memo.set(this.take(4).readUInt32LE(0), this.top());
+          break;
+        case MEMOIZE:
+          // Lib/pickle.py: memo[len(memo)] = stack[-1]
+          this.memo.set(this.memo.size, this.top());
+          break;
+        case GET:
+          this.stack.push(this.memoGet(this.textIndex()));
+          break;
+        case BINGET:
+          this.stack.push(this.memoGet(this.u8()));
+          break;
+        case LONG_BINGET:
+          this.stack.push(this.memoGet(this.take(4).readUInt32LE(0)));
+          break;
+
+        default:
+          this.fail('is not supported: only None, bool, int, float, str, list, tuple and dict can be read');
+      }
+    }
+  }
+
+  private stop(): unknown {
+    if (this.marks.length > 0) this.fail('leaves a MARK open');
+    if (this.stack.length !== 1) this.fail(`leaves ${this.stack.length} items on the stack instead of 1`);
+    if (this.pos !== this.data.length) {
+      throw new PickleError(`${this.data.length - this.pos} trailing bytes after STOP at offset ${this.at}`);
+    }
+    return this.stack[0];
+  }
+
+  private fail(why: string): never {
+    throw new PickleError(`${describeOpcode(this.op)} at offset ${this.at} ${why}`);
+  }
+
+  private take(n: number): Buffer {
+    if (n > this.data.length - this.pos) {
+      this.fail(`needs ${n} bytes, only ${this.data.length - this.pos} left: pickle data was truncated`);
+    }
+    const bytes = this.data.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return bytes;
+  }
+
+  private u8(): number {
+    return this.take(1)[0] as number;
+  }
+
+  private u64(): number {
+    const n = this.take(8).readBigUInt64LE(0);
+    // Past 2^53 it is past any input anyway: take() reports the truncation.
+    return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+  }
+
+  /** The argument of a text opcode: up to '\n' (consumed, not returned), as latin-1. */
+  private line(): string {
+    const end = this.data.indexOf(0x0a, this.pos);
+    if (end < 0) this.fail('has no terminating newline: pickle data was truncated');
+    const text = this.data.toString('latin1', this.pos, end);
+    this.pos = end + 1;
+    return text;
+  }
+
+  private fence(): number {
+    return this.marks.length > 0 ? (this.marks[this.marks.length - 1] as number) : 0;
+  }
+
+  private pop(): unknown {
+    if (this.stack.length <= this.fence()) this.fail('stack underflow');
+    return this.stack.pop();
+  }
+
+  private top(): unknown {
+    if (this.stack.length <= this.fence()) this.fail('stack underflow');
+    return this.stack[this.stack.length - 1];
+  }
+
+  private popMark(): unknown[] {
+    const mark = this.marks.pop();
+    if (mark === undefined) this.fail('could not find MARK');
+    return this.stack.splice(mark);
+  }
+
+  private list(): PyList {
+    const target = this.top();
+    if (!(target instanceof PyList)) this.fail(`targets ${kindOf(target)}, not a list`);
+    return target;
+  }
+
+  private dict(): PyDict {
+    const target = this.top();
+    if (!(target instanceof PyDict)) this.fail(`targets ${kindOf(target)}, not a dict`);
+    return target;
+  }
+
+  private setItems(dict: PyDict, items: unknown[]): void {
+    if (items.length % 2 !== 0) this.fail('has an odd number of items');
+    for (let i = 0; i < items.length; i += 2) {
+      const key = items[i];
+      if (typeof key !== 'string') this.fail(`has a dict key that is ${kindOf(key)}; only str keys are supported`);
+      // Python semantics: a repeated key keeps its first position and takes the last value.
+      dict.map.set(key, items[i + 1]);
+    }
+  }
+
+  private memoGet(index: number): unknown {
+    if (!this.memo.has(index)) this.fail(`refers to memo index ${index}, which was never stored`);
+    return this.memo.get(index);
+  }
+
+  private textIndex(): number {
+    const text = this.line();
+    if (!/^\d{1,15}$/.test(text)) this.fail(`has an invalid memo index ${JSON.stringify(text.slice(0, 20))}`);
+    return Number(text);
+  }
+
+  // Protocol 0-1 INT: decimal, with "00"/"01" standing for False/True (Python 2.2 booleans).
+  private textInt(): number | boolean {
+    const text = this.line();
+    if (text === '00') return false;
+    if (text === '01') return true;
+    return this.decimal(text);
+  }
+
+  private textLong(): number {
+    const text = this.line();
+    return this.decimal(text.endsWith('L') ? text.slice(0, -1) : text);
+  }
+
+  private decimal(text: string): number {
+    // What Python writes (repr of an int). Python would also take 0x.., underscores and spaces.
+    if (!/^[+-]?(?:0|[1-9]\d*)$/.test(text)) this.fail(`has an invalid integer ${JSON.stringify(text.slice(0, 40))}`);
+    // Number() rounds to the nearest double, as JSON.parse does for big integers.
+    const n = Number(text);
+    return n === 0 ? 0 : n; // no -0 from "-0"
+  }
+
+  private textFloat(): number {
+    const text = this.line().trim();
+    // repr(float) as Python writes it, plus what float() spells inf/nan with.
+    if (/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text)) return Number(text);
+    const special = /^([+-]?)(inf|infinity|nan)$/i.exec(text);
+    if (special) {
+      if (special[2]!.toLowerCase() === 'nan') return NaN;
+      return special[1] === '-' ? -Infinity : Infinity;
+    }
+    this.fail(`has an invalid float ${JSON.stringify(text.slice(0, 40))}`);
+  }
+
+  // CPython decodes every binary str opcode with UTF-8 'surrogatepass': lone surrogates written as
+  // 3-byte sequences come back as lone UTF-16 code units.
+  private utf8(bytes: Buffer): string {
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      const s = decodeUtf8SurrogatePass(bytes);
+      if (s === undefined) this.fail('holds invalid UTF-8');
+      return s;
+    }
+  }
+
+  // Python's 'raw-unicode-escape' codec: latin-1, except \uXXXX and \UXXXXXXXX.
+  private rawUnicodeEscape(text: string): string {
+    if (!text.includes('\\')) return text;
+    const out: string[] = [];
+    let i = 0;
+    let start = 0;
+    while (i < text.length) {
+      if (text.charCodeAt(i) !== 0x5c || i + 1 >= text.length) {
+        i++;
+        continue;
+      }
+      const kind = text[i + 1];
+      const count = kind === 'u' ? 4 : kind === 'U' ? 8 : 0;
+      if (count === 0) {
+        i += 2; // a backslash and the character after it are both literal
+        continue;
+      }
+      const hex = text.slice(i + 2, i + 2 + count);
+      if (hex.length !== count || !/^[0-9A-Fa-f]+$/.test(hex)) this.fail(`has a truncated \\${kind} escape`);
+      const cp = parseInt(hex, 16);
+      if (cp > 0x10ffff) this.fail('has a \\U escape out of range');
+      out.push(text.slice(start, i), String.fromCodePoint(cp));
+      i += 2 + count;
+      start = i;
+    }
+    out.push(text.slice(start));
+    return out.join('');
+  }
+}
+
+function kindOf(v: unknown): string {
+  if (v instanceof PyDict) return 'a dict';
+  if (v instanceof PyList) return 'a list';
+  if (v instanceof PyTuple) return 'a tuple';
+  if (v === null) return 'None';
+  if (typeof v === 'string') return 'a str';
+  if (typeof v === 'boolean') return 'a bool';
+  return Number.isInteger(v) ? 'an int' : 'a float';
+}
+
+// Doubles cannot exceed 2^1024: 129 significant bytes are already ±Infinity. Checked after
+// stripping sign-extension bytes, so BigInt never sees more than that.
+const MAX_LONG_BYTES = 129;
+
+/** LONG1/LONG4 payload: little-endian two's complement; the nearest double, as JSON.parse rounds. */
+function decodeLong(bytes: Buffer): number {
+  let n = bytes.length;
+  if (n === 0) return 0;
+  const negative = ((bytes[n - 1] as number) & 0x80) !== 0;
+  const pad = negative ? 0xff : 0x00;
+  while (n > 1 && bytes[n - 1] === pad && ((bytes[n - 2] as number) & 0x80) === (pad & 0x80)) n--;
+  if (n > MAX_LONG_BYTES) return negative ? -Infinity : Infinity;
+  let hex = '';
+  for (let i = n - 1; i >= 0; i--) hex += (bytes[i] as number).toString(16).padStart(2, '0');
+  let value = BigInt('0x' + hex);
+  if (negative) value -= 1n << BigInt(8 * n);
+  return Number(value);
+}
+
+/**
+ * UTF-8 as Python's 'surrogatepass' error handler reads it: strict, except that the 3-byte forms of
+ * U+D800..U+DFFF are accepted. `undefined` for anything else that is not UTF-8.
+ */
+function decodeUtf8SurrogatePass(bytes: Uint8Array): string | undefined {
+  const units: number[] = [];
+  const chunks: string[] = [];
+  const flush = (): void => {
+    chunks.push(String.fromCharCode(...units));
+    units.length = 0;
+  };
+  let i = 0;
+  while (i < bytes.length) {
+    const b0 = bytes[i] as number;
+    let cp: number;
+    let size: number;
+    if (b0 < 0x80) {
+      cp = b0;
+      size = 1;
+    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
+      size = 2;
+      cp = b0 & 0x1f;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      size = 3;
+      cp = b0 & 0x0f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      size = 4;
+      cp = b0 & 0x07;
+    } else {
+      return undefined;
+    }
+    if (i + size > bytes.length) return undefined;
+    for (let k = 1; k < size; k++) {
+      const b = bytes[i + k] as number;
+      if ((b & 0xc0) !== 0x80) return undefined;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    // Overlong forms and code points past U+10FFFF are errors even under surrogatepass.
+    if ((size === 3 && cp < 0x800) || (size === 4 && (cp < 0x10000 || cp > 0x10ffff))) return undefined;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+    } else {
+      units.push(cp);
+    }
+    i += size;
+    if (units.length >= 8192) flush();
+  }
+  flush();
+  return chunks.join('');
+}
+
+interface Materialized {
+  value: unknown;
+  /** Containers on the longest path down from this one, itself included. */
+  height: number;
+}
+
+/**
+ * Turns the reader's wrappers into plain data: dicts become objects with Object.prototype (a
+ * `__proto__` key as an own data property, as JSON.parse makes it), lists and tuples arrays. A
+ * container met twice (memo GET) stays one shared object; each is converted once, so this is
+ * linear even when sharing would make the expanded tree huge. Cycles and depth are checked here.
+ */
+class Materializer {
+  private readonly done = new Map<PyContainer, Materialized>();
+  private readonly active = new Set<PyContainer>();
+
+  constructor(private readonly maxDepth: number) {}
+
+  convert(v: unknown, depth: number): Materialized {
+    if (!isContainer(v)) return { value: v, height: 0 };
+    const known = this.done.get(v);
+    if (known !== undefined) {
+      this.checkDepth(depth + known.height - 1);
+      return known;
+    }
+    if (this.active.has(v)) throw new PickleError(`${kindOf(v)} contains itself: recursive structures are not supported`);
+    this.checkDepth(depth);
+    this.active.add(v);
+    let height = 0;
+    let value: unknown;
+    if (v instanceof PyDict) {
+      const obj: Record<string, unknown> = {};
+      for (const [key, item] of v.map) {
+        const child = this.convert(item, depth + 1);
+        height = Math.max(height, child.height);
+        defineEntry(obj, key, child.value);
+      }
+      value = obj;
+    } else {
+      const arr: unknown[] = new Array(v.items.length);
+      for (let i = 0; i < v.items.length; i++) {
+        const child = this.convert(v.items[i], depth + 1);
+        height = Math.max(height, child.height);
+        arr[i] = child.value;
+      }
+      value = arr;
+    }
+    this.active.delete(v);
+    const result = { value, height: height + 1 };
+    this.done.set(v, result);
+    return result;
+  }
+
+  private checkDepth(depth: number): void {
+    if (depth > this.maxDepth) {
+      throw new PickleError(`containers nested deeper than ${this.maxDepth} levels`);
+    }
+  }
+}
+
+/** `obj[key] = value`, except that "__proto__" becomes an own property instead of a prototype swap. */
+function defineEntry(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+function load(data: Buffer): unknown {
+  if (!Buffer.isBuffer(data)) throw new TypeError('pickle data must be a Buffer');
+  return new Unpickler(data).run();
+}
+
+/**
+ * `pickle.loads` restricted to JSON-like data: None → null, bool, int and float → number (ints
+ * beyond 2^53 round to the nearest double, as with JSON.parse), str → string, list and tuple →
+ * array, dict (str keys only) → plain object. Shared containers stay shared. Throws
+ * {@link PickleError} for everything else; never constructs or calls anything.
+ *
+ * @example
+ * pickleLoads(Buffer.from('80047d942e', 'hex')); // {}
+ */
+export function pickleLoads(data: Buffer, options: PickleLoadsOptions = {}): unknown {
+  const maxDepth = checkMaxDepth(options.maxDepth);
+  return new Materializer(maxDepth).convert(load(data), 1).value;
+}
+
+/**
+ * {@link pickleLoads} for a pickled dict, returned as a Map in Python's key order (integer-like
+ * keys such as "10" included, which a JS object would move first). Nested dicts are plain objects.
+ * Throws a {@link PickleError} when the pickle is not a dict.
+ *
+ * @example
+ * pickleLoadsDict(pickleDumps(new Map([['b', 1], ['10', 2]]))); // Map { 'b' => 1, '10' => 2 }
+ */
+export function pickleLoadsDict(data: Buffer, options: PickleLoadsOptions = {}): Map<string, unknown> {
+  const maxDepth = checkMaxDepth(options.maxDepth);
+  const root = load(data);
+  if (!(root instanceof PyDict)) {
+    throw new PickleError(`the pickle holds ${kindOf(root)}, not a dict`);
+  }
+  const materializer = new Materializer(maxDepth);
+  const out = new Map<string, unknown>();
+  // Goes through the materializer as one container, so cycles through the root are caught.
+  const obj = materializer.convert(root, 1).value as Record<string, unknown>;
+  for (const key of root.map.keys()) out.set(key, obj[key]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/** An output buffer that frames exactly as CPython's C pickler (_Pickler_Write & co). */
+class FramedOutput {
+  private buf = Buffer.allocUnsafe(1024);
+  private len = 0;
+  private framing = false;
+  private frameStart = -1;
+
+  startFraming(): void {
+    this.framing = true;
+  }
+
+  /** Reserves `n` bytes (opening a frame first when one is due) and returns their offset. */
+  reserve(n: number): number {
+    const opening = this.framing && this.frameStart === -1;
+    this.ensure(n + (opening ? FRAME_HEADER_SIZE : 0));
+    if (opening) {
+      this.frameStart = this.len;
+      this.len += FRAME_HEADER_SIZE;
+    }
+    const at = this.len;
+    this.len += n;
+    return at;
+  }
+
+  byte(b: number): void {
+    const at = this.reserve(1); // before reading this.buf: reserve() may replace it
+    this.buf[at] = b;
+  }
+
+  /** An opcode followed by a 4-byte little-endian integer. */
+  opcodeInt32LE(op: number, n: number, signed: boolean): void {
+    const at = this.reserve(5);
+    this.buf[at] = op;
+    if (signed) this.buf.writeInt32LE(n, at + 1);
+    else this.buf.writeUInt32LE(n, at + 1);
+  }
+
+  /** An opcode followed by a big-endian IEEE 754 double (BINFLOAT). */
+  opcodeDoubleBE(op: number, x: number): void {
+    const at = this.reserve(9);
+    this.buf[at] = op;
+    this.buf.writeDoubleBE(x, at + 1);
+  }
+
+  bytes(data: Uint8Array): void {
+    const at = this.reserve(data.length);
+    this.buf.set(data, at);
+  }
+
+  /** _Pickler_write_bytes: a payload of ≥ 64 KiB goes outside any frame, with its header. */
+  headerAndPayload(header: Uint8Array, payload: Uint8Array): void {
+    if (payload.length < FRAME_SIZE_TARGET) {
+      this.bytes(header);
+      this.bytes(payload);
+      return;
+    }
+    this.commitFrame();
+    const framing = this.framing;
+    this.framing = false;
+    this.bytes(header);
+    this.bytes(payload);
+    this.framing = framing;
+  }
+
+  /** The check CPython makes at the start of every save(): close a frame that reached 64 KiB. */
+  opcodeBoundary(): void {
+    if (this.framing && this.frameStart !== -1 && this.len - this.frameStart - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET) {
+      this.commitFrame();
+    }
+  }
+
+  commitFrame(): void {
+    if (!this.framing || this.frameStart === -1) return;
+    const start = this.frameStart;
+    const frameLen = this.len - start - FRAME_HEADER_SIZE;
+    if (frameLen >= FRAME_SIZE_MIN) {
+      this.buf[start] = FRAME;
+      this.buf.writeBigUInt64LE(BigInt(frameLen), start + 1);
+    } else {
+      // Too small to be worth a header: drop the reserved 9 bytes.
+      this.buf.copyWithin(start, start + FRAME_HEADER_SIZE, this.len);
+      this.len -= FRAME_HEADER_SIZE;
+    }
+    this.frameStart = -1;
+  }
+
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const bigger = Buffer.allocUnsafe(size);
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+}
+
+// Lone surrogates: Buffer's UTF-8 would turn them into U+FFFD; CPython writes them 'surrogatepass'.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** UTF-8 with Python's 'surrogatepass': a lone surrogate becomes its own 3-byte sequence. */
+function encodeUtf8SurrogatePass(s: string): Buffer {
+  if (!LONE_SURROGATE.test(s)) return Buffer.from(s, 'utf8');
+  const out = Buffer.allocUnsafe(s.length * 3);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    let cp = s.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length) {
+      const low = s.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x80) {
+      out[n++] = cp;
+    } else if (cp < 0x800) {
+      out[n++] = 0xc0 | (cp >> 6);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      out[n++] = 0xe0 | (cp >> 12);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    } else {
+      out[n++] = 0xf0 | (cp >> 18);
+      out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[n++] = 0x80 | (cp & 0x3f);
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Python's pickle.encode_long: minimal little-endian two's complement. */
+function encodeLong(x: bigint): Buffer {
+  const magnitude = x < 0n ? -x : x;
+  const nbytes = (magnitude.toString(2).length >> 3) + 1;
+  let v = x < 0n ? (1n << BigInt(8 * nbytes)) + x : x;
+  const out = Buffer.alloc(nbytes);
+  for (let i = 0; i < nbytes; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  if (x < 0n && nbytes > 1 && out[nbytes - 1] === 0xff && ((out[nbytes - 2] as number) & 0x80) !== 0) {
+    return out.subarray(0, nbytes - 1);
+  }
+  return out;
+}
+
+function describeJs(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return typeof v === 'number' ? String(v) : typeof v;
+  let name: unknown;
+  try {
+    name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+  } catch {
+    name = undefined;
+  }
+  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object that is not a plain object';
+}
+
+/**
+ * The Python type a JS value is written as, by {@link pickleDumps} and the JSON cache serializer.
+ *
+ * @example
+ * const kind: PyKind = pythonKindOf(1.5, 'price'); // 'float'
+ */
+export type PyKind = 'none' | 'bool' | 'int' | 'float' | 'str' | 'list' | 'dict';
+
+function pyKind(v: unknown): PyKind | undefined {
+  switch (typeof v) {
+    case 'string':
+      return 'str';
+    case 'boolean':
+      return 'bool';
+    case 'number':
+      if (!Number.isFinite(v)) return undefined;
+      return Number.isInteger(v) ? 'int' : 'float';
+    case 'object': {
+      if (v === null) return 'none';
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (Array.isArray(v)) return proto === Array.prototype ? 'list' : undefined;
+      if (v instanceof Map) return proto === Map.prototype ? 'dict' : undefined;
+      return proto === Object.prototype || proto === null ? 'dict' : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The entries of a dict-like value in Python's order: a Map's insertion order (keys must be
+ * strings), or a plain object's own enumerable string keys. Throws a `TypeError` naming `path`.
+ *
+ * @example
+ * pythonDictEntries(new Map([['b', 1], ['10', 2]]), 'session'); // [['b', 1], ['10', 2]]
+ */
+export function pythonDictEntries(v: object, path: string): Array<[string, unknown]> {
+  if (v instanceof Map) {
+    const entries: Array<[string, unknown]> = [];
+    for (const [key, value] of v as Map<unknown, unknown>) {
+      if (typeof key !== 'string') throw new TypeError(`dict at "${path}" has a key that is ${describeJs(key)}; keys must be strings`);
+      entries.push([key, value]);
+    }
+    return entries;
+  }
+  // Like session-codec's checks: JSON.stringify would silently drop symbol keys; refuse instead.
+  if (Object.getOwnPropertySymbols(v).length > 0) throw new TypeError(`dict at "${path}" has symbol keys`);
+  return Object.keys(v).map((key) => [key, (v as Record<string, unknown>)[key]]);
+}
+
+/**
+ * Classifies `v` as one of Python's JSON-like types or throws a `TypeError` naming `path`: the
+ * same refusals for pickle and JSON (undefined, functions, symbols, bigint, NaN/±Infinity, class
+ * instances). Integral numbers are ints (JS cannot tell 1.0 from 1), others floats.
+ *
+ * @example
+ * pythonKindOf(2 ** 64, 'n'); // 'int'
+ * pythonKindOf(new Date(), 'cart.when'); // TypeError: value at "cart.when" is a Date; ...
+ */
+export function pythonKindOf(v: unknown, path: string): PyKind {
+  const kind = pyKind(v);
+  if (kind === undefined) {
+    throw new TypeError(`value at "${path}" is ${describeJs(v)}; only None, bool, finite numbers, str, arrays, plain objects and Maps can be stored`);
+  }
+  return kind;
+}
+
+/**
+ * `path` extended by a dict key or list index, for error messages.
+ *
+ * @example
+ * childPath(childPath('cart', 'items'), 1); // 'cart.items[1]'
+ */
+export function childPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+class Pickler {
+  private readonly out = new FramedOutput();
+  private memoSize = 0;
+  // Containers already written: their memo index, and their height, so that a second reference
+  // deeper down cannot make the value deeper than the reader accepts.
+  private readonly memo = new Map<object, { index: number; height: number }>();
+  // CPython's '' and one-character latin-1 strings are singletons, so they recur as BINGET.
+  private readonly singletonMemo = new Map<string, number>();
+  private readonly ancestors = new Set<object>();
+
+  constructor(
+    private readonly protocol: 4 | 5,
+    private readonly maxDepth: number,
+  ) {}
+
+  dump(value: unknown): Buffer {
+    this.out.bytes(Uint8Array.of(PROTO, this.protocol));
+    this.out.startFraming();
+    this.save(value, 'value', 1);
+    this.out.byte(STOP);
+    this.out.commitFrame();
+    return this.out.result();
+  }
+
+  /** Writes `v` at nesting level `depth`; returns its height (containers on its longest path down). */
+  private save(v: unknown, path: string, depth: number): number {
+    this.out.opcodeBoundary();
+    switch (pythonKindOf(v, path)) {
+      case 'none':
+        this.out.byte(NONE);
+        return 0;
+      case 'bool':
+        this.out.byte(v ? NEWTRUE : NEWFALSE);
+        return 0;
+      case 'int':
+        this.saveInt(v as number);
+        return 0;
+      case 'float':
+        this.out.opcodeDoubleBE(BINFLOAT, v as number);
+        return 0;
+      case 'str':
+        this.saveStr(v as string);
+        return 0;
+      case 'list':
+      case 'dict':
+        return this.saveContainer(v as object, path, depth);
+    }
+  }
+
+  private saveInt(n: number): void {
+    if (n >= 0 && n <= 0xff) {
+      this.out.bytes(Uint8Array.of(BININT1, n));
+    } else if (n >= 0 && n <= 0xffff) {
+      this.out.bytes(Uint8Array.of(BININT2, n & 0xff, n >> 8));
+    } else if (n >= -0x80000000 && n <= 0x7fffffff) {
+      this.out.opcodeInt32LE(BININT, n, true);
+    } else {
+      const bytes = encodeLong(BigInt(n));
+      // A finite double needs at most 129 bytes, so LONG1 always suffices; LONG4 for completeness.
+      if (bytes.length < 256) {
+        this.out.bytes(Uint8Array.of(LONG1, bytes.length));
+      } else {
+        this.out.opcodeInt32LE(LONG4, bytes.length, true);
+      }
+      this.out.bytes(bytes);
+    }
+  }
+
+  private saveStr(s: string): void {
+    const singleton = s.length === 0 || (s.length === 1 && s.charCodeAt(0) <= 0xff);
+    if (singleton) {
+      const index = this.singletonMemo.get(s);
+      if (index !== undefined) return this.saveGet(index);
+    }
+    const data = encodeUtf8SurrogatePass(s);
+    let header: Buffer;
+    if (data.length < 256) {
+      header = Buffer.of(SHORT_BINUNICODE, data.length);
+    } else if (data.length <= 0xffffffff) {
+      header = Buffer.alloc(5);
+      header[0] = BINUNICODE;
+      header.writeUInt32LE(data.length, 1);
+    } else {
+      header = Buffer.alloc(9);
+      header[0] = BINUNICODE8;
+      header.writeBigUInt64LE(BigInt(data.length), 1);
+    }
+    this.out.headerAndPayload(header, data);
+    if (singleton) this.singletonMemo.set(s, this.memoSize);
+    this.memoize();
+  }
+
+  private memoize(): void {
+    this.out.byte(MEMOIZE);
+    this.memoSize++;
+  }
+
+  private saveGet(index: number): void {
+    if (index < 256) {
+      this.out.bytes(Uint8Array.of(BINGET, index));
+    } else {
+      this.out.opcodeInt32LE(LONG_BINGET, index, false);
+    }
+  }
+
+  private saveContainer(obj: object, path: string, depth: number): number {
+    if (this.ancestors.has(obj)) throw new TypeError(`value at "${path}" is a circular reference`);
+    const known = this.memo.get(obj);
+    if (known !== undefined) {
+      this.checkDepth(depth + known.height - 1, path);
+      this.saveGet(known.index);
+      return known.height;
+    }
+    this.checkDepth(depth, path);
+    this.ancestors.add(obj);
+    const memoEntry = { index: this.memoSize, height: 0 };
+    let childHeight: number;
+    if (Array.isArray(obj)) {
+      this.out.byte(EMPTY_LIST);
+      this.memo.set(obj, memoEntry);
+      this.memoize();
+      childHeight = this.saveListItems(obj, path, depth);
+    } else {
+      this.out.byte(EMPTY_DICT);
+      this.memo.set(obj, memoEntry);
+      this.memoize();
+      childHeight = this.saveDictItems(pythonDictEntries(obj, path), path, depth);
+    }
+    this.ancestors.delete(obj);
+    memoEntry.height = childHeight + 1;
+    return memoEntry.height;
+  }
+
+  private checkDepth(depth: number, path: string): void {
+    if (depth > this.maxDepth) throw new TypeError(`value at "${path}" is nested deeper than ${this.maxDepth} levels`);
+  }
+
+  // _pickle.c batch_list_exact. Returns the tallest item's height.
+  private saveListItems(items: readonly unknown[], path: string, depth: number): number {
+    let height = 0;
+    if (items.length === 0) return height;
+    if (items.length === 1) {
+      height = this.save(items[0], childPath(path, 0), depth + 1);
+      this.out.byte(APPEND);
+      return height;
+    }
+    let total = 0;
+    do {
+      this.out.byte(MARK);
+      let inBatch = 0;
+      while (total < items.length) {
+        height = Math.max(height, this.save(items[total], childPath(path, total), depth + 1));
+        total++;
+        if (++inBatch === BATCHSIZE) break;
+      }
+      this.out.byte(APPENDS);
+    } while (total < items.length);
+    return height;
+  }
+
+  // _pickle.c batch_dict_exact: unlike lists, a full last batch is followed by an empty one.
+  private saveDictItems(entries: ReadonlyArray<[string, unknown]>, path: string, depth: number): number {
+    let height = 0;
+    if (entries.length === 0) return height;
+    if (entries.length === 1) {
+      const [key, value] = entries[0] as [string, unknown];
+      this.save(key, path, depth + 1);
+      height = this.save(value, childPath(path, key), depth + 1);
+      this.out.byte(SETITEM);
+      return height;
+    }
+    let next = 0;
+    let inBatch: number;
+    do {
+      inBatch = 0;
+      this.out.byte(MARK);
+      while (next < entries.length) {
+        const [key, value] = entries[next++] as [string, unknown];
+        this.save(key, path, depth + 1);
+        height = Math.max(height, this.save(value, childPath(path, key), depth + 1));
+        if (++inBatch === BATCHSIZE) break;
+      }
+      this.out.byte(SETITEMS);
+    } while (inBatch === BATCHSIZE);
+    return height;
+  }
+}
+
+/**
+ * `pickle.dumps(value, 4)` byte for byte as CPython 3.11 writes it, for JSON-like data: null →
+ * None, booleans, integral numbers → int, other finite numbers → float, strings → str (lone
+ * surrogates kept, as 'surrogatepass'), arrays → list, plain objects and `Map<string, unknown>` →
+ * dict in insertion order. A container referenced twice is written once and then as BINGET, as
+ * CPython does for a shared object. Throws a `TypeError` for undefined, functions, symbols,
+ * bigint, NaN/±Infinity, class instances, non-string Map keys, cycles and nesting deeper than
+ * `maxDepth` (default {@link PICKLE_MAX_DEPTH}).
+ *
+ * @example
+ * pickleDumps({ a: 1 }).toString('hex'); // '8004950a000000000000007d948c0161944b01732e'
+ */
+export function pickleDumps(value: unknown, options: PickleDumpsOptions = {}): Buffer {
+  const protocol = options.protocol ?? 4;
+  if (protocol !== 4 && protocol !== 5) throw new RangeError(`unsupported pickle protocol ${String(protocol)}`);
+  return new Pickler(protocol, checkMaxDepth(options.maxDepth)).dump(value);
+}

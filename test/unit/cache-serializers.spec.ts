@@ -1,0 +1,275 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CACHE_SERIALIZERS, type CacheSerializer } from '../../src/codec/cache-serializers.js';
+import { PickleError, pickleDumps, pickleLoadsDict } from '../../src/codec/pickle.js';
+import { MAX_JSON_DEPTH } from '../../src/codec/signing.js';
+import { describeWith } from '../support/env.js';
+
+// Known answers written by django-redis's own JSONSerializer and PickleSerializer on CPython 3.11:
+// test/interop/make-cache-serializer-fixtures.py (its docstring describes the format).
+// pickle.spec.ts checks the pickle codec itself in depth; this file checks the serializers.
+
+type Tag =
+  | null
+  | boolean
+  | string
+  | number
+  | { int: string }
+  | { float: string }
+  | { list: Tag[] }
+  | { tuple: Tag[] }
+  | { dict: Array<[string, Tag]> }
+  | { repeat: [string, number] }
+  | { range: number }
+  | { format: [string, number] }
+  | { keyed: [string, number] }
+  | { rows: number }
+  | { nest: number };
+
+interface DumpsEntry {
+  id: string;
+  value: Tag;
+  pickle?: string;
+  pickle_sha256?: string;
+  json?: string;
+  json_sha256?: string;
+  json_length?: number;
+}
+
+interface Fixtures {
+  django_redis: string;
+  python: string;
+  dumps: DumpsEntry[];
+  shared: { value: Tag; pickle: string; json: string };
+  loads: Array<{ id: string; expected: Tag; json?: string }>;
+  refused_json: Array<{ id: string; json_b64: string; why: string; python: string }>;
+}
+
+const fixtures = JSON.parse(
+  readFileSync(new URL('../fixtures/django-redis/serializers.json', import.meta.url), 'utf8'),
+) as Fixtures;
+
+const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const { json, pickle } = CACHE_SERIALIZERS;
+
+function setEntry(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** The JS value of a fixture tag, every dict as a Map (Python's key order, "10" included). */
+function toData(t: Tag): unknown {
+  if (t === null || typeof t !== 'object') return t;
+  if ('int' in t) return Number(t.int);
+  if ('float' in t) return ({ inf: Infinity, '-inf': -Infinity, nan: NaN } as Record<string, number>)[t.float] ?? Number(t.float);
+  if ('list' in t) return t.list.map(toData);
+  if ('tuple' in t) return t.tuple.map(toData);
+  if ('dict' in t) return new Map(t.dict.map(([k, v]) => [k, toData(v)]));
+  if ('repeat' in t) return t.repeat[0].repeat(t.repeat[1]);
+  if ('range' in t) return Array.from({ length: t.range }, (_, i) => i);
+  if ('format' in t) return Array.from({ length: t.format[1] }, (_, i) => t.format[0] + String(i));
+  if ('keyed' in t) return new Map(Array.from({ length: t.keyed[1] }, (_, i) => [t.keyed[0] + String(i), i]));
+  if ('rows' in t) {
+    return Array.from({ length: t.rows }, (_, i) => new Map<string, unknown>([['id', i], ['name', `row ${i}`], ['tags', ['a', 'bc', `t${i}`]], ['score', i + 0.5]]));
+  }
+  let v: unknown[] = [];
+  for (let i = 1; i < t.nest; i++) v = [v];
+  return v;
+}
+
+/** Nested Maps as the plain objects `loads` returns below the top level. */
+function toObjects(v: unknown): unknown {
+  if (v instanceof Map) {
+    const obj: Record<string, unknown> = {};
+    for (const [k, x] of v) setEntry(obj, k as string, toObjects(x));
+    return obj;
+  }
+  if (Array.isArray(v)) return v.map(toObjects);
+  return v;
+}
+
+/** What `loads` must return for a tagged session: a Map in stored order, plain objects inside. */
+function expectSession(loaded: Map<string, unknown>, t: Tag): void {
+  const expected = toData(t) as Map<string, unknown>;
+  expect(loaded).toBeInstanceOf(Map);
+  expect([...loaded.keys()]).toEqual([...expected.keys()]);
+  for (const [k, v] of expected) expect(loaded.get(k)).toEqual(toObjects(v));
+}
+
+function expectBytes(ours: Buffer, inline: string | undefined, hash: string | undefined, length?: number): void {
+  if (inline !== undefined) {
+    expect(ours.toString('latin1')).toBe(inline);
+  } else {
+    expect(ours.length).toBe(length);
+    expect(sha256(ours)).toBe(hash);
+  }
+}
+
+describe('CACHE_SERIALIZERS', () => {
+  it('holds the two django-redis serializers by name, frozen', () => {
+    expect(Object.keys(CACHE_SERIALIZERS)).toEqual(['pickle', 'json']);
+    expect(pickle.name).toBe('pickle');
+    expect(json.name).toBe('json');
+    expect(Object.isFrozen(CACHE_SERIALIZERS)).toBe(true);
+    expect(Object.isFrozen(pickle)).toBe(true);
+  });
+
+  it.each([['pickle', pickle], ['json', json]] as Array<[string, CacheSerializer]>)('%s: refuses a session that is not a Map', (_name, s) => {
+    expect(() => s.dumps({ a: 1 } as unknown as Map<string, unknown>)).toThrow(TypeError);
+    expect(() => s.dumps(new Map<unknown, unknown>([[1, 'a']]) as Map<string, unknown>)).toThrow(TypeError);
+  });
+
+  it.each([['pickle', pickle], ['json', json]] as Array<[string, CacheSerializer]>)('%s: refuses what Python would not read back the same', (_name, s) => {
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    for (const value of [undefined, () => 1, Symbol('s'), 1n, NaN, -Infinity, new Date(0), new Set(), cyclic, Buffer.from('x')]) {
+      expect(() => s.dumps(new Map([['v', value]]))).toThrow(TypeError);
+    }
+  });
+
+  it.each([['pickle', pickle], ['json', json]] as Array<[string, CacheSerializer]>)(
+    `%s: one depth rule both ways, MAX_JSON_DEPTH (${MAX_JSON_DEPTH}) levels with the session dict`,
+    (_name, s) => {
+      const nest = (levels: number): unknown[] => {
+        let v: unknown[] = [];
+        for (let i = 1; i < levels; i++) v = [v];
+        return v;
+      };
+      const ok = s.dumps(new Map([['deep', nest(MAX_JSON_DEPTH - 1)]]));
+      expect(s.loads(ok).size).toBe(1);
+      expect(() => s.dumps(new Map([['deep', nest(MAX_JSON_DEPTH)]]))).toThrow(/deeper than 500 levels/);
+    },
+  );
+
+  it('pickle: refuses a stored pickle deeper than MAX_JSON_DEPTH that pickleLoadsDict accepts', () => {
+    const deep = fixtures.dumps.find((e) => e.id === 'deep_1000')!;
+    expect(pickleLoadsDict(b64(deep.pickle!)).size).toBe(1);
+    expect(() => pickle.loads(b64(deep.pickle!))).toThrow(PickleError);
+  });
+
+  it('pickle: the same bytes as pickleDumps at protocol 4', () => {
+    const session = new Map<string, unknown>([['b', 1], ['10', [1.5, 'Zoë', null, { x: true }]]]);
+    expect(pickle.dumps(session).equals(pickleDumps(session))).toBe(true);
+    expect([...pickle.loads(pickle.dumps(session)).keys()]).toEqual(['b', '10']);
+  });
+});
+
+describe(`json: byte for byte what django-redis ${fixtures.django_redis} JSONSerializer writes on Python ${fixtures.python}`, () => {
+  const withJson = fixtures.dumps.filter((e) => e.json !== undefined || e.json_sha256 !== undefined);
+
+  it.each(withJson.map((e) => [e.id, e] as const))('%s', (_id, entry) => {
+    expectBytes(json.dumps(toData(entry.value) as Map<string, unknown>), entry.json, entry.json_sha256, entry.json_length);
+  });
+
+  it('writes a shared list twice, as Python does', () => {
+    const shared = [1, 'x'];
+    const session = new Map<string, unknown>([['a', shared], ['b', shared], ['c', { d: shared }]]);
+    expect(json.dumps(session).toString('latin1')).toBe(fixtures.shared.json);
+  });
+
+  it.each([
+    [0.1, '0.1'],
+    [-0.25, '-0.25'],
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [0.000012345, '1.2345e-05'],
+    [1.5e-7, '1.5e-07'],
+    [5e-324, '5e-324'],
+    [123456.789, '123456.789'],
+    [4503599627370495.5, '4503599627370495.5'],
+    [1e21, '1000000000000000000000'],
+    [2 ** 64, '18446744073709551616'],
+    [-(2 ** 70), '-1180591620717411303424'],
+    [-0, '0'],
+  ])('writes the number %p as Python writes the int/float: %s', (n, text) => {
+    expect(json.dumps(new Map([['n', n]])).toString()).toBe(`{"n": ${text}}`);
+  });
+
+  it('escapes like ensure_ascii: DEL and everything above it, astral as surrogate pairs, lone surrogates', () => {
+    expect(json.dumps(new Map([['s', '\x7f\x80é😀\ud800"\\\n\x00/']])).toString()).toBe(
+      '{"s": "\\u007f\\u0080\\u00e9\\ud83d\\ude00\\ud800\\"\\\\\\n\\u0000/"}',
+    );
+  });
+
+  it('writes empty containers as Python does', () => {
+    expect(json.dumps(new Map()).toString()).toBe('{}');
+    expect(json.dumps(new Map<string, unknown>([['a', []], ['b', {}], ['c', new Map()]])).toString()).toBe('{"a": [], "b": {}, "c": {}}');
+  });
+});
+
+describe('json: loads what Python wrote', () => {
+  const cases: Array<[string, Buffer, Tag]> = [];
+  for (const entry of fixtures.dumps) {
+    if (entry.json !== undefined) cases.push([entry.id, Buffer.from(entry.json, 'latin1'), entry.value]);
+    // Big entries were matched byte for byte above: our output is Python's.
+    else if (entry.json_sha256 !== undefined) cases.push([entry.id, json.dumps(toData(entry.value) as Map<string, unknown>), entry.value]);
+  }
+  for (const entry of fixtures.loads) {
+    if (entry.json !== undefined) cases.push([entry.id, Buffer.from(entry.json, 'latin1'), entry.expected]);
+  }
+
+  it.each(cases)('%s', (_id, data, expected) => {
+    expectSession(json.loads(data), expected);
+  });
+
+  it('keeps integer-like keys in stored order, and the first position of a repeated key', () => {
+    expect([...json.loads(Buffer.from('{"b": 1, "10": 2, "2": 3, "b": 4}'))]).toEqual([['b', 4], ['10', 2], ['2', 3]]);
+  });
+
+  it('reads "__proto__" as an own data property and pollutes nothing', () => {
+    const loaded = json.loads(Buffer.from('{"__proto__": {"polluted": 1}, "n": {"__proto__": {"polluted": 2}}}'));
+    const top = loaded.get('__proto__') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(top)).toBe(Object.prototype);
+    const nested = loaded.get('n') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(nested)).toBe(Object.prototype);
+    expect(Object.keys(nested)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each(fixtures.refused_json.map((r) => [`${r.id}: ${r.why} (Python ${r.python})`, r] as const))('refuses %s', (_title, r) => {
+    let error: unknown;
+    try {
+      json.loads(b64(r.json_b64));
+    } catch (e) {
+      error = e;
+    }
+    expect(error instanceof SyntaxError || error instanceof TypeError).toBe(true);
+  });
+});
+
+describe('pickle: loads what Python wrote', () => {
+  it.each(fixtures.dumps.filter((e) => e.pickle !== undefined && e.id !== 'deep_1000').map((e) => [e.id, e] as const))('%s', (_id, entry) => {
+    expectSession(pickle.loads(b64(entry.pickle!)), entry.value);
+  });
+});
+
+// Python reads back what we write, through django-redis's own serializers.
+describeWith(['django'], 'JSONSerializer output read by Python (json.loads)', ({ django: python }) => {
+  const script = String.raw`
+import base64, json, sys
+try:
+    from django_redis.serializers.json import JSONSerializer
+    serializer = JSONSerializer(options={})
+    loads, dumps = serializer.loads, serializer.dumps
+except ImportError:
+    loads = lambda b: json.loads(b.decode())
+    dumps = lambda v: json.dumps(v).encode()
+out = []
+for data in json.load(sys.stdin):
+    v = loads(base64.b64decode(data))
+    out.append(base64.b64encode(dumps(v)).decode())
+json.dump(out, sys.stdout)
+`;
+
+  it('writes again the same bytes after reading ours (corpus and extra values)', () => {
+    const sessions = fixtures.dumps.filter((e) => e.json !== undefined).map((e) => toData(e.value) as Map<string, unknown>);
+    sessions.push(new Map<string, unknown>([['10', 1], ['b', [0.1, 1e-7, 2 ** 70, 'Zoë 😀 \ud800']], ['__proto__', { x: null }]]));
+    const ours = sessions.map((s) => json.dumps(s));
+    const run = spawnSync(python, ['-c', script], { input: JSON.stringify(ours.map((b) => b.toString('base64'))), encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const again = JSON.parse(run.stdout) as string[];
+    again.forEach((a, i) => expect(b64(a).toString('latin1')).toBe(ours[i]!.toString('latin1')));
+  });
+});
