@@ -7,7 +7,7 @@ export { SessionInterceptor } from './session.interceptor.js';
 export { SESSION_OPTIONS } from './session.constants.js';
 export { SESSION_DEFAULTS, SessionConfigError, resolveSessionOptions } from './session-options.js';
 export type { SessionModuleOptions, ResolvedSessionOptions, SessionCacheOptions } from './session-options.interface.js';
-export { KeyError, SessionInterrupted, CreateError, UpdateError, SessionCookieTooLarge } from './session.errors.js';
+export { KeyError, SessionInterrupted, CreateError, UpdateError, SessionCookieTooLarge, SessionStoreUnavailable } from './session.errors.js';
 export {
   SessionBackend,
   isValidSessionKey,
@@ -26,7 +26,7 @@ export { SignedCookieSessionBackend, SIGNED_COOKIES_SALT } from './backends/sign
 export { FileSessionBackend } from './backends/file/file.backend.js';
 export { CacheSessionBackend, SessionCacheEntries, CACHE_KEY_PREFIX } from './backends/cache/cache.backend.js';
 export { CachedDbSessionBackend, CACHED_DB_KEY_PREFIX } from './backends/cache/cached-db.backend.js';
-export { adaptRedisClient, isRedisClient, SessionStoreUnavailable, type SessionRedis } from './backends/cache/redis-client.js';
+export { adaptRedisClient, isRedisClient, type SessionRedis } from './backends/cache/redis-client.js';
 export { CACHE_SERIALIZERS, type CacheSerializer } from './codec/cache-serializers.js';
 export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
 export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type SessionCodecOptions, type SessionDict, type DecodeStatus } from './codec/session-codec.js';

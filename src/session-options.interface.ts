@@ -8,7 +8,7 @@ export interface SessionCacheOptions {
    * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
    * The module never closes it. Set the client's offline queue / retries so a command fails while
    * Redis is down (node-redis `disableOfflineQueue: true`, ioredis `maxRetriesPerRequest: 1`);
-   * every command is bounded by `timeout` anyway.
+   * every command is bounded by `storeTimeout` anyway.
    */
   client: unknown;
   /** `KEY_PREFIX`. Default `''`. */
@@ -17,8 +17,6 @@ export interface SessionCacheOptions {
   version?: number;
   /** django-redis's `SERIALIZER`: `'pickle'` (its default, `PickleSerializer`) or `'json'` (`JSONSerializer`). Default `'pickle'`. */
   serializer?: 'pickle' | 'json';
-  /** Milliseconds a Redis command may take before the request is answered 503. Default `2000`. */
-  timeout?: number;
 }
 
 /**
@@ -74,6 +72,12 @@ export interface SessionModuleOptions {
    * `4194304` (4 MiB), far above any real session.
    */
   maxDecodedBytes?: number;
+  /**
+   * Seconds one storage operation (a SQL statement, a Redis command) may take before the request
+   * is answered 503 with `Retry-After` instead of waiting on a locked table or a Redis that is
+   * down. Also sent to MariaDB as `max_statement_time`. Not in Django. Default `3`.
+   */
+  storeTimeout?: number;
   /**
    * The signing salt: Django's `'django.contrib.sessions.' + SessionStore.__qualname__`.
    * Change it only if the Django side uses a `SessionStore` subclass of another name. Default

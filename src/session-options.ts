@@ -22,7 +22,8 @@ export const SESSION_DEFAULTS = {
   legacyDecode: true,
   maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
   engine: 'db',
-  cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 },
+  cache: { keyPrefix: '', version: 1, serializer: 'pickle' },
+  storeTimeout: 3,
 } as const;
 
 /** The engines that store sessions in the cache. */
@@ -117,6 +118,11 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describe(maxDecodedBytes)}`);
   }
 
+  const storeTimeout = input.storeTimeout ?? SESSION_DEFAULTS.storeTimeout;
+  if (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout < 0.01 || storeTimeout > 600) {
+    fail('storeTimeout', `must be a number of seconds from 0.01 to 600, got ${describe(storeTimeout)}`);
+  }
+
   const salt = input.salt ?? SESSION_DEFAULTS.salt;
   if (typeof salt !== 'string' || salt.length === 0) fail('salt', 'must be a non-empty string');
 
@@ -153,6 +159,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     salt,
     legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
     maxDecodedBytes,
+    storeTimeout,
     dataSource,
     engine,
     cache,
@@ -189,7 +196,7 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
     if (engine !== null) fail('cache', `is required by engine '${engine}': { client } with your connected Redis client (node-redis, ioredis or iovalkey)`);
     return null;
   }
-  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, serializer?, timeout? }, got ${describe(input)}`);
+  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, serializer? }, got ${describe(input)}`);
   const known = new Set(['client', ...Object.keys(SESSION_DEFAULTS.cache)]);
   for (const name of Object.keys(input)) {
     if (!known.has(name)) fail(`cache.${name}`, `is not a known option (known: ${[...known].sort().join(', ')})`);
@@ -206,11 +213,7 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
   if (!Number.isSafeInteger(version)) fail('cache.version', `must be an integer (Django's VERSION), got ${describe(version)}`);
   const serializer = input.serializer ?? defaults.serializer;
   if (serializer !== 'pickle' && serializer !== 'json') fail('cache.serializer', `must be 'pickle' or 'json', got ${describe(serializer)}`);
-  const timeout = input.timeout ?? defaults.timeout;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1) {
-    fail('cache.timeout', `must be a whole number of milliseconds (at least 1), got ${describe(timeout)}`);
-  }
-  return Object.freeze({ client, keyPrefix, version, serializer, timeout });
+  return Object.freeze({ client, keyPrefix, version, serializer });
 }
 
 /** An option's value for a message: never an object's contents (a client may hold a password). */

@@ -45,3 +45,17 @@ export class SessionCookieTooLarge extends Error {
     super(`The session cookie would be ${bytes} bytes, more than the 4096 bytes browsers keep: store less in the session, or use a server-side engine`);
   }
 }
+
+/**
+ * The session store could not be reached, or did not answer within `storeTimeout` (a Redis that
+ * is down, a locked table, a lost database connection). Answered 503 with `Retry-After` by
+ * `SessionModule`. The driver's own error, when there is one, is the `cause`; the message names
+ * the operation and the error's class only — never a key (a session key is a credential), a
+ * connection URL (it may carry a password) or the driver's words.
+ */
+export class SessionStoreUnavailable extends Error {
+  override name = 'SessionStoreUnavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

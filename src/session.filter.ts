@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
-import { SessionStoreUnavailable } from './backends/cache/redis-client.js';
+import { SessionStoreUnavailable } from './session.errors.js';
 import { setHeader } from './session.http.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { guardSessionsPending, SessionRequests } from './session.requests.js';

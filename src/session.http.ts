@@ -93,8 +93,16 @@ export function sessionCookie(options: ResolvedSessionOptions, sessionKey: strin
     secure: options.cookieSecure,
     httpOnly: options.cookieHttpOnly,
     sameSite: options.cookieSameSite === false ? undefined : (options.cookieSameSite.toLowerCase() as 'lax' | 'strict' | 'none'),
-  });
+  }, VERBATIM);
 }
+
+/**
+ * The value goes out as it is, as Django writes it: keys are `[a-z0-9]`, and a signed cookie's
+ * value (`payload:timestamp:signature`, URL-safe base64) is cookie-safe as well. The cookie
+ * package's default `encodeURIComponent` would turn each `:` into `%3A`, which neither Django nor
+ * this module decodes when reading (Django's `parse_cookie` does not unquote).
+ */
+const VERBATIM = { encode: (value: string) => value };
 
 /** Django's `delete_cookie`: empty value, `Max-Age=0`, Expires in 1970, same path/domain/SameSite. */
 export function deletedSessionCookie(options: ResolvedSessionOptions): string {

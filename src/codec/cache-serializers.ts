@@ -30,12 +30,13 @@
  */
 import {
   childPath,
+  PickleError,
   pickleDumps,
   pickleLoadsDict,
   pythonDictEntries,
   pythonKindOf,
 } from './pickle.js';
-import { MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
+import { DEFAULT_MAX_DECODED_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
 
 /** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
 export type CacheSerializerName = 'pickle' | 'json';
@@ -178,6 +179,7 @@ function topLevelKeys(text: string): string[] {
 
 function jsonLoads(data: Buffer): Map<string, unknown> {
   if (!Buffer.isBuffer(data)) throw new TypeError('cache value must be a Buffer');
+  if (data.length > DEFAULT_MAX_DECODED_BYTES) throw new TypeError(`the value is larger than ${DEFAULT_MAX_DECODED_BYTES} bytes`);
   let text: string;
   try {
     text = utf8Strict.decode(data);
@@ -205,10 +207,34 @@ function assertSession(session: unknown): ReadonlyMap<string, unknown> {
   return session as ReadonlyMap<string, unknown>;
 }
 
+/**
+ * Refuses a loaded session that would grow past `limit` once written out again. A pickle may
+ * refer to one list many times (memo GETs), so a few hundred bytes can stand for 2^40 items: the
+ * next save (or a JSON response of the session) would expand them. Counts each value once per
+ * reference, one unit per scalar and one per string character, and stops at the limit, so the
+ * walk itself is bounded too.
+ */
+function assertExpandedSize(session: ReadonlyMap<string, unknown>, limit: number): void {
+  let budget = limit;
+  const stack: unknown[] = [...session.keys(), ...session.values()];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    budget -= typeof value === 'string' ? value.length + 1 : 1;
+    if (budget < 0) throw new PickleError(`the session expands past ${limit} bytes once written out (shared references)`);
+    if (Array.isArray(value)) stack.push(...value);
+    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) stack.push(k, v);
+  }
+}
+
 const pickleSerializer: CacheSerializer = Object.freeze({
   name: 'pickle' as const,
   dumps: (session: ReadonlyMap<string, unknown>): Buffer => pickleDumps(assertSession(session), { maxDepth: MAX_JSON_DEPTH }),
-  loads: (data: Buffer): Map<string, unknown> => pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH }),
+  loads: (data: Buffer): Map<string, unknown> => {
+    if (data.length > DEFAULT_MAX_DECODED_BYTES) throw new PickleError(`the value is larger than ${DEFAULT_MAX_DECODED_BYTES} bytes`);
+    const session = pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH });
+    assertExpandedSize(session, DEFAULT_MAX_DECODED_BYTES);
+    return session;
+  },
 });
 
 const jsonSerializer: CacheSerializer = Object.freeze({

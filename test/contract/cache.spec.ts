@@ -14,7 +14,7 @@ const DAY = { date: new Date(Date.now() + 86_400_000), age: 86_400 };
 
 /** A cache engine as the module builds it, on `client`, under a private KEY_PREFIX. */
 function cacheEngine(client: unknown, keyPrefix: string, serializer: 'pickle' | 'json', timeout = 2000): CacheSessionBackend {
-  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cache', cache: { client, keyPrefix, serializer, timeout } });
+  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cache', cache: { client, keyPrefix, serializer }, storeTimeout: timeout / 1000 });
   return new CacheSessionBackend(SessionCacheEntries.forOptions(options, 'django.contrib.sessions.cache'));
 }
 

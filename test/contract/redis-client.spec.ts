@@ -9,7 +9,7 @@
  */
 import { createClient, createClientPool } from 'redis';
 import { Redis as IoRedis } from 'ioredis';
-import { adaptRedisClient, isRedisClient, SessionStoreUnavailable, type SessionRedis } from '../../src/backends/cache/redis-client.js';
+import { adaptRedisClient, isRedisClient, SessionStoreUnavailable, type SessionRedis } from '../../src/index.js';
 import { describeWith } from '../support/env.js';
 import {
   connectNodeRedisSentinel,

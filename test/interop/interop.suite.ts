@@ -11,20 +11,15 @@
  * so nothing can lean on the machine's zone. Every step has a route of the same name on both
  * servers (views.py / nest/server.ts), and one Browser carries the same `sessionid` to both.
  */
-import { randomBytes } from 'node:crypto';
 import { SessionCodec } from '../../src/index.js';
 import { describeWith, type Service } from '../support/env.js';
 import { Browser, instant, parseSetCookie, sleepUntil } from './support/browser.js';
 import { buildNestServer, type NestBuild } from './support/build.js';
 import { createDatabase, introspectSessionTable, rawExpireDate, type Database, type Engine, type TableShape } from './support/databases.js';
 import { manage, startDjango, startNest, type DjangoEnv, type Server } from './support/processes.js';
-
-export const SECRET_KEY = 'django-insecure-interop-current-9x#f2k!m1q7v0w3e8r6t5y4u';
-export const OLD_SECRET_KEY = 'django-insecure-interop-retired-3b&h7j2n8p0s6d1f4g9k5l';
-const COOKIE_AGE = 1_209_600;
+import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, PYTHON_TYPES, SECRET_KEY, VALUES, type SideName } from './support/values.js';
 
 type Creator = 'nest' | 'django';
-type SideName = 'Nest' | 'Django';
 
 interface Config {
   creator: Creator;
@@ -36,50 +31,6 @@ const CONFIGS: Config[] = [
   { creator: 'nest', nestTz: 'America/New_York', djangoTimeZone: 'Asia/Kolkata' },
   { creator: 'django', nestTz: 'Asia/Kolkata', djangoTimeZone: 'America/Chicago' },
 ];
-
-const DIRECTIONS: Array<[SideName, SideName]> = [
-  ['Nest', 'Django'],
-  ['Django', 'Nest'],
-];
-
-/** Values of every JSON type, unicode that Python escapes, and enough text to be compressed. */
-const VALUES = {
-  int: 42,
-  float: 1.5,
-  negative: -7,
-  max_safe: 9007199254740991,
-  yes: true,
-  no: false,
-  nothing: null,
-  text: 'Zoë — 日本語 😀 "quoted" \\ back\nslash </script> \u007f \u2028',
-  list: [1, 'two', [3], { four: 4 }],
-  nested: { a: { b: { c: [true, null, 0.25] } }, 'key with spaces': 'v', '10': 'numeric key' },
-  empty_object: {},
-  empty_list: [],
-  compressible: 'session '.repeat(1000),
-  noise: randomBytes(1500).toString('base64'),
-};
-
-/** What `type(value).__name__` says on the Django side for each of VALUES. */
-const PYTHON_TYPES = {
-  int: 'int',
-  float: 'float',
-  negative: 'int',
-  max_safe: 'int',
-  yes: 'bool',
-  no: 'bool',
-  nothing: 'NoneType',
-  text: 'str',
-  list: 'list',
-  nested: 'dict',
-  empty_object: 'dict',
-  empty_list: 'list',
-  compressible: 'str',
-  noise: 'str',
-};
-
-/** The modern `session_data` layout: [.]payload:timestamp:sha256-signature. */
-const MODERN_FORMAT = /^\.?[A-Za-z0-9_-]+:[0-9A-Za-z]+:[A-Za-z0-9_-]{43}$/;
 
 /** `expire_date` as Django stores it, spelled as UTC text (see rawExpireDate). */
 const STORED_FORM: Record<Engine, { storage: string; text: RegExp }> = {
@@ -156,16 +107,6 @@ function pinned(engine: Engine, shape: TableShape | undefined): TableShape | und
     }),
   );
   return { columns, indexes: shape.indexes };
-}
-
-/**
- * Promise.all that waits for every branch before failing: a branch that fails early must not let
- * the next test start while the other branch's short-lived sessions are still about to expire.
- */
-async function allSettled(branches: Array<Promise<unknown>>): Promise<void> {
-  const results = await Promise.allSettled(branches);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 export interface InteropTarget {

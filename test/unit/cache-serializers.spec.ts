@@ -273,3 +273,15 @@ json.dump(out, sys.stdout)
     again.forEach((a, i) => expect(b64(a).toString('latin1')).toBe(ours[i]!.toString('latin1')));
   });
 });
+
+describe('a pickle that refers to one list again and again (a few bytes standing for 2^40 items)', () => {
+  it('is refused at load, before anything expands it', () => {
+    // Python: l = ['x']; for i in range(40): l = [l, l]; pickle.dumps({'s': l}, 4) — 266 bytes.
+    const bomb = Buffer.from(
+      '800495ff000000000000007d948c0173945d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d94285d948c01789461682a65682965682865682765682665682565682465682365682265682165682065681f65681e65681d65681c65681b65681a65681965681865681765681665681565681465681365681265681165681065680f65680e65680d65680c65680b65680a65680965680865680765680665680565680465680365732e',
+      'hex',
+    );
+    expect(bomb.length).toBeLessThan(400);
+    expect(() => CACHE_SERIALIZERS.pickle.loads(bomb)).toThrow(/expands past/);
+  });
+});

@@ -33,6 +33,7 @@ describe('resolveSessionOptions', () => {
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
         maxDecodedBytes: 4 * 1024 * 1024, // not a Django setting: how far a stored session may inflate
+        storeTimeout: 3, // not a Django setting: seconds before a stuck store answers 503
         dataSource: undefined,
         engine: 'db', // SESSION_ENGINE: django.contrib.sessions.backends.db
         cache: null, // only the cache engines need it
@@ -57,7 +58,8 @@ describe('resolveSessionOptions', () => {
         legacyDecode: true,
         maxDecodedBytes: 4 * 1024 * 1024,
         engine: 'db',
-        cache: { keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 }, // CACHES: KEY_PREFIX, VERSION; django-redis SERIALIZER
+        cache: { keyPrefix: '', version: 1, serializer: 'pickle' }, // CACHES: KEY_PREFIX, VERSION; django-redis SERIALIZER
+        storeTimeout: 3,
       });
     });
 
@@ -78,6 +80,7 @@ describe('resolveSessionOptions', () => {
         salt: 'django.contrib.sessions.MyStore',
         legacyDecode: false,
         maxDecodedBytes: 65536,
+        storeTimeout: 0.5,
         dataSource: 'sessions',
         engine: 'file' as const,
         filePath: '/var/lib/sessions',
@@ -222,15 +225,14 @@ describe('resolveSessionOptions', () => {
 
     it('cache: resolved with django-redis defaults, the client kept as given (never copied)', () => {
       const cache = resolve({ secretKey: 'k', engine: 'cache', cache: { client } }).cache!;
-      expect(cache).toEqual({ client, keyPrefix: '', version: 1, serializer: 'pickle', timeout: 2000 });
+      expect(cache).toEqual({ client, keyPrefix: '', version: 1, serializer: 'pickle' });
       expect(cache.client).toBe(client);
       expect(Object.isFrozen(cache)).toBe(true);
-      expect(resolve({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: 'site', version: 3, serializer: 'json', timeout: 50 } }).cache).toEqual({
+      expect(resolve({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: 'site', version: 3, serializer: 'json' } }).cache).toEqual({
         client,
         keyPrefix: 'site',
         version: 3,
         serializer: 'json',
-        timeout: 50,
       });
     });
 
@@ -243,7 +245,9 @@ describe('resolveSessionOptions', () => {
       ['a non-string keyPrefix', { engine: 'cache', cache: { client, keyPrefix: 1 } }, /"cache.keyPrefix" must be a string/],
       ['a fractional version', { engine: 'cache', cache: { client, version: 1.5 } }, /"cache.version" must be an integer/],
       ['an unknown serializer', { engine: 'cache', cache: { client, serializer: 'msgpack' } }, /"cache.serializer" must be 'pickle' or 'json'/],
-      ['a zero timeout', { engine: 'cache', cache: { client, timeout: 0 } }, /"cache.timeout" must be a whole number of milliseconds/],
+      ['a cache timeout (the limit is storeTimeout, for every engine)', { engine: 'cache', cache: { client, timeout: 5 } }, /"cache.timeout" is not a known option/],
+      ['a zero storeTimeout', { storeTimeout: 0 }, /"storeTimeout" must be a number of seconds from 0.01 to 600/],
+      ['a storeTimeout in milliseconds by mistake', { storeTimeout: 3000 }, /"storeTimeout" must be a number of seconds from 0.01 to 600, got 3000/],
       ['an empty filePath', { engine: 'file', filePath: '' }, /"filePath" must be a directory path/],
       ['a tiny maxDecodedBytes', { maxDecodedBytes: 10 }, /"maxDecodedBytes" must be a whole number of bytes, at least 1024/],
       ['a fractional maxDecodedBytes', { maxDecodedBytes: 4096.5 }, /"maxDecodedBytes" must be/],

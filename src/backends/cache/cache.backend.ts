@@ -29,7 +29,7 @@ export class SessionCacheEntries {
         `SessionModule option "cache.client" must be a connected node-redis (v5 or later), ioredis or iovalkey client (engine '${String(options.engine)}')`,
       );
     }
-    return new this(adaptRedisClient(cache.client, { timeoutMs: cache.timeout }), CACHE_SERIALIZERS[cache.serializer], `${cache.keyPrefix}:${cache.version}:${enginePrefix}`);
+    return new this(adaptRedisClient(cache.client, { timeoutMs: options.storeTimeout * 1000 }), CACHE_SERIALIZERS[cache.serializer], `${cache.keyPrefix}:${cache.version}:${enginePrefix}`);
   }
 
   /** Django's cache key of a session: `KEY_PREFIX:VERSION:<engine prefix><session key>`. */

@@ -29,12 +29,13 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
     dataSource: DataSource | (() => DataSource),
     codec: SessionCodec,
     readonly entries: SessionCacheEntries,
+    timeoutSeconds?: number,
   ) {
-    super(dataSource, codec);
+    super(dataSource, codec, timeoutSeconds);
   }
 
   static override fromContext(context: EngineContext): CachedDbSessionBackend {
-    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX));
+    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.storeTimeout);
   }
 
   override async load(key: string): Promise<SessionMap | null> {

@@ -7,6 +7,7 @@
  * (structural types below, erased at compile time), so no Redis client is a dependency of this
  * package and the application's own copy, whatever its version, is the one used.
  */
+import { SessionStoreUnavailable } from '../../session.errors.js';
 
 /** The Redis commands the cache engines use, on any supported client. */
 export interface SessionRedis {
@@ -30,20 +31,6 @@ export interface RedisAdapterOptions {
    * or stalled; it does not change the client's own reconnecting or retrying.
    */
   timeoutMs?: number;
-}
-
-/**
- * Redis could not be reached, or did not answer in time, or answered that it cannot serve now
- * (LOADING, BUSY, CLUSTERDOWN...). The client's own error, when there is one, is the `cause`.
- *
- * The message names the command and the client's error class only: never the key (a session key is
- * a credential) nor the connection URL (it may carry a password).
- */
-export class SessionStoreUnavailable extends Error {
-  override name = 'SessionStoreUnavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

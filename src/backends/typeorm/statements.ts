@@ -44,7 +44,7 @@ function sweepBatch(dataSource: DataSource, now: string): [string, unknown[]] {
   return [`DELETE FROM ${driver.escape(repo.metadata.tableName)} WHERE ${driver.escape('session_key')} IN (${select})`, params];
 }
 
-export function buildStatements(dataSource: DataSource): Record<StatementName, Statement> {
+export function buildStatements(dataSource: DataSource, timeoutMs?: number): Record<StatementName, Statement> {
   if (!dataSource.hasMetadata(SessionEntity)) {
     throw new Error(
       'nestjs-django-session: SessionEntity is not registered with the DataSource. Add it to `entities` ' +
@@ -62,7 +62,7 @@ export function buildStatements(dataSource: DataSource): Record<StatementName, S
     }),
   });
   const [a0, a1, a2] = markers;
-  return {
+  const statements = {
     load: build(
       repo
         .createQueryBuilder('s')
@@ -97,4 +97,10 @@ export function buildStatements(dataSource: DataSource): Record<StatementName, S
     delete: build(repo.createQueryBuilder().delete().where('session_key = :key', { key: a0 }).getQueryAndParameters()),
     clearExpired: build(sweepBatch(dataSource, a0!)),
   };
+  // MariaDB bounds a statement (lock waits included) by itself, so a stuck one frees its connection.
+  if (timeoutMs !== undefined && dataSource.options.type === 'mariadb') {
+    const prefix = `SET STATEMENT max_statement_time=${(timeoutMs / 1000).toFixed(3)} FOR `;
+    for (const statement of Object.values(statements)) statement.sql = prefix + statement.sql;
+  }
+  return statements;
 }

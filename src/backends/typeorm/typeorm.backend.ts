@@ -2,7 +2,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
-import { CreateError, UpdateError } from '../../session.errors.js';
+import { CreateError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { useDjangoDateText } from './django-date-text.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
@@ -31,20 +31,24 @@ export class TypeOrmSessionBackend extends SessionBackend {
   override readonly engineName: string = 'db';
   #dataSource: DataSource | (() => DataSource);
   readonly #codec: SessionCodec | undefined;
+  readonly #timeoutMs: number;
   #dialect?: Dialect;
   #statements?: Record<StatementName, Statement>;
 
   /**
    * @param dataSource the DataSource (or, in a Nest app, how to find it once every provider exists)
    * @param codec signs and reads `session_data` (not needed for `clearExpired()`, `exists()`, `delete()`)
+   * @param timeoutSeconds how long one statement may take (`storeTimeout`); default 3
    */
   constructor(
     dataSource: DataSource | (() => DataSource),
     codec?: SessionCodec,
+    timeoutSeconds = 3,
   ) {
     super();
     this.#dataSource = dataSource;
     this.#codec = codec;
+    this.#timeoutMs = Math.round(timeoutSeconds * 1000);
   }
 
   protected get codec(): SessionCodec {
@@ -54,14 +58,14 @@ export class TypeOrmSessionBackend extends SessionBackend {
 
   /** The module's engine: the app's DataSource (the default one, or the one named by `dataSource`). */
   static fromContext(context: EngineContext): TypeOrmSessionBackend {
-    return new this(resolveDataSource(context), context.codec);
+    return new this(resolveDataSource(context), context.codec, context.options.storeTimeout);
   }
 
   /** Finds the DataSource and builds the statements at start-up, so a missing one fails the boot. */
   onModuleInit(): void {
     const dataSource = this.dataSource;
     useDjangoDateText(dataSource);
-    this.#statements ??= buildStatements(dataSource);
+    this.#statements ??= buildStatements(dataSource, this.#timeoutMs);
   }
 
   protected get dataSource(): DataSource {
@@ -83,6 +87,11 @@ export class TypeOrmSessionBackend extends SessionBackend {
   }
 
   async exists(key: string): Promise<boolean> {
+    return this.rowExists(key);
+  }
+
+  /** Whether the row exists, expired or not (what `exists()` answers on this engine; cached_db asks its cache too). */
+  protected async rowExists(key: string): Promise<boolean> {
     return (await this.run('exists', [key])).records.length > 0;
   }
 
@@ -105,7 +114,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const { affected } = await this.run('update', [sessionData, this.dateParam(expireDate), key]);
     // MySQL reports rows *changed*, not matched (Django sets CLIENT.FOUND_ROWS for this): an UPDATE
     // that wrote identical values says 0, so confirm before calling the session gone.
-    if (!affected && !(await this.exists(key))) {
+    if (!affected && !(await this.rowExists(key))) {
       throw new UpdateError(`session ${key} no longer exists`);
     }
   }
@@ -134,14 +143,19 @@ export class TypeOrmSessionBackend extends SessionBackend {
   }
 
   private async run(name: StatementName, args: unknown[]) {
-    const statement = (this.#statements ??= buildStatements(this.dataSource))[name];
+    const statement = (this.#statements ??= buildStatements(this.dataSource, this.#timeoutMs))[name];
     const params = statement.order.map((i) => args[i]);
     const runner = this.dataSource.createQueryRunner();
+    const query = runner.query(statement.sql, params, true);
+    // The connection goes back to the pool when the statement ends, not when the request stops
+    // waiting for it: a statement stuck on a lock would otherwise hold up the next one given it.
+    const ignore = () => undefined;
+    void query.then(ignore, ignore).then(() => runner.release()).catch(ignore);
     try {
-      const result = await runner.query(statement.sql, params, true);
+      const result = await withinStoreTimeout(query, this.#timeoutMs, name);
       return { records: (result.records ?? []) as unknown[], affected: result.affected as number | undefined };
-    } finally {
-      await runner.release();
+    } catch (error) {
+      throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
     }
   }
 }
@@ -171,4 +185,39 @@ export function resolveDataSource({ options, moduleRef }: EngineContext): () => 
       );
     }
   };
+}
+
+/** `promise`, or a `SessionStoreUnavailable` once `ms` have passed (the statement itself goes on until the database ends it). */
+function withinStoreTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SessionStoreUnavailable(`The session database did not answer ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Errors that mean "the database cannot serve now" rather than "this statement is wrong": a lock
+ * or busy timeout, a statement timeout, a lost or refused connection. Answered 503, not 500.
+ */
+function isStoreUnavailable(error: unknown): boolean {
+  if (error instanceof SessionStoreUnavailable) return true;
+  const driverError = ((error as { driverError?: unknown })?.driverError ?? error) as Record<string, unknown> | undefined;
+  const code = String(driverError?.code ?? (error as Record<string, unknown>)?.code ?? '');
+  const errno = Number(driverError?.errno ?? NaN);
+  return (
+    /^SQLITE_(BUSY|LOCKED)/.test(code) ||
+    ['55P03', '57014', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'].includes(code) || // PostgreSQL: lock_not_available, query_canceled, shutdown, too many connections, connection failures
+    ['ER_LOCK_WAIT_TIMEOUT', 'ER_STATEMENT_TIMEOUT', 'ER_QUERY_INTERRUPTED', 'ER_CON_COUNT_ERROR', 'PROTOCOL_CONNECTION_LOST'].includes(code) ||
+    errno === 1969 || // MariaDB: max_statement_time exceeded
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /Connection terminated|connection is closed|Pool is closed/i.test(String((driverError as { message?: unknown })?.message ?? ''))
+  );
+}
+
+/** The error's class name, for a message that must not carry the driver's words. */
+function errorClass(error: unknown): string {
+  const driverError = (error as { driverError?: unknown })?.driverError ?? error;
+  const code = (driverError as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : ((driverError as Error)?.constructor?.name ?? 'Error');
 }

@@ -7,8 +7,17 @@
  *   INTEROP_DB_URL             sqlite:////abs/file | postgres://... | mysql://...
  *   INTEROP_SECRET_KEY         secretKey (Django's SECRET_KEY)
  *   INTEROP_SECRET_FALLBACKS   JSON array: secretKeyFallbacks
+ *   INTEROP_SESSION_ENGINE     engine: db (default) | cache | cached_db | signed_cookies | file
+ *   INTEROP_REDIS_URL          cache, cached_db: the Redis server the app's client connects to
+ *   INTEROP_REDIS_CLIENT       node-redis (default: `createClient({ url }).connect()`) | ioredis
+ *   INTEROP_CACHE_PREFIX       cache.keyPrefix (Django's KEY_PREFIX)
+ *   INTEROP_CACHE_SERIALIZER   cache.serializer: pickle | json
+ *   INTEROP_FILE_PATH          file: filePath (SESSION_FILE_PATH)
  *
- * Prints {"port": N} once listening; exits when stdin closes.
+ * The database is there on every engine: Django's auth_user lives in it (login, whoami), and
+ * /store shows the django_session row (which only db and cached_db write).
+ *
+ * Prints {"port": N} once listening; exits when stdin closes (closing the app, then its Redis client).
  */
 import 'reflect-metadata';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -23,11 +32,50 @@ import {
   SessionModule,
   SessionService,
   SessionStore,
+  type EngineName,
+  type SessionModuleOptions,
 } from '../../../src/index.js';
 
 const DB_URL = process.env.INTEROP_DB_URL ?? '';
 const SECRET_KEY = process.env.INTEROP_SECRET_KEY ?? '';
 const FALLBACKS = JSON.parse(process.env.INTEROP_SECRET_FALLBACKS ?? '[]') as string[];
+const ENGINE = (process.env.INTEROP_SESSION_ENGINE || 'db') as EngineName;
+const REDIS_URL = process.env.INTEROP_REDIS_URL ?? '';
+const REDIS_CLIENT = process.env.INTEROP_REDIS_CLIENT || 'node-redis';
+const CACHE_PREFIX = process.env.INTEROP_CACHE_PREFIX ?? '';
+const CACHE_SERIALIZER = (process.env.INTEROP_CACHE_SERIALIZER || 'pickle') as 'pickle' | 'json';
+const FILE_PATH = process.env.INTEROP_FILE_PATH;
+
+/** The app's own Redis client, as an app has it: connected before the module is made, closed after the app. */
+interface AppRedis {
+  client: unknown;
+  close(): Promise<void>;
+}
+
+async function connectRedis(): Promise<AppRedis> {
+  if (!REDIS_URL) throw new Error(`engine ${ENGINE} needs INTEROP_REDIS_URL`);
+  if (REDIS_CLIENT === 'ioredis') {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', (error: Error) => process.stderr.write(`ioredis: ${error.message}\n`));
+    await client.connect();
+    return { client, close: async () => void (await client.quit()) };
+  }
+  if (REDIS_CLIENT !== 'node-redis') throw new Error(`INTEROP_REDIS_CLIENT: unsupported ${REDIS_CLIENT}`);
+  const { createClient } = await import('redis');
+  const client = createClient({ url: REDIS_URL });
+  client.on('error', (error: Error) => process.stderr.write(`node-redis: ${error.message}\n`));
+  await client.connect();
+  return { client, close: () => client.close() };
+}
+
+/** SessionModule.forRoot's options for INTEROP_SESSION_ENGINE. */
+function sessionOptions(redis: AppRedis | undefined): SessionModuleOptions {
+  const options: SessionModuleOptions = { secretKey: SECRET_KEY, secretKeyFallbacks: FALLBACKS, engine: ENGINE };
+  if (redis) options.cache = { client: redis.client, keyPrefix: CACHE_PREFIX, serializer: CACHE_SERIALIZER };
+  if (FILE_PATH) options.filePath = FILE_PATH;
+  return options;
+}
 
 function typeOrmOptions(url: string): TypeOrmModuleOptions {
   const common = {
@@ -193,25 +241,29 @@ class InteropController {
   }
 }
 
-@Module({
-  imports: [
-    TypeOrmModule.forRoot(typeOrmOptions(DB_URL)),
-    SessionModule.forRoot({ secretKey: SECRET_KEY, secretKeyFallbacks: FALLBACKS }),
-  ],
-  controllers: [InteropController],
-  providers: [Users],
-})
-class InteropAppModule {}
+function appModule(session: SessionModuleOptions) {
+  @Module({
+    imports: [TypeOrmModule.forRoot(typeOrmOptions(DB_URL)), SessionModule.forRoot(session)],
+    controllers: [InteropController],
+    providers: [Users],
+  })
+  class InteropAppModule {}
+  return InteropAppModule;
+}
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create(InteropAppModule, { logger: ['error', 'warn'] });
+  const redis = ENGINE === 'cache' || ENGINE === 'cached_db' ? await connectRedis() : undefined;
+  const app = await NestFactory.create(appModule(sessionOptions(redis)), { logger: ['error', 'warn'] });
   app.enableShutdownHooks();
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => {
-    void app.close().finally(() => process.exit(0));
+    void app
+      .close()
+      .then(() => redis?.close())
+      .finally(() => process.exit(0));
   });
 }
 

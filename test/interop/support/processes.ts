@@ -16,7 +16,38 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export interface DjangoEnv {
+/** Django's `SESSION_ENGINE` (`django.contrib.sessions.backends.<name>`) and the Nest `engine` option of the same name. */
+export type SessionEngineName = 'db' | 'cache' | 'cached_db' | 'signed_cookies' | 'file';
+
+/**
+ * Where a non-db engine keeps sessions, the same on both sides: Redis (django-redis's CACHES
+ * entry / the `cache` option) for cache and cached_db, a directory for file.
+ */
+export interface SessionEngineEnv {
+  /** Default 'db'. */
+  engine?: SessionEngineName;
+  /** cache, cached_db: the Redis server. */
+  redisUrl?: string;
+  /** cache, cached_db: Django's KEY_PREFIX / the `cache.keyPrefix` option. */
+  cachePrefix?: string;
+  /** cache, cached_db: django-redis's SERIALIZER (pickle: its PickleSerializer, json: its JSONSerializer). */
+  cacheSerializer?: 'pickle' | 'json';
+  /** file: SESSION_FILE_PATH / the `filePath` option. */
+  filePath?: string;
+}
+
+/** The INTEROP_* variables both settings.py and nest/server.ts read for a SessionEngineEnv. */
+function engineVariables(env: SessionEngineEnv): Record<string, string> {
+  const vars: Record<string, string> = {};
+  if (env.engine) vars.INTEROP_SESSION_ENGINE = env.engine;
+  if (env.redisUrl) vars.INTEROP_REDIS_URL = env.redisUrl;
+  if (env.cachePrefix !== undefined) vars.INTEROP_CACHE_PREFIX = env.cachePrefix;
+  if (env.cacheSerializer) vars.INTEROP_CACHE_SERIALIZER = env.cacheSerializer;
+  if (env.filePath) vars.INTEROP_FILE_PATH = env.filePath;
+  return vars;
+}
+
+export interface DjangoEnv extends SessionEngineEnv {
   python: string;
   dbUrl: string;
   secretKey: string;
@@ -35,6 +66,7 @@ function djangoEnvironment(env: DjangoEnv): NodeJS.ProcessEnv {
     INTEROP_SECRET_KEY: env.secretKey,
     INTEROP_TIME_ZONE: env.timeZone ?? 'America/Chicago',
     ...(env.hashing ? { INTEROP_HASHING: env.hashing } : {}),
+    ...engineVariables(env),
   };
 }
 
@@ -95,13 +127,15 @@ export function startDjango(env: DjangoEnv): Promise<Server> {
   return startServer('Django', env.python, ['serve.py'], { cwd: DJANGO_SITE, env: djangoEnvironment(env) });
 }
 
-export interface NestEnv {
+export interface NestEnv extends SessionEngineEnv {
   serverJs: string;
   dbUrl: string;
   secretKey: string;
   secretKeyFallbacks?: string[];
   /** The Nest process's time zone (TZ). */
   tz: string;
+  /** cache, cached_db: the Redis client library the app connects (default node-redis). */
+  redisClient?: 'node-redis' | 'ioredis';
 }
 
 export function startNest(env: NestEnv): Promise<Server> {
@@ -113,6 +147,8 @@ export function startNest(env: NestEnv): Promise<Server> {
       INTEROP_DB_URL: env.dbUrl,
       INTEROP_SECRET_KEY: env.secretKey,
       INTEROP_SECRET_FALLBACKS: JSON.stringify(env.secretKeyFallbacks ?? []),
+      ...engineVariables(env),
+      ...(env.redisClient ? { INTEROP_REDIS_CLIENT: env.redisClient } : {}),
     },
   });
 }

@@ -5,7 +5,12 @@ Settings of the interop test project. Everything a test varies comes from the en
   INTEROP_SECRET_KEY      SECRET_KEY (the Nest side's `secretKey`)
   INTEROP_TIME_ZONE       TIME_ZONE (default America/Chicago); with USE_TZ=True storage is UTC anyway
   INTEROP_HASHING         DEFAULT_HASHING_ALGORITHM (Django 3.1/3.2): 'sha1' writes the pre-3.1 format
-  INTEROP_SESSION_ENGINE  SESSION_ENGINE (default Django's own db backend)
+  INTEROP_SESSION_ENGINE  SESSION_ENGINE: db (default) | cache | cached_db | signed_cookies | file
+                          (django.contrib.sessions.backends.<name>), or a dotted module path
+  INTEROP_REDIS_URL       cache, cached_db: CACHES['default'] on django-redis at this URL
+  INTEROP_CACHE_PREFIX    its KEY_PREFIX (default '')
+  INTEROP_CACHE_SERIALIZER  pickle (django-redis's default PickleSerializer) | json (its JSONSerializer)
+  INTEROP_FILE_PATH       file: SESSION_FILE_PATH
 """
 import os
 from urllib.parse import unquote, urlsplit
@@ -52,8 +57,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 TIME_ZONE = os.environ.get("INTEROP_TIME_ZONE", "America/Chicago")
 
-SESSION_ENGINE = os.environ.get("INTEROP_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+_engine = os.environ.get("INTEROP_SESSION_ENGINE") or "db"
+SESSION_ENGINE = _engine if "." in _engine else "django.contrib.sessions.backends." + _engine
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # the default, stated
+
+_SERIALIZERS = {
+    "pickle": "django_redis.serializers.pickle.PickleSerializer",
+    "json": "django_redis.serializers.json.JSONSerializer",
+}
+if os.environ.get("INTEROP_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["INTEROP_REDIS_URL"],
+            "KEY_PREFIX": os.environ.get("INTEROP_CACHE_PREFIX", ""),
+            "OPTIONS": {"SERIALIZER": _SERIALIZERS[os.environ.get("INTEROP_CACHE_SERIALIZER") or "pickle"]},
+        }
+    }
+
+if os.environ.get("INTEROP_FILE_PATH"):
+    SESSION_FILE_PATH = os.environ["INTEROP_FILE_PATH"]
 
 if os.environ.get("INTEROP_HASHING"):
     DEFAULT_HASHING_ALGORITHM = os.environ["INTEROP_HASHING"]

@@ -15,4 +15,5 @@ urlpatterns = [
     path("users", views.users_view),
     path("store/<str:key>", views.store_view),
     path("clear-expired", views.clear_expired_view),
+    path("cache-entry/<str:key>", views.cache_entry_view),
 ]

@@ -3,7 +3,9 @@ Views of the interop project: each one does what a Django app does with request.
 answers JSON describing the session as Django sees it. The Nest test app (test/interop/nest/
 server.ts) has the same routes, so a test can run any step on either side.
 """
+import base64
 import json
+import pickle
 from datetime import datetime
 from importlib import import_module
 
@@ -113,6 +115,33 @@ def store_view(request, key):
         "session_data": row.session_data,
         "decoded": row.get_decoded(),
     }
+    return JsonResponse(out)
+
+
+def cache_entry_view(request, key):
+    """
+    The Redis entry of session `key` (cache and cached_db engines), read around the cache API:
+    the key django-redis makes for it, its PTTL, the raw bytes, and those bytes decoded here with
+    pickle.loads / json.loads directly (django-redis's serializers are exactly those calls).
+    """
+    from django.core.cache import caches
+    from django_redis import get_redis_connection
+
+    engine = import_module(settings.SESSION_ENGINE).SessionStore
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    cache_key = cache.make_key(engine.cache_key_prefix + key)
+    connection = get_redis_connection(settings.SESSION_CACHE_ALIAS)
+    raw = connection.get(cache_key)
+    out = {"cache_key": cache_key, "exists": raw is not None, "pttl": connection.pttl(cache_key)}
+    if raw is not None:
+        serializer = settings.CACHES[settings.SESSION_CACHE_ALIAS].get("OPTIONS", {}).get("SERIALIZER", "")
+        data = json.loads(raw.decode("utf-8")) if serializer.endswith("JSONSerializer") else pickle.loads(raw)
+        out.update({
+            "raw": base64.b64encode(raw).decode("ascii"),
+            "data": data,
+            "type": type(data).__name__,
+            "types": {k: type(v).__name__ for k, v in data.items()},
+        })
     return JsonResponse(out)
 
 

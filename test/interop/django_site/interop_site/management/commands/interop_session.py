@@ -7,7 +7,8 @@ Django 4.x/5.x-style date expiry.
   manage.py interop_session login --username alice [--data '{...}']
   manage.py interop_session read KEY
 
-Prints one JSON object: {"key", "session_data", "expire_date", "data"}.
+Prints one JSON object: {"key", "session_data", "expire_date", "data"} ("key" is the cookie
+value: for signed_cookies the signed session itself; the row fields are null off the db engines).
 """
 import json
 from datetime import datetime
@@ -55,6 +56,9 @@ class Command(BaseCommand):
         if django5_expiry_date:
             store.set_expiry(datetime.fromisoformat(django5_expiry_date))
         store.create()
+        if store.session_key is None:
+            # signed_cookies: create() only marks the session modified; save() signs the cookie value.
+            store.save()
         self._print(store.session_key, dict(store.items()))
 
     def _print(self, key, data):
