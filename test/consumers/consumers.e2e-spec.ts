@@ -7,12 +7,13 @@
  * (they live below it), as they would in their own.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
+import { SessionCodec } from '../../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = join(root, '.tmp', 'consumers');
@@ -39,8 +40,15 @@ function npmEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** The data-source files a user may hand to `-d`, written next to each consumer's package.json. */
+/** The files a user may hand to `-d` (data sources) and `-m` (app modules), written next to each consumer's package.json. */
 const DATA_SOURCE_FILES: Record<string, string> = {
+  // an app module on the file engine, as plain ESM (decorators applied by hand)
+  'file-app.module.mjs': `import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { SessionModule } from 'nestjs-django-session';
+export class AppModule {}
+Module({ imports: [SessionModule.forRoot({ secretKey: 'consumer-secret', engine: process.env.ENGINE, filePath: process.env.SESSION_DIR })] })(AppModule);
+`,
   // what tsc emits for `export default dataSource` with module: commonjs
   'data-source.cjs': `"use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
@@ -250,12 +258,26 @@ describe.each(Object.keys(FORMATS))('the installed django-session bin in a %s ap
       30_000,
     );
 
-    it.each([[[]], [['clearsessions']], [['clearsessions', '-d']], [['flushsessions', '-d', 'dist/data-source.js']]])(
+    it('clearsessions -m <app module> sweeps the engine the app configures (file), and says when an engine has nothing to sweep (signed_cookies)', async () => {
+      const codec = new SessionCodec({ secretKey: 'consumer-secret' });
+      writeFileSync(join(db, `sessionid${LIVE}`), codec.encode({ a: 1 }));
+      for (const key of ['expiredexpiredexpiredexpired0001', 'expiredexpiredexpiredexpired0002']) {
+        writeFileSync(join(db, `sessionid${key}`), codec.encode({ a: 1 }));
+        utimesSync(join(db, `sessionid${key}`), new Date('2001-01-01'), new Date('2001-01-01'));
+      }
+      const swept = run(['clearsessions', '-m', 'file-app.module.mjs'], { SESSION_DIR: db, ENGINE: 'file' });
+      expect({ status: swept.status, stdout: swept.stdout }).toEqual({ status: 0, stdout: 'Deleted 2 expired sessions.\n' });
+      expect(readdirSync(db)).toEqual([`sessionid${LIVE}`]);
+      const none = run(['clearsessions', '--module', 'file-app.module.mjs'], { SESSION_DIR: db, ENGINE: 'signed_cookies' });
+      expect({ status: none.status, stdout: none.stdout }).toEqual({ status: 0, stdout: 'The signed_cookies engine expires sessions by itself: nothing to clear.\n' });
+    }, 30_000);
+
+    it.each([[[]], [['clearsessions']], [['clearsessions', '-d']], [['clearsessions', '-m']], [['clearsessions', '-m', 'a.js', '-d', 'b.js']], [['flushsessions', '-d', 'dist/data-source.js']]])(
       'prints the usage and exits with 2 when called with %j',
       (args) => {
         const result = run(args);
         expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 2, stdout: '' });
-        expect(result.stderr).toMatch(/^Usage: django-session clearsessions -d <data-source file>\n/);
+        expect(result.stderr).toMatch(/^Usage: django-session clearsessions \(-m <app module file> \| -d <data-source file>\)\n/);
       },
     );
   });
