@@ -12,6 +12,11 @@ const MEMBERS = [
 
 type DemoSession = SessionStore<{ has_commented: boolean; member_id: number; fav_color: string; visits: number }>;
 
+/** The logged-in member's name, or `null` for an anonymous visitor. */
+function memberOf(session: DemoSession): string | null {
+  return MEMBERS.find((m) => m.id === session.get('member_id'))?.username ?? null;
+}
+
 /** The views of Django's "How to use sessions", one by one. */
 @Controller()
 export class DemoController {
@@ -24,7 +29,13 @@ export class DemoController {
   /** What the session holds now (the page shows it). */
   @Get('session')
   show(@Session() session: DemoSession) {
-    return { sessionKey: session.sessionKey, data: session.toJSON(), expiresAt: session.getExpiryDate() };
+    return {
+      member: memberOf(session),
+      sessionKey: session.sessionKey,
+      data: session.toJSON(),
+      expireAtBrowserClose: session.getExpireAtBrowserClose(),
+      expiresAt: session.getExpiryDate(),
+    };
   }
 
   /** post_comment: a visitor may comment once. */
@@ -37,14 +48,21 @@ export class DemoController {
     return 'Thanks for your comment!';
   }
 
-  /** login: a member logs in (the session key is cycled, against session fixation). */
+  /**
+   * login: a member logs in (the session key is cycled, against session fixation). Unless
+   * "remember me" is ticked, the session lasts until the browser closes: `set_expiry(0)`.
+   */
   @Post('login')
   @HttpCode(200)
-  async login(@Session() session: DemoSession, @Body() body: { username?: string; password?: string }): Promise<string> {
+  async login(
+    @Session() session: DemoSession,
+    @Body() body: { username?: string; password?: string; remember?: string },
+  ): Promise<string> {
     const member = MEMBERS.find((m) => m.username === body?.username);
     if (member && member.password === body?.password) {
       await session.cycleKey();
       session.set('member_id', member.id);
+      session.setExpiry(body.remember ? null : 0);
       return "You're logged in.";
     }
     return "Your username and password didn't match.";
@@ -93,11 +111,15 @@ export class DemoController {
     return { fav_color: session.get('fav_color', 'red') };
   }
 
+  /**
+   * Changes state, so it answers whose colour it set: `member` is `null` when the request came
+   * without the member's cookie — as a POST from another site does (`SameSite=Lax`).
+   */
   @Post('color')
   @HttpCode(200)
   setColor(@Session() session: DemoSession, @Body('color') color?: string) {
     session.set('fav_color', String(color ?? 'blue'));
-    return { fav_color: session.get('fav_color') };
+    return { fav_color: session.get('fav_color'), member: memberOf(session) };
   }
 
   @Delete('color')

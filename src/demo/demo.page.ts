@@ -3,14 +3,14 @@ export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nestjs-django-session demo</title>
 <style>body{font:15px system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}
 form{display:inline-block;margin:.3rem .6rem .3rem 0}fieldset{margin:1rem 0;border:1px solid #ccc}
-pre{background:#f4f4f4;padding:.8rem;white-space:pre-wrap}input{width:8rem}</style></head>
+pre{background:#f4f4f4;padding:.8rem;white-space:pre-wrap}input:not([type=checkbox]){width:8rem}</style></head>
 <body><h1>Django sessions, on NestJS</h1>
 <p>Each form calls one view of Django's "How to use sessions", rebuilt with <code>@Session()</code>.
 The <code>sessionid</code> cookie holds only the key; the data lives in <code>django_session</code>.</p>
 <fieldset><legend>Post a comment (once)</legend>
 <form data-path="/comment" data-method="POST"><input name="comment" value="Hello"> <button>Post</button></form></fieldset>
 <fieldset><legend>Members (ada / lovelace)</legend>
-<form data-path="/login" data-method="POST"><input name="username" value="ada"> <input name="password" value="lovelace"> <button>Log in</button></form>
+<form data-path="/login" data-method="POST"><input name="username" value="ada"> <input name="password" value="lovelace"> <label><input type="checkbox" name="remember"> Remember me</label> <button>Log in</button></form>
 <form data-path="/logout" data-method="POST"><button>Log out</button></form>
 <form data-path="/flush" data-method="POST"><button>Flush session</button></form></fieldset>
 <fieldset><legend>Test cookie login</legend>
@@ -27,8 +27,9 @@ for (const form of document.querySelectorAll('form')) form.addEventListener('sub
   event.preventDefault();
   const method = form.dataset.method, body = method === 'GET' ? undefined : JSON.stringify(Object.fromEntries(new FormData(form)));
   const res = await fetch(form.dataset.path, { method, body, headers: body ? { 'content-type': 'application/json' } : {} });
-  document.getElementById('answer').textContent = res.status + ' ' + await res.text();
-  show();
+  const answer = res.status + ' ' + await res.text();
+  await show();
+  document.getElementById('answer').textContent = answer;
 });
 show();
 </script></body></html>`;

@@ -3,44 +3,19 @@
  * gone — answers 503 with `Retry-After` within `storeTimeout`: never a hang, never a 500 with the
  * driver's words. Measured against real locks on sqlite, PostgreSQL and MariaDB.
  */
-import 'reflect-metadata';
-import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import type { INestApplication } from '@nestjs/common';
+import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { DataSource } from 'typeorm';
 import sqlite3 from 'sqlite3';
-import { CreateDjangoSession1700000000000, Session, SessionEntity, SessionModule, type SessionStore } from '../../src/index.js';
 import { createDatabase, type Database, type Engine } from '../interop/support/databases.js';
 import { describeWith, type Service } from '../support/env.js';
 import { Client } from '../support/app.js';
+import { startVisitApp } from '../support/session-app.js';
 
 const TIMEOUT_SECONDS = 0.5;
 
-@Controller()
-class CounterController {
-  @Post('visit')
-  @HttpCode(200)
-  visit(@Session() session: SessionStore, @Body() body: { write?: boolean }) {
-    const visits = Number(session.get('visits', 0));
-    if (body?.write) session.set('visits', visits + 1);
-    return { visits };
-  }
-}
-
-async function startOn(typeorm: TypeOrmModuleOptions): Promise<{ app: INestApplication; url: string }> {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({ ...typeorm, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true, logging: false } as TypeOrmModuleOptions),
-      SessionModule.forRoot({ secretKey: 'store-timeout-secret', storeTimeout: TIMEOUT_SECONDS }),
-    ],
-    controllers: [CounterController],
-  })
-  class StoreTimeoutModule {}
-  const app = await NestFactory.create(StoreTimeoutModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: await app.getUrl() };
-}
+const startOn = (typeorm: TypeOrmModuleOptions) => startVisitApp({ secretKey: 'store-timeout-secret', storeTimeout: TIMEOUT_SECONDS }, typeorm);
 
 interface Lock {
   /** Takes a lock that blocks the session table (reads and writes) until released. */
@@ -75,17 +50,20 @@ const TARGETS: Target[] = [
     services: ['postgres'],
     typeorm: (db) => ({ type: 'postgres', url: db.url }),
     async lock(db) {
-      const conn = new pg.Client({ connectionString: db.url });
-      await conn.connect();
+      const dataSource = await new DataSource({ type: 'postgres', url: db.url }).initialize();
+      const conn = dataSource.createQueryRunner();
       return {
         take: async () => {
-          await conn.query('BEGIN');
+          await conn.startTransaction();
           await conn.query('LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE');
         },
         release: async () => {
-          await conn.query('COMMIT');
+          if (conn.isTransactionActive) await conn.commitTransaction();
         },
-        close: () => conn.end(),
+        close: async () => {
+          await conn.release();
+          await dataSource.destroy();
+        },
       };
     },
   },

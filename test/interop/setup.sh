@@ -82,7 +82,16 @@ if command -v mariadb >/dev/null 2>&1 || command -v mysql >/dev/null 2>&1; then
     log "could not create MariaDB database test"
 fi
 
+# 6. Chromium, which the browser suites (test/browser) drive through puppeteer-core (which
+# downloads no browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium"
+  as_root apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium >&2
+fi
+
 echo "export TEST_DJANGO_PYTHON=$PY"
 echo "export TEST_POSTGRES_URL=$PG_URL"
 echo "export TEST_MYSQL_URL=$MY_URL"
 echo "export TEST_REDIS_URL=$REDIS_URL"
+echo "export TEST_CHROMIUM=/usr/bin/chromium"

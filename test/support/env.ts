@@ -9,6 +9,7 @@ export const SERVICES = {
   mysql: { env: 'TEST_MYSQL_URL', example: 'mysql://root@127.0.0.1:3306/test' },
   django: { env: 'TEST_DJANGO_PYTHON', example: '/usr/bin/python3 (with Django importable)' },
   redis: { env: 'TEST_REDIS_URL', example: 'redis://127.0.0.1:6379' },
+  chromium: { env: 'TEST_CHROMIUM', example: '/usr/bin/chromium' },
 } as const;
 
 export type Service = keyof typeof SERVICES;
