@@ -34,7 +34,7 @@ async function openCachedDb(redisUrl: string, clientOptions: Record<string, unkn
   const prefix = uniquePrefix('cached-db');
   const options = resolveSessionOptions({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: prefix }, storeTimeout: timeout / 1000 });
   const backend = new CachedDbSessionBackend(dataSource, new SessionCodec({ secretKey: 'k' }), SessionCacheEntries.forOptions(options, 'django.contrib.sessions.cached_db'));
-  backend.onModuleInit();
+  await backend.onModuleInit();
   return {
     backend,
     client,

@@ -140,3 +140,47 @@ for (const target of TARGETS) {
     }, 30_000);
   });
 }
+
+// node-sqlite3 only: better-sqlite3 is synchronous, so a write waiting on a lock holds the whole
+// event loop for its `timeout` (keep that small), whatever connection the reads use.
+describe.each(['sqlite'] as const)('%s in WAL mode: reads do not queue behind a write waiting on a lock', (type) => {
+  let db: Database;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    db = await createDatabase('sqlite', undefined, 'walread', type.replace(/\W/g, ''));
+    const file = new URL(db.url).pathname;
+    ({ app, url } = await startVisitApp(
+      { secretKey: 'store-timeout-secret', storeTimeout: 1.5 },
+      { type, database: file, enableWAL: true, busyTimeout: 5000 },
+    ));
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('while a foreign writer holds the lock, a session write answers 503 after storeTimeout, and a read sent meanwhile answers 200 at once', async () => {
+    const client = new Client(url);
+    expect((await client.post('/visit', { write: true })).status).toBe(200);
+    const conn = new sqlite3.Database(new URL(db.url).pathname);
+    const run = (sql: string) => new Promise<void>((resolve, reject) => conn.run(sql, (e) => (e ? reject(e) : resolve())));
+    await run('BEGIN IMMEDIATE'); // in WAL mode: blocks writers, never readers
+    try {
+      const writing = client.post('/visit', { write: true });
+      await new Promise((r) => setTimeout(r, 200)); // the write is now waiting on the lock
+      const started = Date.now();
+      const read = await new Client(url, client.cookieName).post('/visit', {}, { cookie: `sessionid=${client.sessionKey}` });
+      const readTook = Date.now() - started;
+      expect(read.status).toBe(200);
+      expect(read.json()).toEqual({ visits: 1 });
+      expect(readTook).toBeLessThan(500);
+      expect((await writing).status).toBe(503);
+    } finally {
+      await run('COMMIT');
+      await new Promise<void>((r) => conn.close(() => r()));
+    }
+  }, 30_000);
+});

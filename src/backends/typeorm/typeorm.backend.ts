@@ -1,10 +1,11 @@
 import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { CreateError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { useDjangoDateText } from './django-date-text.js';
+import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
@@ -32,6 +33,8 @@ export class TypeOrmSessionBackend extends SessionBackend {
   #dataSource: DataSource | (() => DataSource);
   readonly #codec: SessionCodec | undefined;
   readonly #timeoutMs: number;
+  /** sqlite in WAL mode: a connection of its own for `load`, so reads never queue behind a write waiting on a lock. */
+  #reader: DataSource | undefined;
   #dialect?: Dialect;
   #statements?: Record<StatementName, Statement>;
 
@@ -61,11 +64,22 @@ export class TypeOrmSessionBackend extends SessionBackend {
     return new this(resolveDataSource(context), context.codec, context.options.storeTimeout);
   }
 
-  /** Finds the DataSource and builds the statements at start-up, so a missing one fails the boot. */
-  onModuleInit(): void {
+  /**
+   * Finds the DataSource and builds the statements at start-up, so a missing one fails the boot;
+   * on a sqlite file in WAL mode, opens the read connection (see `openSqliteReader`).
+   */
+  async onModuleInit(): Promise<void> {
     const dataSource = this.dataSource;
     useDjangoDateText(dataSource);
     this.#statements ??= buildStatements(dataSource, this.#timeoutMs);
+    this.#reader ??= await openSqliteReader(dataSource);
+  }
+
+  /** Closes the read connection this engine opened (never the app's DataSource). */
+  async onModuleDestroy(): Promise<void> {
+    const reader = this.#reader;
+    this.#reader = undefined;
+    if (reader?.isInitialized) await reader.destroy();
   }
 
   protected get dataSource(): DataSource {
@@ -145,7 +159,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
   private async run(name: StatementName, args: unknown[]) {
     const statement = (this.#statements ??= buildStatements(this.dataSource, this.#timeoutMs))[name];
     const params = statement.order.map((i) => args[i]);
-    const runner = this.dataSource.createQueryRunner();
+    const runner = (name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource).createQueryRunner();
     const query = runner.query(statement.sql, params, true);
     // The connection goes back to the pool when the statement ends, not when the request stops
     // waiting for it: a statement stuck on a lock would otherwise hold up the next one given it.
@@ -220,4 +234,29 @@ function errorClass(error: unknown): string {
   const driverError = (error as { driverError?: unknown })?.driverError ?? error;
   const code = (driverError as { code?: unknown })?.code;
   return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : ((driverError as Error)?.constructor?.name ?? 'Error');
+}
+
+/**
+ * A second connection to the same sqlite file, for reads. TypeORM's sqlite drivers run every
+ * statement of a DataSource on one connection, in turn: a write waiting on another process's
+ * lock (up to `busyTimeout`) holds up every session read of the app behind it. In WAL mode readers
+ * never wait for writers, so reads on a connection of their own go on. Only for a file in WAL mode
+ * (in rollback-journal mode a writer's lock blocks readers anyway); the app's own options are
+ * reused as they are, without migrations or schema sync.
+ */
+async function openSqliteReader(dataSource: DataSource): Promise<DataSource | undefined> {
+  const options = dataSource.options as { type: string; database?: string; enableWAL?: boolean; name?: string };
+  if ((options.type !== 'sqlite' && options.type !== 'better-sqlite3') || options.enableWAL !== true) return undefined;
+  if (!options.database || options.database === ':memory:' || options.database.startsWith('file::memory')) return undefined;
+  const reader = new DataSource({
+    ...(dataSource.options as DataSourceOptions),
+    name: `${options.name ?? 'default'}-session-reader`,
+    entities: [SessionEntity],
+    migrations: [],
+    subscribers: [],
+    migrationsRun: false,
+    synchronize: false,
+    dropSchema: false,
+  } as DataSourceOptions);
+  return reader.initialize();
 }
