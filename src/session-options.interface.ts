@@ -47,6 +47,14 @@ export interface SessionModuleOptions {
   /** `SESSION_EXPIRE_AT_BROWSER_CLOSE`. Default `false`. */
   expireAtBrowserClose?: boolean;
   /**
+   * Give Express and Fastify middleware `req.session` (Passport needs it): the request's session,
+   * opened before any middleware the app adds after `NestFactory.create()`, with express-session's
+   * API (`regenerate`, `save`, `destroy`, `reload`, property access) and @fastify/session's
+   * (`get`, `set`). The same object `@Session()` gives, saved by the same rules, also on routes
+   * without `@Session()`. Costs one read per request that carries a session cookie. Default `false`.
+   */
+  requestSession?: boolean;
+  /**
    * Add `Cache-Control: private` to every response that sets the session cookie, so no shared
    * cache stores a visitor's cookie (`public` is dropped; `no-store` kept). Not in Django (which
    * leaves it to `django.views.decorators.cache`). Default `false`.

@@ -18,6 +18,7 @@ export const SESSION_DEFAULTS = {
   saveEveryRequest: false,
   expireAtBrowserClose: false,
   privateCacheControl: false,
+  requestSession: false,
   salt: 'django.contrib.sessions.SessionStore',
   legacyDecode: true,
   maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
@@ -93,7 +94,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${JSON.stringify(cookiePath)}`);
   }
 
-  for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode', 'privateCacheControl']) {
+  for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode', 'privateCacheControl', 'requestSession']) {
     checkBoolean(raw, name);
   }
   const cookieSecure = input.cookieSecure ?? SESSION_DEFAULTS.cookieSecure;
@@ -156,6 +157,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     saveEveryRequest: input.saveEveryRequest ?? SESSION_DEFAULTS.saveEveryRequest,
     expireAtBrowserClose: input.expireAtBrowserClose ?? SESSION_DEFAULTS.expireAtBrowserClose,
     privateCacheControl: input.privateCacheControl ?? SESSION_DEFAULTS.privateCacheControl,
+    requestSession: input.requestSession ?? SESSION_DEFAULTS.requestSession,
     salt,
     legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
     maxDecodedBytes,

@@ -46,6 +46,12 @@ export class SessionCookieTooLarge extends Error {
   }
 }
 
+/** Seconds a client is told to wait (`Retry-After`) when the session store cannot be reached. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** What the visitor reads then: nothing of the driver's. */
+export const UNAVAILABLE_MESSAGE = 'The session store is unavailable. Try again shortly.';
+
 /**
  * The session store could not be reached, or did not answer within `storeTimeout` (a Redis that
  * is down, a locked table, a lost database connection). Answered 503 with `Retry-After` by

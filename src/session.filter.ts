@@ -1,15 +1,12 @@
 import { inspect } from 'node:util';
 import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
-import { SessionStoreUnavailable } from './session.errors.js';
+import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { setHeader } from './session.http.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { guardSessionsPending, SessionRequests } from './session.requests.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
-
-/** Seconds a client is told to wait (`Retry-After`) when the session store cannot be reached. */
-const RETRY_AFTER_SECONDS = 5;
 
 const logger = new Logger('SessionExceptionFilter');
 
@@ -57,7 +54,7 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
     if (exception instanceof SessionStoreUnavailable) {
       logger.error(exception.message);
       if (host.getType() === 'http') setHeader(host.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
-      exception = new ServiceUnavailableException('The session store is unavailable. Try again shortly.', { cause: exception });
+      exception = new ServiceUnavailableException(UNAVAILABLE_MESSAGE, { cause: exception });
     }
     const opened = host.getType() === 'http' ? this.requests.openedFor(host.switchToHttp().getRequest()) : undefined;
     if (opened !== undefined && this.requests.releaseGuard(opened)) {

@@ -12,7 +12,7 @@ import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
-import { SessionRequests, type RequestSessionState } from './session.requests.js';
+import { changedInPlace, SessionRequests, type RequestSessionState } from './session.requests.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
@@ -84,7 +84,8 @@ export class SessionInterceptor implements NestInterceptor {
     await store.settle();
     const { options } = this.requests;
     const accessed = store.accessed;
-    const modified = store.modified;
+    // Middleware using req.session (passport) changes nested values in place without saying so.
+    const modified = store.modified || changedInPlace(opened);
     const empty = store.isEmpty();
     // 5xx: nothing is saved and no session cookie is set (the handler failed; its changes are not kept).
     const saves = (modified || options.saveEveryRequest) && !empty && status < 500;
@@ -127,6 +128,12 @@ export class SessionInterceptor implements NestInterceptor {
       if (!(error instanceof UpdateError)) throw error;
       logger.warn(`The session was not saved: ${new SessionInterrupted().message}`);
     }
+  }
+
+  /** @internal The response phase for a response sent without this interceptor (`requestSession`: a route without `@Session()`, a redirect made by middleware). */
+  commitAtEnd(opened: RequestSessionState, response: any): Promise<void> {
+    const status = response?.statusCode;
+    return this.commit(opened, response, typeof status === 'number' ? status : 200);
   }
 
   /** @internal The response phase for a request that failed before the handler (a guard refused). */

@@ -9,6 +9,7 @@ import { SessionInterceptor } from './session.interceptor.js';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions } from './session-options.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
+import { RequestSessionInstaller } from './integrations/request-session.js';
 import { SessionRequests } from './session.requests.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
@@ -48,5 +49,6 @@ export const SESSION_PROVIDERS: Provider[] = [
   SessionService,
   SessionInterceptor,
   SessionRoutes,
+  RequestSessionInstaller,
   { provide: APP_FILTER, useClass: SessionExceptionFilter },
 ];

@@ -17,6 +17,13 @@ export interface RequestSessionState {
   guardPending: boolean;
   /** A `SessionInterceptor` answers for it (another one on the same route then stands aside). */
   intercepted: boolean;
+  /** `req.session` (the `requestSession` option): the data as JSON when middleware first looked at it. */
+  facadeSnapshot?: string;
+}
+
+/** @internal Whether middleware changed the data in place since it first looked (`req.session.passport.user = id`). */
+export function changedInPlace(state: RequestSessionState): boolean {
+  return state.facadeSnapshot !== undefined && JSON.stringify(state.store.toJSON()) !== state.facadeSnapshot;
 }
 
 let pendingGuardSessions = 0;

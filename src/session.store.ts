@@ -250,6 +250,19 @@ export class SessionStore<T extends SessionData = SessionData> {
   }
 
   /**
+   * Reads the session again from storage, dropping unsaved changes (express-session's `reload()`,
+   * for `req.session`); a session no longer stored becomes empty and keyless.
+   */
+  async reload(): Promise<void> {
+    await this.settle();
+    this.#applyLoaded();
+    const data = this.#key === null ? null : await this.context.backend.load(this.#key);
+    if (data === null) this.#key = null;
+    this.#cache = new Map(data ?? []);
+    this.#modified = false;
+  }
+
+  /**
    * Writes the session now: a new row (and key) when it has none, else an update that throws
    * `UpdateError` if the row was deleted meanwhile. In a handler you never need this: the session
    * is saved after the handler when modified. Use it with `SessionService.load()`/`create()`.

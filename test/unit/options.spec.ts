@@ -30,6 +30,7 @@ describe('resolveSessionOptions', () => {
         saveEveryRequest: false, // SESSION_SAVE_EVERY_REQUEST
         expireAtBrowserClose: false, // SESSION_EXPIRE_AT_BROWSER_CLOSE
         privateCacheControl: false, // not a Django setting: Django sends no Cache-Control
+        requestSession: false, // not a Django setting: req.session for Express/Fastify middleware
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
         maxDecodedBytes: 4 * 1024 * 1024, // not a Django setting: how far a stored session may inflate
@@ -54,6 +55,7 @@ describe('resolveSessionOptions', () => {
         saveEveryRequest: false,
         expireAtBrowserClose: false,
         privateCacheControl: false,
+        requestSession: false,
         salt: 'django.contrib.sessions.SessionStore',
         legacyDecode: true,
         maxDecodedBytes: 4 * 1024 * 1024,
@@ -77,6 +79,7 @@ describe('resolveSessionOptions', () => {
         saveEveryRequest: true,
         expireAtBrowserClose: true,
         privateCacheControl: true,
+        requestSession: true,
         salt: 'django.contrib.sessions.MyStore',
         legacyDecode: false,
         maxDecodedBytes: 65536,

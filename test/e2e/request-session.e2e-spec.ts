@@ -1,0 +1,151 @@
+/**
+ * `requestSession: true`: `req.session` for Express and Fastify middleware (what Passport uses),
+ * the same object `@Session()` gives, saved by the same rules — also on routes without
+ * `@Session()`, and for changes made in place (`req.session.passport.user = id`).
+ */
+import 'reflect-metadata';
+import { Controller, Get, HttpCode, Module, Post, Req, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { rm } from 'node:fs/promises';
+import { CreateDjangoSession1700000000000, Session, SessionCodec, SessionEntity, SessionModule, type SessionStore } from '../../src/index.js';
+import { Client, PLATFORMS, tempSqliteFile, type Platform } from '../support/app.js';
+import sqlite3 from 'sqlite3';
+
+const SECRET = 'request-session-secret';
+
+@Controller()
+class PlainController {
+  /** No @Session(): only middleware touches the session. */
+  @Get('plain')
+  plain(@Req() request: any) {
+    return { visits: request.session.visits ?? null, user: request.session.passport?.user ?? null, id: request.session.id ?? null };
+  }
+
+  /** @Session() and req.session are one object. */
+  @Post('both')
+  @HttpCode(200)
+  both(@Session() session: SessionStore, @Req() request: any) {
+    session.set('fromHandler', true);
+    return { sameData: request.session.fromHandler === true && session.get('visits') === request.session.visits };
+  }
+}
+
+/** Middleware as an app adds it after NestFactory.create (as passport.session() is). */
+function addMiddleware(app: INestApplication, platform: Platform): void {
+  const handle = async (request: any, path: string) => {
+    const s = request.session;
+    if (path.includes('count')) s.visits = (s.visits ?? 0) + 1;
+    if (path.includes('login')) {
+      await new Promise<void>((resolve, reject) => s.regenerate((e: unknown) => (e ? reject(e) : resolve())));
+      request.session.passport = { user: 'alice' };
+      await new Promise<void>((resolve, reject) => request.session.save((e: unknown) => (e ? reject(e) : resolve())));
+    }
+    if (path.includes('rename')) s.passport.user = 'bob'; // in place: passport never sets modified
+    if (path.includes('logout')) await new Promise<void>((resolve) => s.destroy(() => resolve()));
+  };
+  if (platform === 'express') {
+    app.use((request: any, _response: any, next: (e?: unknown) => void) => void handle(request, request.url).then(() => next(), next));
+  } else {
+    const fastify = app.getHttpAdapter().getInstance();
+    fastify.addHook('preHandler', async (request: any) => handle(request, request.url));
+  }
+}
+
+async function start(platform: Platform, file: string): Promise<{ app: INestApplication; url: string }> {
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({ type: 'sqlite', database: file, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true }),
+      SessionModule.forRoot({ secretKey: SECRET, requestSession: true }),
+    ],
+    controllers: [PlainController],
+  })
+  class RequestSessionModule {}
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create(RequestSessionModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(RequestSessionModule, { logger: false });
+  addMiddleware(app, platform);
+  await app.listen(0, '127.0.0.1');
+  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+}
+
+describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) => {
+  let app: INestApplication;
+  let url: string;
+  const file = tempSqliteFile(`request-session-${platform}`);
+  const rows = (): Promise<Array<{ session_key: string; session_data: string }>> =>
+    new Promise((resolve, reject) => {
+      const db = new sqlite3.Database(file);
+      db.all('SELECT session_key, session_data FROM django_session', (e, r) => {
+        db.close();
+        if (e) reject(e);
+        else resolve(r as Array<{ session_key: string; session_data: string }>);
+      });
+    });
+  const dataOf = async (key: string | undefined) => {
+    const row = (await rows()).find((r) => r.session_key === key);
+    return row && new SessionCodec({ secretKey: SECRET }).decode(row.session_data).data;
+  };
+
+  beforeAll(async () => {
+    ({ app, url } = await start(platform, file));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rm(file, { force: true });
+  });
+
+  it('middleware writes through req.session on a route without @Session(): saved, cookie set, read back on the next request', async () => {
+    const client = new Client(url);
+    const first = await client.get('/plain?count');
+    expect(first.status).toBe(200);
+    // A new session has no key until it is saved, after the handler (Django: session_key is None).
+    expect(first.json()).toEqual({ visits: 1, user: null, id: null });
+    expect(client.sessionKey).toMatch(/^[a-z0-9]{32}$/);
+    expect((await client.get('/plain?count')).json()).toEqual({ visits: 2, user: null, id: client.sessionKey });
+    expect(await dataOf(client.sessionKey)).toEqual({ visits: 2 });
+  });
+
+  it('a request without a cookie that only reads req.session: no row, no cookie', async () => {
+    const before = (await rows()).length;
+    const client = new Client(url);
+    const reply = await client.get('/plain');
+    expect(reply.json()).toEqual({ visits: null, user: null, id: null });
+    expect(reply.setCookies).toEqual([]);
+    expect((await rows()).length).toBe(before);
+  });
+
+  it('regenerate() + save() (a Passport login): a new key, the old row gone, the new data stored; a change made in place is saved too', async () => {
+    const client = new Client(url);
+    await client.get('/plain?count');
+    const before = client.sessionKey;
+    const login = await client.get('/plain?login');
+    expect(login.json().user).toBe('alice');
+    expect(client.sessionKey).not.toBe(before);
+    expect(await dataOf(before)).toBeUndefined();
+    expect(await dataOf(client.sessionKey)).toEqual({ passport: { user: 'alice' } });
+
+    expect((await client.get('/plain?rename')).json().user).toBe('bob');
+    expect(await dataOf(client.sessionKey)).toEqual({ passport: { user: 'bob' } });
+  });
+
+  it('destroy() (a Passport logout): the row is gone and the cookie deleted', async () => {
+    const client = new Client(url);
+    await client.get('/plain?count');
+    const key = client.sessionKey;
+    const reply = await client.get('/plain?logout');
+    expect(reply.status).toBe(200);
+    expect(client.sessionKey).toBeUndefined();
+    expect(await dataOf(key)).toBeUndefined();
+  });
+
+  it('@Session() in the handler is the same session middleware saw', async () => {
+    const client = new Client(url);
+    await client.get('/plain?count');
+    const reply = await client.post('/both?count');
+    expect(reply.json()).toEqual({ sameData: true });
+    expect(await dataOf(client.sessionKey)).toEqual({ visits: 2, fromHandler: true });
+  });
+});
