@@ -39,6 +39,34 @@ export function djangoUtc(ms: number, microseconds = (((ms % 1000) + 1000) % 100
 const newKey = () => randomBytes(16).toString('hex'); // 32 chars of [0-9a-f]
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A throwaway database of the target's kind with the table made by the shipped migration. */
+async function migratedDatabase(target: ContractTarget, env: Record<Service, string>, prefix: string): Promise<{ db: Database; dataSource: DataSource }> {
+  const serverUrl = target.server ? env[target.server] : undefined;
+  const db = await createDatabase(target.engine, serverUrl, prefix, target.title.replace(/\W/g, '').toLowerCase());
+  const file = target.engine === 'sqlite' ? new URL(db.url).pathname : undefined;
+  const dataSource = new DataSource({
+    ...target.dataSource({ url: db.url, file }),
+    entities: [SessionEntity],
+    migrations: [CreateDjangoSession1700000000000],
+    logging: false,
+  } as DataSourceOptions);
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  return { db, dataSource };
+}
+
+/** Runs the suites of this file in `zone` (TZ), restored after it, so no date can lean on the machine's zone. */
+export function inTimeZone(zone: string): void {
+  const machineZone = process.env.TZ;
+  beforeAll(() => {
+    process.env.TZ = zone;
+  });
+  afterAll(() => {
+    if (machineZone === undefined) delete process.env.TZ;
+    else process.env.TZ = machineZone;
+  });
+}
+
 /** The db engine on one database: the engine contract, then the rows as Django writes them. */
 export function defineBackendContract(target: ContractTarget): void {
   const services: Service[] = target.server ? [target.server] : [];
@@ -46,17 +74,7 @@ export function defineBackendContract(target: ContractTarget): void {
     title: `db on ${target.title}`,
     services,
     async open(env) {
-      const serverUrl = target.server ? env[target.server] : undefined;
-      const db = await createDatabase(target.engine, serverUrl, 'engine', target.title.replace(/\W/g, '').toLowerCase());
-      const file = target.engine === 'sqlite' ? new URL(db.url).pathname : undefined;
-      const dataSource = new DataSource({
-        ...target.dataSource({ url: db.url, file }),
-        entities: [SessionEntity],
-        migrations: [CreateDjangoSession1700000000000],
-        logging: false,
-      } as DataSourceOptions);
-      await dataSource.initialize();
-      await dataSource.runMigrations();
+      const { db, dataSource } = await migratedDatabase(target, env, 'engine');
       const backend = new TypeOrmSessionBackend(dataSource, new SessionCodec({ secretKey: 'engine-contract-secret' }));
       return {
         backend,
@@ -82,17 +100,7 @@ export function defineBackendContract(target: ContractTarget): void {
     };
 
     beforeAll(async () => {
-      const serverUrl = target.server ? env[target.server] : undefined;
-      db = await createDatabase(target.engine, serverUrl, 'contract', target.title.replace(/\W/g, '').toLowerCase());
-      const file = target.engine === 'sqlite' ? new URL(db.url).pathname : undefined;
-      dataSource = new DataSource({
-        ...target.dataSource({ url: db.url, file }),
-        entities: [SessionEntity],
-        migrations: [CreateDjangoSession1700000000000],
-        logging: false,
-      } as DataSourceOptions);
-      await dataSource.initialize();
-      await dataSource.runMigrations();
+      ({ db, dataSource } = await migratedDatabase(target, env, 'contract'));
       backend = new TypeOrmSessionBackend(dataSource);
     }, 60_000);
 

@@ -1,14 +1,7 @@
-import { defineBackendContract } from './backend.contract.js';
+import { defineBackendContract, inTimeZone } from './backend.contract.js';
 
-// A zone that is not UTC, so no date can lean on the machine's zone (restored for the next file).
-const machineZone = process.env.TZ;
-beforeAll(() => {
-  process.env.TZ = 'America/New_York';
-});
-afterAll(() => {
-  if (machineZone === undefined) delete process.env.TZ;
-  else process.env.TZ = machineZone;
-});
+// A zone that is not UTC, so no date can lean on the machine's zone.
+inTimeZone('America/New_York');
 
 defineBackendContract({
   title: 'PostgreSQL',
