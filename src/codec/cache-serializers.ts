@@ -15,6 +15,18 @@
  *                  floats as repr() (0.1, 1e-05, 1.5e-07), ints in full
  *             json.loads(value.decode())  -> strict UTF-8, a BOM is an error
  *
+ * One Python type beyond JSON-like data, for the pickle serializer only: `_session_expiry` as a
+ * `datetime.datetime`. Django 3.2's `set_expiry(datetime | timedelta)` keeps the datetime itself in
+ * the session dict (aware UTC, tzinfo `pytz.utc`), and this engine pickles the dict with no JSON
+ * step. The top-level `_session_expiry` alone may hold one (aware UTC via pytz.utc or
+ * datetime.timezone.utc, or naive): it is read as its `isoformat()` string, which the session
+ * layer reads like Django 4+'s ISO `_session_expiry`. Written back, a top-level `_session_expiry`
+ * string that is exactly an aware-UTC `isoformat()` ('2030-01-02T03:04:05[.123456]+00:00')
+ * becomes that datetime again, byte for byte as Django 3.2 pickles it (tzinfo pytz.utc), so that
+ * Django 3.2 can still read a session Nest re-saves; any other string stays a str. A datetime
+ * anywhere else, or with another tzinfo, is refused as before (see ./pickle.ts). The JSON
+ * serializer has no datetimes: Django could not have written one there.
+ *
  * Known answer for {"a": 1}:  pickle 80 04 95 0a 00.. 00 7d 94 8c 01 61 94 4b 01 73 2e,
  *                              json   {"a": 1}
  *
@@ -52,15 +64,17 @@ export type CacheSerializerName = 'pickle' | 'json';
 export interface CacheSerializer {
   readonly name: CacheSerializerName;
   /**
-   * The bytes django-redis stores for this dict. Throws a `TypeError` for values Python would not
-   * read back the same (undefined, functions, symbols, bigint, NaN/±Infinity, class instances,
-   * non-string keys, cycles) and for nesting deeper than `MAX_JSON_DEPTH` (500) levels, the
-   * session dict counting as level 1.
+   * The bytes django-redis stores for this dict (pickle: a top-level `_session_expiry` that is an
+   * exact aware-UTC isoformat() string is written as the datetime Django 3.2 stores). Throws a
+   * `TypeError` for values Python would not read back the same (undefined, functions, symbols,
+   * bigint, NaN/±Infinity, class instances, non-string keys, cycles) and for nesting deeper than
+   * `MAX_JSON_DEPTH` (500) levels, the session dict counting as level 1.
    */
   dumps(session: ReadonlyMap<string, unknown>): Buffer;
   /**
    * The stored dict, as a Map in stored key order. Throws (PickleError, SyntaxError or TypeError)
-   * when `data` is not a dict of None, bool, int, float, str, list, tuple and dict, or nests
+   * when `data` is not a dict of None, bool, int, float, str, list, tuple and dict (pickle: plus
+   * a datetime as the top-level `_session_expiry`, read as its isoformat() string), or nests
    * deeper than `MAX_JSON_DEPTH` (500) levels.
    */
   loads(data: Buffer): Map<string, unknown>;
@@ -226,12 +240,16 @@ function assertExpandedSize(session: ReadonlyMap<string, unknown>, limit: number
   }
 }
 
+/** The session key Django 3.2 may pickle a datetime under: set_expiry(datetime | timedelta). */
+const DATETIME_KEYS: readonly string[] = Object.freeze(['_session_expiry']);
+
 const pickleSerializer: CacheSerializer = Object.freeze({
   name: 'pickle' as const,
-  dumps: (session: ReadonlyMap<string, unknown>): Buffer => pickleDumps(assertSession(session), { maxDepth: MAX_JSON_DEPTH }),
+  dumps: (session: ReadonlyMap<string, unknown>): Buffer =>
+    pickleDumps(assertSession(session), { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS }),
   loads: (data: Buffer): Map<string, unknown> => {
     if (data.length > DEFAULT_MAX_DECODED_BYTES) throw new PickleError(`the value is larger than ${DEFAULT_MAX_DECODED_BYTES} bytes`);
-    const session = pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH });
+    const session = pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS });
     assertExpandedSize(session, DEFAULT_MAX_DECODED_BYTES);
     return session;
   },

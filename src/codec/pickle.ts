@@ -24,6 +24,35 @@
  * containers deep and has no cycles. Stricter than CPython, which ignores bytes after STOP,
  * tolerates leftover stack items and reads Python 2 STRING opcodes as str.
  *
+ * One exception, only when asked for with `datetimeKeys` (the cache serializer passes
+ * ['_session_expiry']): a `datetime.datetime` that is the value of one of those keys of the
+ * top-level dict. Django 3.2's `set_expiry(datetime | timedelta)` stores `_session_expiry` as an
+ * aware UTC datetime (`timezone.now()` is `pytz.utc`) and the cache engine pickles the session
+ * dict without any JSON step. Such a value is read as the string `isoformat()` gives
+ * ('2030-01-02T03:04:05.123456+00:00'; naive: no offset; microseconds left out when 0), which
+ * the session layer reads like Django 4+'s ISO `_session_expiry`. Nothing is constructed: the
+ * reader recognises exactly the opcode shapes CPython 3.11 writes for it, at protocols 0-5:
+ *
+ *   datetime.datetime(state[, tzinfo])   GLOBAL 'datetime datetime' or STACK_GLOBAL, then REDUCE
+ *                                        with a 1- or 2-tuple; state is 10 bytes (year hi, year
+ *                                        lo, month, day, hour, minute, second, µs as 3 bytes BE)
+ *                                        of a valid date and time (fold=1, month|0x80, refused)
+ *     state as bytes                     SHORT_BINBYTES or BINBYTES (protocol 3+)
+ *     state as _codecs.encode(s, 'latin1')  GLOBAL '_codecs encode', REDUCE with (10-character
+ *                                        latin-1 str, 'latin1'): how protocols 0-2 spell bytes
+ *   tzinfo pytz.utc                      'pytz _UTC' REDUCE () (Django 3.2's timezone.utc)
+ *   tzinfo datetime.timezone.utc         'datetime timezone' REDUCE (d,) where d is
+ *                                        'datetime timedelta' REDUCE (0, 0, 0)
+ *
+ * Those five globals are the only names accepted, and each only with exactly those arguments;
+ * any other global (datetime.date, pytz._p for a zoned tzinfo, os.system...), any other argument
+ * shape (a non-UTC offset, a named timezone, a state of another length, a str state), and any of
+ * these parts anywhere else (a bare timedelta or tzinfo, the bytes or the class as a value, a
+ * datetime as a dict key, below the top level or under another key) is refused as before.
+ * Without `datetimeKeys` GLOBAL, STACK_GLOBAL, REDUCE and bytes are refused at the opcode.
+ * Non-UTC offsets are refused on purpose: Django 3.2 never writes them, and the writer below
+ * writes UTC only, so a session Nest re-saved would give Django 3.2 a str it cannot use.
+ *
  * Writing (`pickleDumps`) reproduces CPython 3.11's C pickler at protocol 4 byte for byte:
  *
  *   \x80\x04, then frames: `\x95 <u64 LE length>` opens a frame, written only when its payload is at
@@ -35,6 +64,14 @@
  *   `( <≤1000 items> e` until all are written. Dicts: `}\x94` then nothing, `<k> <v> s`, or batches
  *   `( <≤1000 pairs> u` repeated while a batch was full (so 1000 pairs end with an empty `(u`,
  *   as in CPython's batch_dict_exact).
+ *
+ * With `datetimeKeys`, the value of such a key of the top-level dict that is a string exactly as
+ * `isoformat()` writes an aware UTC datetime ('YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00', microseconds
+ * present only when not 0, so that reading the pickle gives the same string back) is written as
+ * Django 3.2 writes it: `datetime.datetime(<10-byte state>, pytz.utc)`, i.e.
+ * `\x8c\x08datetime\x94 \x8c\x08datetime\x94 \x93\x94 C\n<state>\x94 \x8c\x04pytz\x94
+ * \x8c\x04_UTC\x94 \x93\x94 ) R\x94 \x86\x94 R\x94`, framed like the rest. Any other string
+ * (a naive or non-UTC isoformat, '.000000', 'Z', a space instead of 'T') stays a str.
  *
  * JS has no string identity, so a repeated str is written again; CPython writes BINGET when the
  * very same str object recurs. The output therefore equals CPython's whenever the Python value
@@ -69,6 +106,12 @@ export const PICKLE_MAX_DEPTH = 1000;
 export interface PickleLoadsOptions {
   /** Refuse (PickleError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
   maxDepth?: number;
+  /**
+   * Keys of the top-level dict whose value may be a `datetime.datetime` (naive, or aware UTC with
+   * `pytz.utc` or `datetime.timezone.utc`), read as its `isoformat()` string. Default none: every
+   * GLOBAL/REDUCE is refused. See the file header for the exact shapes.
+   */
+  datetimeKeys?: readonly string[];
 }
 
 /** Options for {@link pickleDumps}. */
@@ -80,6 +123,18 @@ export interface PickleDumpsOptions {
   protocol?: 4 | 5;
   /** Refuse (TypeError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
   maxDepth?: number;
+  /**
+   * Keys of the top-level dict whose string value, when it is exactly what `isoformat()` writes
+   * for an aware UTC datetime, is written as `datetime.datetime(..., tzinfo=pytz.utc)` as Django
+   * 3.2 pickles it. Default none.
+   */
+  datetimeKeys?: readonly string[];
+}
+
+function checkDatetimeKeys(keys: readonly string[] | undefined): ReadonlySet<string> {
+  if (keys === undefined) return new Set();
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new TypeError('datetimeKeys must be an array of strings');
+  return new Set(keys);
 }
 
 function checkMaxDepth(maxDepth: number | undefined): number {
@@ -94,6 +149,8 @@ const STOP = 0x2e; // .
 const POP = 0x30; // 0
 const POP_MARK = 0x31; // 1
 const DUP = 0x32; // 2
+const BINBYTES = 0x42; // B
+const SHORT_BINBYTES = 0x43; // C
 const FLOAT = 0x46; // F
 const INT = 0x49; // I
 const BININT = 0x4a; // J
@@ -101,9 +158,11 @@ const BININT1 = 0x4b; // K
 const LONG = 0x4c; // L
 const BININT2 = 0x4d; // M
 const NONE = 0x4e; // N
+const REDUCE = 0x52; // R
 const UNICODE = 0x56; // V
 const BINUNICODE = 0x58; // X
 const APPEND = 0x61; // a
+const GLOBAL = 0x63; // c
 const DICT = 0x64; // d
 const EMPTY_DICT = 0x7d; // }
 const APPENDS = 0x65; // e
@@ -130,6 +189,7 @@ const LONG1 = 0x8a;
 const LONG4 = 0x8b;
 const SHORT_BINUNICODE = 0x8c;
 const BINUNICODE8 = 0x8d;
+const STACK_GLOBAL = 0x93;
 const MEMOIZE = 0x94;
 const FRAME = 0x95;
 
@@ -180,6 +240,125 @@ class PyTuple {
 }
 type PyContainer = PyDict | PyList | PyTuple;
 
+// The parts of a datetime, read only with `datetimeKeys` (see the file header). They exist on the
+// stack and in the memo only: REDUCE consumes them, and the Materializer refuses any left in the
+// data, except a PyDatetime under one of the datetimeKeys of the top-level dict. Each remembers
+// the opcode that made it, for messages.
+abstract class PyPart {
+  constructor(
+    readonly op: number,
+    readonly at: number,
+  ) {}
+  abstract describe(): string;
+  /** Where this part may be, for the message that refuses it anywhere else. */
+  abstract readonlyAs(): string;
+}
+
+/** The only globals a pickle may name: module and name, as GLOBAL and STACK_GLOBAL give them. */
+const ALLOWED_GLOBALS: ReadonlyMap<string, string> = new Map([
+  ['datetime\ndatetime', 'datetime.datetime'],
+  ['datetime\ntimezone', 'datetime.timezone'],
+  ['datetime\ntimedelta', 'datetime.timedelta'],
+  ['pytz\n_UTC', 'pytz._UTC'],
+  ['_codecs\nencode', '_codecs.encode'],
+]);
+const ALLOWED_GLOBAL_NAMES = [...ALLOWED_GLOBALS.values()].join(', ');
+
+class PyGlobal extends PyPart {
+  constructor(op: number, at: number, readonly name: string) {
+    super(op, at);
+  }
+  describe(): string {
+    return `the global ${this.name}`;
+  }
+  readonlyAs(): string {
+    return 'to make a datetime.datetime';
+  }
+}
+class PyBytes extends PyPart {
+  constructor(op: number, at: number, readonly data: Buffer) {
+    super(op, at);
+  }
+  describe(): string {
+    return 'bytes';
+  }
+  readonlyAs(): string {
+    return 'as the state of a datetime.datetime';
+  }
+}
+/** datetime.timedelta(0): only the offset of datetime.timezone.utc. */
+class PyZeroTimedelta extends PyPart {
+  describe(): string {
+    return 'a datetime.timedelta';
+  }
+  readonlyAs(): string {
+    return 'as the offset of datetime.timezone.utc';
+  }
+}
+/** pytz.utc or datetime.timezone.utc. */
+class PyUtc extends PyPart {
+  describe(): string {
+    return 'a tzinfo';
+  }
+  readonlyAs(): string {
+    return 'as the tzinfo of a datetime.datetime';
+  }
+}
+/** A datetime.datetime, already as Python's isoformat(). */
+class PyDatetime extends PyPart {
+  constructor(op: number, at: number, readonly isoformat: string) {
+    super(op, at);
+  }
+  describe(): string {
+    return 'a datetime.datetime';
+  }
+  readonlyAs(): string {
+    return 'as the value of a top-level key given in datetimeKeys';
+  }
+}
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+const isLeapYear = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+const DATETIME_STATE_SIZE = 10;
+
+/**
+ * Python's `isoformat()` of the datetime whose pickled state is `state` (`_getstate()`: year as 2
+ * bytes big-endian, month, day, hour, minute, second, microsecond as 3 bytes big-endian), aware
+ * UTC ('+00:00') or naive. `undefined` unless it is 10 bytes of a valid date and time with fold 0
+ * (CPython itself checks only the month; fold=1 sets the month's high bit at protocol 4+).
+ */
+function isoformatOfDatetimeState(state: Uint8Array, utc: boolean): string | undefined {
+  if (state.length !== DATETIME_STATE_SIZE) return undefined;
+  const [yhi, ylo, month, day, hour, minute, second, u0, u1, u2] = state as unknown as number[] as [number, number, number, number, number, number, number, number, number, number];
+  const year = yhi * 256 + ylo;
+  const microsecond = (u0 << 16) | (u1 << 8) | u2;
+  if (year < 1 || year > 9999 || month < 1 || month > 12) return undefined;
+  const monthDays = month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+  if (day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59 || microsecond > 999_999) return undefined;
+  return (
+    `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}` +
+    (microsecond === 0 ? '' : `.${String(microsecond).padStart(6, '0')}`) +
+    (utc ? '+00:00' : '')
+  );
+}
+
+const UTC_ISOFORMAT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{6}))?\+00:00$/;
+
+/**
+ * The pickled state of the aware UTC datetime whose `isoformat()` is exactly `iso`, or undefined
+ * for any other string (checked by reading the state back to the same string).
+ */
+function datetimeStateOfUtcIsoformat(iso: string): Buffer | undefined {
+  const m = UTC_ISOFORMAT.exec(iso);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const microsecond = Number(m[7] ?? 0);
+  const state = Buffer.of(year >> 8, year & 0xff, month, day, hour, minute, second, microsecond >> 16, (microsecond >> 8) & 0xff, microsecond & 0xff);
+  // Rejects impossible dates (Feb 30, hour 24...), and '.000000', which isoformat() never writes.
+  return isoformatOfDatetimeState(state, true) === iso ? state : undefined;
+}
+
 function isContainer(v: unknown): v is PyContainer {
   return v instanceof PyDict || v instanceof PyList || v instanceof PyTuple;
 }
@@ -194,7 +373,10 @@ class Unpickler {
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, unknown>();
 
-  constructor(private readonly data: Buffer) {}
+  constructor(
+    private readonly data: Buffer,
+    private readonly datetimeKeys: ReadonlySet<string>,
+  ) {}
 
   run(): unknown {
     const data = this.data;
@@ -346,6 +528,38 @@ class Unpickler {
           break;
         }
 
+        // The parts of a datetime: see the file header. Refused outright without datetimeKeys.
+        case GLOBAL: {
+          this.datetimesOnly();
+          const module = this.line();
+          const name = this.line();
+          this.stack.push(this.global(module, name));
+          break;
+        }
+        case STACK_GLOBAL: {
+          this.datetimesOnly();
+          const name = this.pop();
+          const module = this.pop();
+          if (typeof module !== 'string' || typeof name !== 'string') this.fail(`needs a module and a name that are str, got ${kindOf(module)} and ${kindOf(name)}`);
+          this.stack.push(this.global(module, name));
+          break;
+        }
+        case SHORT_BINBYTES:
+          this.datetimesOnly();
+          this.stack.push(new PyBytes(op, this.at, this.take(this.u8())));
+          break;
+        case BINBYTES:
+          this.datetimesOnly();
+          this.stack.push(new PyBytes(op, this.at, this.take(this.take(4).readUInt32LE(0))));
+          break;
+        case REDUCE: {
+          this.datetimesOnly();
+          const args = this.pop();
+          const callable = this.pop();
+          this.stack.push(this.reduce(callable, args));
+          break;
+        }
+
         case PUT:
           this.memo.set(this.textIndex(), this.top());
           break;
@@ -370,9 +584,66 @@ class Unpickler {
           break;
 
         default:
-          this.fail('is not supported: only None, bool, int, float, str, list, tuple and dict can be read');
+          this.unsupported();
       }
     }
+  }
+
+  private unsupported(): never {
+    this.fail('is not supported: only None, bool, int, float, str, list, tuple and dict can be read');
+  }
+
+  private datetimesOnly(): void {
+    if (this.datetimeKeys.size === 0) this.unsupported();
+  }
+
+  private global(module: string, name: string): PyGlobal {
+    const allowed = ALLOWED_GLOBALS.get(`${module}\n${name}`);
+    if (allowed === undefined) {
+      this.fail(`names ${JSON.stringify(module.slice(0, 60))} ${JSON.stringify(name.slice(0, 60))}, which is not supported: only ${ALLOWED_GLOBAL_NAMES} (the parts of a datetime) can be named`);
+    }
+    return new PyGlobal(this.op, this.at, allowed);
+  }
+
+  /** REDUCE, for exactly the calls CPython pickles a datetime with; nothing is called. */
+  private reduce(callable: unknown, args: unknown): PyPart {
+    if (!(callable instanceof PyGlobal)) this.fail(`calls ${kindOf(callable)}; only ${ALLOWED_GLOBAL_NAMES} can be called`);
+    if (!(args instanceof PyTuple)) this.fail(`passes ${kindOf(args)} to ${callable.name}, not a tuple`);
+    const a = args.items;
+    let expected: string;
+    switch (callable.name) {
+      case 'datetime.datetime': {
+        const [state, tzinfo] = a;
+        if (state instanceof PyBytes && (a.length === 1 || (a.length === 2 && tzinfo instanceof PyUtc))) {
+          const iso = isoformatOfDatetimeState(state.data, a.length === 2);
+          if (iso !== undefined) return new PyDatetime(this.op, this.at, iso);
+        }
+        expected = `(state,) or (state, UTC tzinfo), state 10 bytes of a valid date and time with fold 0`;
+        break;
+      }
+      case 'datetime.timedelta':
+        // 0 here may also be a float 0.0 or -0.0, which Python reads as the same timedelta(0).
+        if (a.length === 3 && a.every((x) => x === 0)) return new PyZeroTimedelta(this.op, this.at);
+        expected = '(0, 0, 0): only the UTC offset is supported';
+        break;
+      case 'datetime.timezone':
+        if (a.length === 1 && a[0] instanceof PyZeroTimedelta) return new PyUtc(this.op, this.at);
+        expected = '(timedelta(0),): datetime.timezone.utc only';
+        break;
+      case 'pytz._UTC':
+        if (a.length === 0) return new PyUtc(this.op, this.at);
+        expected = '()';
+        break;
+      default: {
+        // _codecs.encode(str, 'latin1'): how protocols 0-2 write bytes, here a datetime's state.
+        const [text, encoding] = a;
+        if (a.length === 2 && encoding === 'latin1' && typeof text === 'string' && text.length === DATETIME_STATE_SIZE && /^[\0-\xff]*$/.test(text)) {
+          return new PyBytes(this.op, this.at, Buffer.from(text, 'latin1'));
+        }
+        expected = `(a ${DATETIME_STATE_SIZE}-character latin-1 str, 'latin1')`;
+      }
+    }
+    this.fail(`calls ${callable.name} with (${a.map(kindOf).join(', ')}), which is not supported: only ${expected}`);
   }
 
   private stop(): unknown {
@@ -492,8 +763,9 @@ class Unpickler {
 
   private textFloat(): number {
     const text = this.line().trim();
-    // repr(float) as Python writes it, plus what float() spells inf/nan with.
-    if (/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text)) return Number(text);
+    // repr(float) as Python writes it, plus what float() spells inf/nan with. `\d+(?:\.\d*)?`, not
+    // `\d+\.?\d*`: the latter splits a run of digits in n ways, quadratic on 1 MB of digits + junk.
+    if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(text)) return Number(text);
     const special = /^([+-]?)(inf|infinity|nan)$/i.exec(text);
     if (special) {
       if (special[2]!.toLowerCase() === 'nan') return NaN;
@@ -545,6 +817,7 @@ class Unpickler {
 }
 
 function kindOf(v: unknown): string {
+  if (v instanceof PyPart) return v.describe();
   if (v instanceof PyDict) return 'a dict';
   if (v instanceof PyList) return 'a list';
   if (v instanceof PyTuple) return 'a tuple';
@@ -640,10 +913,27 @@ interface Materialized {
 class Materializer {
   private readonly done = new Map<PyContainer, Materialized>();
   private readonly active = new Set<PyContainer>();
+  private root: unknown = undefined;
 
-  constructor(private readonly maxDepth: number) {}
+  constructor(
+    private readonly maxDepth: number,
+    private readonly datetimeKeys: ReadonlySet<string>,
+  ) {}
 
-  convert(v: unknown, depth: number): Materialized {
+  /** The whole value: `v`, if a dict, is the one whose datetimeKeys may hold a datetime. */
+  convertRoot(v: unknown): Materialized {
+    this.root = v;
+    return this.convert(v, 1, false);
+  }
+
+  private convert(v: unknown, depth: number, datetimeAllowed: boolean): Materialized {
+    if (v instanceof PyPart) {
+      if (v instanceof PyDatetime && datetimeAllowed) return { value: v.isoformat, height: 0 };
+      const keys = [...this.datetimeKeys].map((k) => JSON.stringify(k)).join(', ') || 'none';
+      throw new PickleError(
+        `${describeOpcode(v.op)} at offset ${v.at} makes ${v.describe()}, which is read only ${v.readonlyAs()} (datetimeKeys: ${keys})`,
+      );
+    }
     if (!isContainer(v)) return { value: v, height: 0 };
     const known = this.done.get(v);
     if (known !== undefined) {
@@ -658,7 +948,7 @@ class Materializer {
     if (v instanceof PyDict) {
       const obj: Record<string, unknown> = {};
       for (const [key, item] of v.map) {
-        const child = this.convert(item, depth + 1);
+        const child = this.convert(item, depth + 1, v === this.root && this.datetimeKeys.has(key));
         height = Math.max(height, child.height);
         defineEntry(obj, key, child.value);
       }
@@ -666,7 +956,7 @@ class Materializer {
     } else {
       const arr: unknown[] = new Array(v.items.length);
       for (let i = 0; i < v.items.length; i++) {
-        const child = this.convert(v.items[i], depth + 1);
+        const child = this.convert(v.items[i], depth + 1, false);
         height = Math.max(height, child.height);
         arr[i] = child.value;
       }
@@ -694,15 +984,16 @@ function defineEntry(obj: Record<string, unknown>, key: string, value: unknown):
   }
 }
 
-function load(data: Buffer): unknown {
+function load(data: Buffer, datetimeKeys: ReadonlySet<string>): unknown {
   if (!Buffer.isBuffer(data)) throw new TypeError('pickle data must be a Buffer');
-  return new Unpickler(data).run();
+  return new Unpickler(data, datetimeKeys).run();
 }
 
 /**
  * `pickle.loads` restricted to JSON-like data: None → null, bool, int and float → number (ints
  * beyond 2^53 round to the nearest double, as with JSON.parse), str → string, list and tuple →
- * array, dict (str keys only) → plain object. Shared containers stay shared. Throws
+ * array, dict (str keys only) → plain object. Shared containers stay shared. With `datetimeKeys`,
+ * a datetime.datetime under those keys of a top-level dict → its `isoformat()` string. Throws
  * {@link PickleError} for everything else; never constructs or calls anything.
  *
  * @example
@@ -710,7 +1001,8 @@ function load(data: Buffer): unknown {
  */
 export function pickleLoads(data: Buffer, options: PickleLoadsOptions = {}): unknown {
   const maxDepth = checkMaxDepth(options.maxDepth);
-  return new Materializer(maxDepth).convert(load(data), 1).value;
+  const datetimeKeys = checkDatetimeKeys(options.datetimeKeys);
+  return new Materializer(maxDepth, datetimeKeys).convertRoot(load(data, datetimeKeys)).value;
 }
 
 /**
@@ -720,17 +1012,20 @@ export function pickleLoads(data: Buffer, options: PickleLoadsOptions = {}): unk
  *
  * @example
  * pickleLoadsDict(pickleDumps(new Map([['b', 1], ['10', 2]]))); // Map { 'b' => 1, '10' => 2 }
+ * // What Django 3.2 stores after set_expiry(datetime):
+ * pickleLoadsDict(data, { datetimeKeys: ['_session_expiry'] }).get('_session_expiry'); // '2030-01-02T03:04:05+00:00'
  */
 export function pickleLoadsDict(data: Buffer, options: PickleLoadsOptions = {}): Map<string, unknown> {
   const maxDepth = checkMaxDepth(options.maxDepth);
-  const root = load(data);
+  const datetimeKeys = checkDatetimeKeys(options.datetimeKeys);
+  const root = load(data, datetimeKeys);
   if (!(root instanceof PyDict)) {
     throw new PickleError(`the pickle holds ${kindOf(root)}, not a dict`);
   }
-  const materializer = new Materializer(maxDepth);
+  const materializer = new Materializer(maxDepth, datetimeKeys);
   const out = new Map<string, unknown>();
   // Goes through the materializer as one container, so cycles through the root are caught.
-  const obj = materializer.convert(root, 1).value as Record<string, unknown>;
+  const obj = materializer.convertRoot(root).value as Record<string, unknown>;
   for (const key of root.map.keys()) out.set(key, obj[key]);
   return out;
 }
@@ -989,15 +1284,18 @@ class Pickler {
   // CPython's '' and one-character latin-1 strings are singletons, so they recur as BINGET.
   private readonly singletonMemo = new Map<string, number>();
   private readonly ancestors = new Set<object>();
+  private root: unknown = undefined;
 
   constructor(
     private readonly protocol: 4 | 5,
     private readonly maxDepth: number,
+    private readonly datetimeKeys: ReadonlySet<string>,
   ) {}
 
   dump(value: unknown): Buffer {
     this.out.bytes(Uint8Array.of(PROTO, this.protocol));
     this.out.startFraming();
+    this.root = value;
     this.save(value, 'value', 1);
     this.out.byte(STOP);
     this.out.commitFrame();
@@ -1077,6 +1375,49 @@ class Pickler {
     this.memoSize++;
   }
 
+  /**
+   * A value of the top-level dict under one of the datetimeKeys: the state of the aware UTC
+   * datetime it is the isoformat() of, or undefined to write it as it is.
+   */
+  private datetimeState(key: string, value: unknown, top: boolean): Buffer | undefined {
+    if (!top || typeof value !== 'string' || !this.datetimeKeys.has(key)) return undefined;
+    return datetimeStateOfUtcIsoformat(value);
+  }
+
+  /**
+   * `datetime.datetime(state, pytz.utc)` as CPython's save_reduce writes it, with the frame check
+   * (opcodeBoundary) wherever CPython calls save(): for the datetime, its class and the class's
+   * module and name, the args tuple, the bytes, the tzinfo, its class, module, name and ().
+   */
+  private saveUtcDatetime(state: Buffer): void {
+    this.out.opcodeBoundary(); // the datetime
+    this.saveGlobal('datetime', 'datetime');
+    this.out.opcodeBoundary(); // (state, tzinfo)
+    this.out.opcodeBoundary(); // state
+    this.out.bytes(Uint8Array.of(SHORT_BINBYTES, state.length));
+    this.out.bytes(state);
+    this.memoize();
+    this.out.opcodeBoundary(); // pytz.utc
+    this.saveGlobal('pytz', '_UTC');
+    this.out.opcodeBoundary(); // (): not memoized
+    this.out.byte(EMPTY_TUPLE);
+    this.out.byte(REDUCE);
+    this.memoize();
+    this.out.byte(TUPLE2);
+    this.memoize();
+    this.out.byte(REDUCE);
+    this.memoize();
+  }
+
+  /** save_global at protocol 4: module and name as str (each its own save), STACK_GLOBAL. */
+  private saveGlobal(module: string, name: string): void {
+    this.out.opcodeBoundary();
+    this.save(module, 'module', 0);
+    this.save(name, 'name', 0);
+    this.out.byte(STACK_GLOBAL);
+    this.memoize();
+  }
+
   private saveGet(index: number): void {
     if (index < 256) {
       this.out.bytes(Uint8Array.of(BINGET, index));
@@ -1106,7 +1447,7 @@ class Pickler {
       this.out.byte(EMPTY_DICT);
       this.memo.set(obj, memoEntry);
       this.memoize();
-      childHeight = this.saveDictItems(pythonDictEntries(obj, path), path, depth);
+      childHeight = this.saveDictItems(pythonDictEntries(obj, path), path, depth, obj === this.root);
     }
     this.ancestors.delete(obj);
     memoEntry.height = childHeight + 1;
@@ -1141,13 +1482,13 @@ class Pickler {
   }
 
   // _pickle.c batch_dict_exact: unlike lists, a full last batch is followed by an empty one.
-  private saveDictItems(entries: ReadonlyArray<[string, unknown]>, path: string, depth: number): number {
+  private saveDictItems(entries: ReadonlyArray<[string, unknown]>, path: string, depth: number, top: boolean): number {
     let height = 0;
     if (entries.length === 0) return height;
     if (entries.length === 1) {
       const [key, value] = entries[0] as [string, unknown];
       this.save(key, path, depth + 1);
-      height = this.save(value, childPath(path, key), depth + 1);
+      height = this.saveDictValue(key, value, path, depth, top);
       this.out.byte(SETITEM);
       return height;
     }
@@ -1159,12 +1500,19 @@ class Pickler {
       while (next < entries.length) {
         const [key, value] = entries[next++] as [string, unknown];
         this.save(key, path, depth + 1);
-        height = Math.max(height, this.save(value, childPath(path, key), depth + 1));
+        height = Math.max(height, this.saveDictValue(key, value, path, depth, top));
         if (++inBatch === BATCHSIZE) break;
       }
       this.out.byte(SETITEMS);
     } while (inBatch === BATCHSIZE);
     return height;
+  }
+
+  private saveDictValue(key: string, value: unknown, path: string, depth: number, top: boolean): number {
+    const state = this.datetimeState(key, value, top);
+    if (state === undefined) return this.save(value, childPath(path, key), depth + 1);
+    this.saveUtcDatetime(state);
+    return 0;
   }
 }
 
@@ -1175,13 +1523,17 @@ class Pickler {
  * dict in insertion order. A container referenced twice is written once and then as BINGET, as
  * CPython does for a shared object. Throws a `TypeError` for undefined, functions, symbols,
  * bigint, NaN/±Infinity, class instances, non-string Map keys, cycles and nesting deeper than
- * `maxDepth` (default {@link PICKLE_MAX_DEPTH}).
+ * `maxDepth` (default {@link PICKLE_MAX_DEPTH}). With `datetimeKeys`, an exact aware-UTC
+ * isoformat() string under those keys of the top-level dict is written as a datetime.datetime
+ * with tzinfo pytz.utc, as Django 3.2 writes `_session_expiry` (see the file header).
  *
  * @example
  * pickleDumps({ a: 1 }).toString('hex'); // '8004950a000000000000007d948c0161944b01732e'
+ * pickleDumps({ _session_expiry: '2030-01-02T03:04:05+00:00' }, { datetimeKeys: ['_session_expiry'] });
+ * // = pickle.dumps({'_session_expiry': datetime(2030, 1, 2, 3, 4, 5, tzinfo=pytz.utc)}, 4)
  */
 export function pickleDumps(value: unknown, options: PickleDumpsOptions = {}): Buffer {
   const protocol = options.protocol ?? 4;
   if (protocol !== 4 && protocol !== 5) throw new RangeError(`unsupported pickle protocol ${String(protocol)}`);
-  return new Pickler(protocol, checkMaxDepth(options.maxDepth)).dump(value);
+  return new Pickler(protocol, checkMaxDepth(options.maxDepth), checkDatetimeKeys(options.datetimeKeys)).dump(value);
 }

@@ -4,8 +4,8 @@ src/codec/cache-serializers.ts, produced by django-redis's own serializers.
 
     /usr/bin/python3 test/interop/make-cache-serializer-fixtures.py
 
-Needs Django and django-redis importable (Debian: python3-django, python3-django-redis). The
-output is deterministic; commit it. Tests read only the committed file.
+Needs Django 3.2, pytz and django-redis importable (Debian: python3-django, python3-tz,
+python3-django-redis). The output is deterministic; commit it. Tests read only the committed file.
 
 Values are "tagged" so that JSON can carry what matters, compactly:
   None, bool, str            themselves
@@ -29,7 +29,17 @@ Sections (pickles and refused JSON are base64, JSON written by Python is text: i
   shared   one dict holding the same list three times, to match CPython's BINGET for shared objects.
   loads    values a JS value cannot express (tuples, big ints, 1.0, NaN, shared str...): pickles at
            protocols 0-5 and JSON, with what Python reads back.
+  datetimes  sessions whose top-level '_session_expiry' is a datetime.datetime, as Django 3.2's
+           set_expiry(datetime | timedelta) leaves it (aware UTC, tzinfo pytz.utc), and also with
+           datetime.timezone.utc, naive, microseconds 0 and not: pickles at protocols 0-5 (plus
+           crafted spellings Python reads the same, e.g. BINBYTES), the session as the reader must
+           return it ('_session_expiry' as isoformat()), and 'rewritten': what the writer must
+           produce from that, i.e. PickleSerializer's bytes for the same session with the datetime
+           as pytz.utc (Django 3.2's form) or, naive, as the isoformat() str.
+  datetime_frames  one pytz.utc '_session_expiry' after a str padded so that the 64 KiB frame
+           boundary falls at every point inside the datetime: [pad, length, sha256, frames].
   refused_pickles / refused_json   what the readers must refuse, with what Python does with it.
+           'datetime_keys_too': refused even when reading datetimes under '_session_expiry'.
 """
 import base64
 import collections
@@ -41,8 +51,11 @@ import math
 import os
 import pickle
 import pickletools
+import struct
 import sys
 import uuid
+
+import pytz
 
 import django_redis
 from django_redis.serializers.json import JSONSerializer
@@ -242,6 +255,109 @@ def loads_only():
     ]
 
 
+EXPIRY = '_session_expiry'
+PARIS = pytz.timezone('Europe/Paris')
+
+
+def django_set_expiry_session(when):
+    """The session dict Django 3.2's own cache SessionStore holds after set_expiry(when)."""
+    from django.conf import settings
+    if not settings.configured:
+        settings.configure(
+            USE_TZ=True, SECRET_KEY='fixtures',
+            CACHES={'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}},
+            SESSION_ENGINE='django.contrib.sessions.backends.cache')
+        import django
+        django.setup()
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.utils import timezone
+    # Django 3.2: timezone.utc is pytz.utc, and so is timezone.now()'s tzinfo.
+    assert timezone.utc is pytz.utc and timezone.now().tzinfo is pytz.utc
+    store = SessionStore()
+    store['_auth_user_id'] = '42'
+    store['x'] = 1
+    store.set_expiry(when.replace(tzinfo=timezone.utc))
+    assert type(store[EXPIRY]) is datetime.datetime and store[EXPIRY].tzinfo is pytz.utc
+    return dict(store._session)
+
+
+def with_frame_length(data):
+    """`data` (one protocol 4 frame holding everything) with its FRAME length recomputed."""
+    assert data[2] == 0x95
+    return data[:3] + struct.pack('<Q', len(data) - 11) + data[11:]
+
+
+def as_binbytes(data):
+    """A protocol 4 pickle with its one SHORT_BINBYTES written as BINBYTES (Python reads it alike)."""
+    ops = [(op.name, pos) for op, arg, pos in pickletools.genops(data)]
+    (pos,) = [pos for name, pos in ops if name == 'SHORT_BINBYTES']
+    n = data[pos + 1]
+    return with_frame_length(data[:pos] + b'B' + struct.pack('<I', n) + data[pos + 2:])
+
+
+def iso_session(session):
+    return {k: (v.isoformat() if k == EXPIRY and isinstance(v, datetime.datetime) else v)
+            for k, v in session.items()}
+
+
+def rewritten(session):
+    """What the writer must make of the session it read: aware datetimes as pytz.utc."""
+    out = {}
+    for k, v in session.items():
+        if k == EXPIRY and isinstance(v, datetime.datetime):
+            v = v.replace(tzinfo=pytz.utc) if v.tzinfo is not None else v.isoformat()
+        out[fresh(k)] = v
+    return out
+
+
+def datetime_cases():
+    dt = datetime.datetime
+    auth = {'_auth_user_id': '42', '_auth_user_backend': 'django.contrib.auth.backends.ModelBackend'}
+    return [
+        ('django_set_expiry', django_set_expiry_session(dt(2030, 1, 2, 3, 4, 5, 123456))),
+        ('pytz_utc_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5, 123456, tzinfo=pytz.utc)}),
+        ('pytz_utc_no_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5, tzinfo=pytz.utc)}),
+        ('pytz_utc_us_7', {EXPIRY: dt(2030, 12, 31, 23, 59, 59, 7, tzinfo=pytz.utc), 'x': 1}),
+        ('pytz_utc_leap_day', {'x': [1, 'y'], EXPIRY: dt(2028, 2, 29, 23, 59, 59, 999999, tzinfo=pytz.utc)}),
+        ('pytz_utc_year_5', {EXPIRY: dt(5, 1, 1, tzinfo=pytz.utc)}),
+        ('pytz_utc_year_9999', {EXPIRY: dt(9999, 12, 31, 23, 59, 59, 999999, tzinfo=pytz.utc)}),
+        ('timezone_utc_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)}),
+        ('timezone_utc_no_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)}),
+        ('naive_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5, 123456)}),
+        ('naive_no_us', {**auth, EXPIRY: dt(2030, 1, 2, 3, 4, 5)}),
+    ]
+
+
+def datetimes():
+    entries = []
+    for id_, session in datetime_cases():
+        session = unshare(session) if id_ != 'django_set_expiry' else session
+        protocols = {str(p): b64(pickle.dumps(session, p)) for p in range(6)}
+        protocols['4-binbytes'] = b64(as_binbytes(pickle.dumps(session, 4)))
+        for data in protocols.values():
+            assert pickle.loads(base64.b64decode(data)) == session
+        again = rewritten(session)
+        entries.append({'id': id_, 'python_repr': repr(session[EXPIRY]), 'expected': tag(iso_session(session)),
+                        'protocols': protocols, 'rewritten': b64(PICKLE.dumps(again)),
+                        'rewritten_is_pytz_datetime': isinstance(again[EXPIRY], datetime.datetime)})
+    return entries
+
+
+def datetime_frames():
+    """The frame boundary (64 KiB) at every save() inside a pytz.utc datetime."""
+    when = datetime.datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=pytz.utc)
+    out = {'iso': when.isoformat(), 'pads': []}
+    seen = set()
+    for pad in range(65420, 65504):
+        data = PICKLE.dumps({'pad': 'p' * pad, EXPIRY: when})
+        assert pickle.loads(data)[EXPIRY] == when
+        layout = tuple(map(tuple, frames(data)))
+        seen.add(layout)
+        out['pads'].append([pad, len(data), hashlib.sha256(data).hexdigest(), frames(data)])
+    assert len(seen) > 10  # the second frame starts at many different points
+    return out
+
+
 class Point:
     def __init__(self, x, y):
         self.x = x
@@ -292,6 +408,69 @@ def refused_pickles():
     ]:
         add(id_, pickle.dumps(v, 4), why, 'check')
     add('bytearray_p5', pickle.dumps({'b': bytearray(b'ab')}, 5), 'bytearray: BYTEARRAY8', 'check')
+
+    # Datetimes the reader refuses even under '_session_expiry' (datetime_keys_too).
+    def add_dt(id_, data, why, python='check'):
+        add(id_, data, why, python)
+        cases[-1]['datetime_keys_too'] = True
+
+    when = datetime.datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=pytz.utc)
+    good_dt = pickle.dumps({EXPIRY: when}, 4)
+    state_at = good_dt.index(b'C\n')
+    for proto in range(6):
+        add_dt(f'dt_date_p{proto}', pickle.dumps({EXPIRY: datetime.date(2030, 1, 2)}, proto), 'datetime.date')
+    for proto in (2, 3, 4, 5):
+        add_dt(f'dt_timedelta_p{proto}', pickle.dumps({EXPIRY: datetime.timedelta(days=14)}, proto),
+               'datetime.timedelta(days=14) alone')
+        add_dt(f'dt_paris_p{proto}', pickle.dumps({EXPIRY: PARIS.localize(datetime.datetime(2030, 1, 2, 3, 4, 5))}, proto),
+               "tzinfo pytz.timezone('Europe/Paris') (pytz._p)")
+        add_dt(f'dt_offset_0530_p{proto}', pickle.dumps(
+            {EXPIRY: datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30)))}, proto),
+            'tzinfo datetime.timezone(timedelta(hours=5, minutes=30)): offsets other than UTC are not read')
+    add_dt('dt_timedelta_zero', pickle.dumps({EXPIRY: datetime.timedelta(0)}, 4), 'datetime.timedelta(0) alone')
+    add_dt('dt_named_utc', pickle.dumps({EXPIRY: datetime.datetime(2030, 1, 2, tzinfo=datetime.timezone(datetime.timedelta(0), 'UTC'))}, 4),
+           "tzinfo datetime.timezone(timedelta(0), 'UTC'): a named timezone, 2 arguments")
+    add_dt('dt_fold', pickle.dumps({EXPIRY: when.replace(fold=1)}, 4), 'fold=1 (month byte | 0x80)')
+    add_dt('dt_state_9_bytes', with_frame_length(good_dt[:state_at] + b'C\t' + good_dt[state_at + 2:state_at + 11] + good_dt[state_at + 12:]),
+           'datetime.datetime with a 9-byte state')
+    add_dt('dt_state_11_bytes', with_frame_length(good_dt[:state_at] + b'C\x0b' + good_dt[state_at + 2:state_at + 12] + b'\x00' + good_dt[state_at + 12:]),
+           'datetime.datetime with an 11-byte state')
+    add_dt('dt_state_day_32', with_frame_length(good_dt[:state_at + 5] + b'\x20' + good_dt[state_at + 6:]),
+           'datetime.datetime with day 32 in its state (CPython checks only the month)')
+    add_dt('dt_state_hour_24', with_frame_length(good_dt[:state_at + 6] + b'\x18' + good_dt[state_at + 7:]),
+           'datetime.datetime with hour 24 in its state')
+    p2 = pickle.dumps({EXPIRY: when}, 2)
+    add_dt('dt_codecs_utf8', p2.replace(b'X\x06\x00\x00\x00latin1', b'X\x05\x00\x00\x00utf-8'),
+           "_codecs.encode(state, 'utf-8'): only 'latin1'")
+    # The state as a str, without _codecs.encode (Python 3 reads a latin-1 str state, for Python 2 pickles).
+    ops = list(pickletools.genops(p2))
+    codecs_at = next(pos for op, arg, pos in ops if op.name == 'GLOBAL' and arg == '_codecs encode')
+    state_at2 = next(pos for op, arg, pos in ops if pos > codecs_at and op.name == 'BINUNICODE')
+    latin1_at = next(pos for op, arg, pos in ops if op.name == 'BINUNICODE' and arg == 'latin1')
+    reduce_at = next(pos for op, arg, pos in ops if pos > latin1_at and op.name == 'REDUCE')
+    str_state = p2[:codecs_at] + p2[state_at2:latin1_at] + p2[reduce_at + 1:]
+    add_dt('dt_str_state', str_state, 'a str state (no _codecs.encode)')
+    add_dt('dt_codecs_as_value', pickle.dumps({EXPIRY: b'\x07\xee\x01\x02\x03\x04\x05\x01\xe2@'}, 2),
+           'bytes (protocol 2: _codecs.encode) as the value')
+    add_dt('dt_bytes_as_value', pickle.dumps({EXPIRY: b'\x07\xee\x01\x02\x03\x04\x05\x01\xe2@'}, 4),
+           'bytes (SHORT_BINBYTES) as the value')
+    add_dt('dt_class_as_value', pickle.dumps({EXPIRY: datetime.datetime}, 4), 'the class datetime.datetime as the value')
+    add_dt('dt_utc_as_value', pickle.dumps({EXPIRY: pytz.utc}, 4), 'pytz.utc as the value')
+    add_dt('dt_timezone_utc_as_value', pickle.dumps({EXPIRY: datetime.timezone.utc}, 4), 'datetime.timezone.utc as the value')
+    add_dt('dt_other_key', pickle.dumps({'when': when}, 4), "a datetime under another key than '_session_expiry'")
+    add_dt('dt_nested', pickle.dumps({'outer': {EXPIRY: when}}, 4), "a datetime under '_session_expiry' below the top level")
+    add_dt('dt_in_list', pickle.dumps({EXPIRY: [when]}, 4), 'a datetime in a list')
+    add_dt('dt_in_tuple', pickle.dumps({EXPIRY: (when,)}, 4), 'a datetime in a tuple')
+    add_dt('dt_as_key', pickle.dumps({when: 1}, 4), 'a datetime as a dict key')
+    add_dt('dt_top_level', pickle.dumps(when, 4), 'a datetime, not a dict')
+    add_dt('dt_os_system', pickle.dumps({EXPIRY: Exploit()}, 4), 'os.system REDUCE payload under _session_expiry',
+           f'would run: touch {RCE_MARKER}')
+    # REDUCE of the right global with a wrong argument shape.
+    add_dt('dt_utc_with_args', with_frame_length(good_dt.replace(b'\x93\x94)R', b'\x93\x94K\x00\x85R')), 'pytz._UTC(0)')
+    add_dt('dt_three_args', with_frame_length(good_dt.replace(b'\x86\x94R\x94s.', b'N\x87\x94R\x94s.')),
+           'datetime.datetime(state, tzinfo, None)')
+    add_dt('dt_tzinfo_none', with_frame_length(good_dt[:good_dt.index(b'\x8c\x04pytz')] + b'N\x86\x94R\x94s.'),
+           'datetime.datetime(state, None): Python reads it as naive; the shape is refused')
 
     rec_list = []
     rec_list.append(rec_list)
@@ -404,6 +583,8 @@ def main():
         'dumps': dumps,
         'shared': shared_entry,
         'loads': loads,
+        'datetimes': datetimes(),
+        'datetime_frames': datetime_frames(),
         'refused_pickles': refused_pickles(),
         'refused_json': refused_json(),
     }

@@ -44,6 +44,8 @@ interface Fixtures {
   shared: { value: Tag; pickle: string; json: string };
   loads: Array<{ id: string; expected: Tag; json?: string }>;
   refused_json: Array<{ id: string; json_b64: string; why: string; python: string }>;
+  datetimes: Array<{ id: string; python_repr: string; expected: Tag; protocols: Record<string, string>; rewritten: string }>;
+  refused_pickles: Array<{ id: string; pickle: string; why: string; python: string; datetime_keys_too?: boolean }>;
 }
 
 const fixtures = JSON.parse(
@@ -271,6 +273,85 @@ json.dump(out, sys.stdout)
     expect(run.status).toBe(0);
     const again = JSON.parse(run.stdout) as string[];
     again.forEach((a, i) => expect(b64(a).toString('latin1')).toBe(ours[i]!.toString('latin1')));
+  });
+});
+
+describe("pickle: _session_expiry as the datetime.datetime Django 3.2's set_expiry(datetime | timedelta) stores", () => {
+  const reads = fixtures.datetimes.flatMap((e) => Object.entries(e.protocols).map(([proto, data]) => [`${e.id} (protocol ${proto})`, b64(data), e] as const));
+
+  it.each(reads)('reads %s, _session_expiry as its isoformat(), and writes it back as Django 3.2 does', (_id, data, entry) => {
+    const loaded = pickle.loads(data);
+    expectSession(loaded, entry.expected);
+    expect(pickle.dumps(loaded).toString('hex')).toBe(b64(entry.rewritten).toString('hex'));
+  });
+
+  it('reads the session Django 3.2 itself built (SessionStore.set_expiry) and writes its exact bytes back', () => {
+    const entry = fixtures.datetimes.find((e) => e.id === 'django_set_expiry')!;
+    const loaded = pickle.loads(b64(entry.protocols['4']!));
+    expect([...loaded]).toEqual([['_auth_user_id', '42'], ['x', 1], ['_session_expiry', '2030-01-02T03:04:05.123456+00:00']]);
+    expect(pickle.dumps(loaded).equals(b64(entry.protocols['4']!))).toBe(true);
+  });
+
+  it('writes other values of _session_expiry (seconds, None, a non-isoformat string) as before', () => {
+    for (const v of [1_209_600, null, '2030-01-02T03:04:05Z', '2030-01-02T03:04:05+05:30', '2030-01-02T03:04:05']) {
+      const session = new Map<string, unknown>([['_session_expiry', v]]);
+      expect(pickle.dumps(session).equals(pickleDumps(session))).toBe(true);
+    }
+    // Under another key, or nested, an isoformat string stays a str.
+    const iso = '2030-01-02T03:04:05+00:00';
+    for (const session of [new Map([['when', iso]]), new Map([['n', { _session_expiry: iso }]])]) {
+      expect(pickle.dumps(session).equals(pickleDumps(session))).toBe(true);
+    }
+  });
+
+  it('json: no datetimes, the isoformat string is a JSON string', () => {
+    expect(json.dumps(new Map([['_session_expiry', '2030-01-02T03:04:05+00:00']])).toString()).toBe('{"_session_expiry": "2030-01-02T03:04:05+00:00"}');
+  });
+
+  const refused = fixtures.refused_pickles.filter((r) => r.datetime_keys_too);
+  it.each(refused.map((r) => [`${r.id}: ${r.why}`, r] as const))('refuses %s', (_title, r) => {
+    expect(() => pickle.loads(b64(r.pickle))).toThrow(PickleError);
+  });
+});
+
+// Django 3.2 itself reads what the pickle serializer writes for a session Nest re-saves.
+describeWith(['django'], 'a re-saved session read by Django 3.2 (django-redis PickleSerializer, SessionBase.get_expiry_date)', ({ django: python }) => {
+  const script = String.raw`
+import base64, datetime, json, sys
+from django.conf import settings
+settings.configure(USE_TZ=True, SECRET_KEY='x')
+import django
+django.setup()
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
+from django_redis.serializers.pickle import PickleSerializer
+serializer = PickleSerializer(options={})
+out = []
+for data in json.load(sys.stdin):
+    session = SessionBase()
+    session._session_cache = serializer.loads(base64.b64decode(data))
+    expiry = session['_session_expiry']
+    modification = datetime.datetime(2030, 1, 1, tzinfo=timezone.utc)
+    out.append({'type': type(expiry).__name__, 'tzinfo': repr(expiry.tzinfo),
+                'date': session.get_expiry_date(modification=modification).isoformat(),
+                'age': session.get_expiry_age(modification=modification)})
+json.dump(out, sys.stdout)
+`;
+
+  it('reads _session_expiry as the aware datetime it wrote, with the same expiry date and age', () => {
+    const sessions = fixtures.datetimes
+      .filter((e) => !e.id.startsWith('naive'))
+      .map((e) => pickle.loads(b64(e.protocols['2']!)));
+    const run = spawnSync(python, ['-c', script], { input: JSON.stringify(sessions.map((s) => pickle.dumps(s).toString('base64'))), encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const results = JSON.parse(run.stdout) as Array<{ type: string; tzinfo: string; date: string; age: number }>;
+    results.forEach((r, i) => {
+      const iso = sessions[i]!.get('_session_expiry') as string;
+      expect(r).toMatchObject({ type: 'datetime', tzinfo: '<UTC>', date: iso });
+      // Django 3.2: delta.days * 86400 + delta.seconds from 2030-01-01 UTC.
+      expect(r.age).toBe(Math.floor((Date.parse(iso) - Date.UTC(2030, 0, 1)) / 1000));
+    });
   });
 });
 

@@ -52,6 +52,20 @@ interface RefusedPickle {
   why: string;
   python: string;
   pickle_loads_ok: boolean;
+  /** A datetime case: refused even when reading datetimes under '_session_expiry'. */
+  datetime_keys_too?: boolean;
+}
+
+interface DatetimeEntry {
+  id: string;
+  python_repr: string;
+  /** The session as read: '_session_expiry' as Python's isoformat(). */
+  expected: Tag;
+  /** By protocol ('0'..'5', and crafted spellings such as '4-binbytes'). */
+  protocols: Record<string, string>;
+  /** PickleSerializer's bytes for the session the writer must produce from `expected`. */
+  rewritten: string;
+  rewritten_is_pytz_datetime: boolean;
 }
 
 interface Fixtures {
@@ -62,6 +76,8 @@ interface Fixtures {
   dumps: DumpsEntry[];
   shared: { id: string; value: Tag; pickle: string };
   loads: LoadsEntry[];
+  datetimes: DatetimeEntry[];
+  datetime_frames: { iso: string; pads: Array<[number, number, string, Array<[number, number]>]> };
   refused_pickles: RefusedPickle[];
 }
 
@@ -195,6 +211,9 @@ function craft(...parts: Array<string | number[] | Buffer>): Buffer {
 }
 
 const PROTO4 = [0x80, 0x04];
+
+/** What the cache serializer passes: Django 3.2's set_expiry(datetime) pickles a datetime there. */
+const DATETIME_KEYS: { datetimeKeys: readonly string[] } = { datetimeKeys: ['_session_expiry'] };
 
 describe(`pickleDumps: byte for byte what django-redis ${fixtures.django_redis} writes on Python ${fixtures.python}`, () => {
   it('uses the protocol django-redis uses (pickle.DEFAULT_PROTOCOL)', () => {
@@ -388,27 +407,36 @@ describe('pickleLoads / pickleLoadsDict refuse what is not plain data', () => {
 
   it.each(refusedCases)('%s', (_title, r) => {
     const data = b64(r.pickle);
-    expect(() => pickleLoadsDict(data)).toThrow(PickleError);
-    if (r.pickle_loads_ok) {
-      expect(() => pickleLoads(data)).not.toThrow();
-    } else {
-      expect(() => pickleLoads(data)).toThrow(PickleError);
-      expect(() => pickleLoads(data)).toThrow(/offset \d+|nested deeper|contains itself/);
+    // Refused as plain data, and just as much when datetimes are read under '_session_expiry'.
+    for (const options of [{}, DATETIME_KEYS]) {
+      expect(() => pickleLoadsDict(data, options)).toThrow(PickleError);
+      if (r.pickle_loads_ok) {
+        expect(() => pickleLoads(data, options)).not.toThrow();
+      } else {
+        expect(() => pickleLoads(data, options)).toThrow(PickleError);
+        expect(() => pickleLoads(data, options)).toThrow(/offset \d+|nested deeper|contains itself/);
+      }
     }
   });
 
-  it('names the opcode: GLOBAL / STACK_GLOBAL for a datetime, at its offset', () => {
+  it('names the opcode: GLOBAL / STACK_GLOBAL for a datetime, at its offset, when datetimes are not asked for', () => {
     const p0 = b64(fixtures.refused_pickles.find((r) => r.id === 'datetime_p0')!.pickle);
     expect(() => pickleLoads(p0)).toThrow(`GLOBAL (0x63) at offset ${p0.indexOf('c')} is not supported`);
     const p4 = b64(fixtures.refused_pickles.find((r) => r.id === 'datetime_p4')!.pickle);
     expect(() => pickleLoads(p4)).toThrow(/^STACK_GLOBAL \(0x93\) at offset \d+ is not supported/);
   });
 
-  it('executes nothing for an os.system REDUCE payload', () => {
+  it('executes nothing for an os.system REDUCE payload, datetimes asked for or not', () => {
     rmSync(fixtures.rce_marker, { force: true });
-    for (const r of fixtures.refused_pickles.filter((x) => x.id.startsWith('os_system'))) {
-      expect(() => pickleLoadsDict(b64(r.pickle))).toThrow(PickleError);
-      expect(() => pickleLoads(b64(r.pickle))).toThrow(/GLOBAL/);
+    const payloads = fixtures.refused_pickles.filter((x) => x.id.startsWith('os_system') || x.id === 'dt_os_system');
+    expect(payloads).toHaveLength(4);
+    for (const r of payloads) {
+      for (const options of [{}, DATETIME_KEYS]) {
+        expect(() => pickleLoadsDict(b64(r.pickle), options)).toThrow(PickleError);
+        expect(() => pickleLoads(b64(r.pickle), options)).toThrow(/GLOBAL/);
+      }
+      // With datetimes asked for, refused at the opcode that names it: nothing past it is read.
+      expect(() => pickleLoads(b64(r.pickle), DATETIME_KEYS)).toThrow(/GLOBAL \(0x[69]3\) at offset \d+ names "(posix|os)" "system", which is not supported/);
     }
     expect(existsSync(fixtures.rce_marker)).toBe(false);
   });
@@ -464,6 +492,233 @@ describe('pickleLoads / pickleLoadsDict refuse what is not plain data', () => {
 
   it('throws TypeError for input that is not a Buffer', () => {
     expect(() => pickleLoads('N.' as unknown as Buffer)).toThrow(TypeError);
+  });
+});
+
+describe('datetimeKeys: the datetime.datetime Django 3.2 pickles as _session_expiry (set_expiry)', () => {
+  const reads: Array<[string, Buffer, DatetimeEntry]> = [];
+  for (const entry of fixtures.datetimes) {
+    for (const [proto, data] of Object.entries(entry.protocols)) reads.push([`${entry.id} (protocol ${proto})`, b64(data), entry]);
+  }
+
+  it('covers what the brief asks for: pytz.utc (Django 3.2), timezone.utc, naive, with and without microseconds, protocols 0-5', () => {
+    const ids = fixtures.datetimes.map((e) => e.id);
+    for (const id of ['django_set_expiry', 'pytz_utc_us', 'pytz_utc_no_us', 'timezone_utc_us', 'timezone_utc_no_us', 'naive_us', 'naive_no_us']) {
+      expect(ids).toContain(id);
+    }
+    for (const e of fixtures.datetimes) expect(Object.keys(e.protocols)).toEqual(['0', '1', '2', '3', '4', '5', '4-binbytes']);
+    expect(fixtures.datetimes.find((e) => e.id === 'django_set_expiry')!.python_repr).toMatch(/tzinfo=<UTC>\)$/);
+  });
+
+  it.each(reads)('reads %s: _session_expiry as its isoformat()', (_id, data, entry) => {
+    const loaded = pickleLoadsDict(data, DATETIME_KEYS);
+    expectSame(loaded, expectedSession(entry.expected));
+    const iso = loaded.get('_session_expiry') as string;
+    expect(iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?(\+00:00)?$/);
+    expectSame(toMaps(pickleLoads(data, DATETIME_KEYS)), toMaps(expectedSession(entry.expected)));
+    // Not asked for: refused at the first GLOBAL / STACK_GLOBAL, as before.
+    expect(() => pickleLoadsDict(data)).toThrow(/^(STACK_)?GLOBAL \(0x(63|93)\) at offset \d+ is not supported/);
+  });
+
+  it.each(fixtures.datetimes.map((e) => [e.id, e] as const))('writes %s back as Python wrote it (aware: the pytz.utc datetime Django 3.2 writes; naive: a str)', (_id, entry) => {
+    const loaded = pickleLoadsDict(b64(entry.protocols['4']!), DATETIME_KEYS);
+    const ours = pickleDumps(loaded, DATETIME_KEYS);
+    expect(ours.toString('hex')).toBe(b64(entry.rewritten).toString('hex'));
+    if (entry.rewritten_is_pytz_datetime && entry.python_repr.endsWith('tzinfo=<UTC>)')) {
+      // A pytz.utc session comes out exactly as it went in.
+      expect(ours.toString('hex')).toBe(b64(entry.protocols['4']!).toString('hex'));
+    }
+    // Protocol 5: only the PROTO byte differs.
+    const p5 = pickleDumps(loaded, { ...DATETIME_KEYS, protocol: 5 });
+    expect(p5[1]).toBe(5);
+    expect(p5.subarray(2).equals(ours.subarray(2))).toBe(true);
+    // And reads back to the same session.
+    expectSame(pickleLoadsDict(ours, DATETIME_KEYS), loaded);
+    // Without datetimeKeys it is a str, as before.
+    expect(pickleDumps(loaded).includes(Buffer.from('pytz'))).toBe(false);
+    expect(pickleLoadsDict(pickleDumps(loaded))).toEqual(loaded);
+  });
+
+  it.each(fixtures.datetime_frames.pads.map((p) => [p[0], p] as const))(
+    'frames a datetime exactly as CPython when the 64 KiB boundary falls inside it (str of %i bytes before it)',
+    (pad, [, length, hash, frames]) => {
+      const session = new Map<string, unknown>([['pad', 'p'.repeat(pad)], ['_session_expiry', fixtures.datetime_frames.iso]]);
+      const ours = pickleDumps(session, DATETIME_KEYS);
+      expect(missingFrames(ours, frames)).toEqual([]);
+      expect(ours.length).toBe(length);
+      expect(sha256(ours)).toBe(hash);
+      expect(pickleLoadsDict(ours, DATETIME_KEYS).get('_session_expiry')).toBe(fixtures.datetime_frames.iso);
+    },
+  );
+
+  it.each([
+    ['microseconds written as .000000', '2030-01-02T03:04:05.000000+00:00'],
+    ['Z instead of +00:00', '2030-01-02T03:04:05Z'],
+    ['a space instead of T', '2030-01-02 03:04:05+00:00'],
+    ['a non-UTC offset', '2030-01-02T03:04:05+05:30'],
+    ['-00:00', '2030-01-02T03:04:05-00:00'],
+    ['naive', '2030-01-02T03:04:05'],
+    ['naive with microseconds', '2030-01-02T03:04:05.123456'],
+    ['5 fraction digits', '2030-01-02T03:04:05.12345+00:00'],
+    ['7 fraction digits', '2030-01-02T03:04:05.1234567+00:00'],
+    ['no seconds', '2030-01-02T03:04+00:00'],
+    ['Feb 29 of a common year', '2030-02-29T03:04:05+00:00'],
+    ['Feb 30', '2028-02-30T03:04:05+00:00'],
+    ['month 13', '2030-13-02T03:04:05+00:00'],
+    ['day 0', '2030-01-00T03:04:05+00:00'],
+    ['hour 24', '2030-01-02T24:00:00+00:00'],
+    ['second 60', '2030-01-02T03:04:60+00:00'],
+    ['year 0', '0000-01-02T03:04:05+00:00'],
+    ['a 5-digit year', '12030-01-02T03:04:05+00:00'],
+    ['leading space', ' 2030-01-02T03:04:05+00:00'],
+    ['trailing newline', '2030-01-02T03:04:05+00:00\n'],
+    ['full-width digits', '２030-01-02T03:04:05+00:00'],
+    ['Python str() form', '2030-01-02 03:04:05.123456+00:00'],
+  ])('writes a string that is not exact aware-UTC isoformat() output as a str: %s', (_what, text) => {
+    const session = new Map<string, unknown>([['_session_expiry', text]]);
+    expect(pickleDumps(session, DATETIME_KEYS).equals(pickleDumps(session))).toBe(true);
+  });
+
+  it('writes a datetime only for the top-level keys given, and only for strings', () => {
+    const iso = '2030-01-02T03:04:05+00:00';
+    const datetimeBytes = Buffer.from('8c086461746574696d65948c086461746574696d659493', 'hex');
+    const written = (v: unknown, options = DATETIME_KEYS): Buffer => pickleDumps(v, options);
+    expect(written(new Map([['_session_expiry', iso]])).includes(datetimeBytes)).toBe(true);
+    expect(written({ _session_expiry: iso }).includes(datetimeBytes)).toBe(true);
+    for (const v of [
+      new Map([['when', iso]]),
+      new Map([['outer', { _session_expiry: iso }]]),
+      new Map([['outer', new Map([['_session_expiry', iso]])]]),
+      new Map([['_session_expiry', [iso]]]),
+      [iso],
+      iso,
+    ]) {
+      expect(written(v).includes(datetimeBytes)).toBe(false);
+      expect(written(v).equals(pickleDumps(v))).toBe(true);
+    }
+    for (const v of [1_209_600, null, 1.5, new Map([['x', 1]])]) {
+      expect(written(new Map([['_session_expiry', v]])).equals(pickleDumps(new Map([['_session_expiry', v]])))).toBe(true);
+    }
+    // Another key list, and the same dict nested in itself is still refused as a cycle.
+    expect(written(new Map([['when', iso]]), { datetimeKeys: ['when'] }).includes(datetimeBytes)).toBe(true);
+    const cyclic = new Map<string, unknown>([['_session_expiry', iso]]);
+    cyclic.set('self', cyclic);
+    expect(() => written(cyclic)).toThrow(/circular/);
+    expect(() => pickleDumps({}, { datetimeKeys: 'x' as unknown as string[] })).toThrow(TypeError);
+    expect(() => pickleLoads(Buffer.from('80047d942e', 'hex'), { datetimeKeys: [1] as unknown as string[] })).toThrow(TypeError);
+  });
+
+  it('refuses a datetime under a key that was not given, with the REDUCE offset', () => {
+    const entry = fixtures.datetimes.find((e) => e.id === 'pytz_utc_us')!;
+    const data = b64(entry.protocols['4']!);
+    expect(() => pickleLoadsDict(data, { datetimeKeys: ['other'] })).toThrow(
+      /^REDUCE \(0x52\) at offset \d+ makes a datetime\.datetime, which is read only as the value of a top-level key given in datetimeKeys \(datetimeKeys: "other"\)$/,
+    );
+    expect(pickleLoadsDict(data, { datetimeKeys: ['other', '_session_expiry'] }).get('_session_expiry')).toBe('2030-01-02T03:04:05.123456+00:00');
+  });
+
+  const refusedDatetimes = fixtures.refused_pickles.filter((r) => r.datetime_keys_too);
+  it('refuses the datetime shapes the brief lists (fixtures made by Python)', () => {
+    const ids = refusedDatetimes.map((r) => r.id);
+    for (const id of ['dt_state_9_bytes', 'dt_state_11_bytes', 'dt_date_p4', 'dt_timedelta_p4', 'dt_timedelta_zero', 'dt_paris_p4', 'dt_offset_0530_p4', 'dt_os_system']) {
+      expect(ids).toContain(id);
+    }
+  });
+
+  const messages: Record<string, RegExp> = {
+    dt_state_9_bytes: /^REDUCE \(0x52\) at offset \d+ calls datetime\.datetime with \(bytes, a tzinfo\), which is not supported/,
+    dt_state_11_bytes: /calls datetime\.datetime with \(bytes, a tzinfo\)/,
+    dt_state_day_32: /calls datetime\.datetime/,
+    dt_state_hour_24: /calls datetime\.datetime/,
+    dt_fold: /calls datetime\.datetime/,
+    dt_date_p0: /^GLOBAL \(0x63\) at offset \d+ names "datetime" "date", which is not supported/,
+    dt_date_p4: /^STACK_GLOBAL \(0x93\) at offset \d+ names "datetime" "date", which is not supported/,
+    dt_timedelta_p4: /calls datetime\.timedelta with \(an int, an int, an int\), which is not supported: only \(0, 0, 0\)/,
+    dt_timedelta_zero: /^REDUCE \(0x52\) at offset \d+ makes a datetime\.timedelta, which is read only as the offset of datetime\.timezone\.utc/,
+    dt_paris_p4: /names "pytz" "_p", which is not supported/,
+    dt_paris_p2: /^GLOBAL \(0x63\) at offset \d+ names "pytz" "_p"/,
+    dt_offset_0530_p4: /calls datetime\.timedelta with/,
+    dt_named_utc: /calls datetime\.timezone with \(a datetime\.timedelta, a str\)/,
+    dt_codecs_utf8: /calls _codecs\.encode with \(a str, a str\)/,
+    dt_str_state: /calls datetime\.datetime with \(a str, a tzinfo\)/,
+    dt_codecs_as_value: /^REDUCE \(0x52\) at offset \d+ makes bytes, which is read only as the state of a datetime\.datetime/,
+    dt_bytes_as_value: /^SHORT_BINBYTES \(0x43\) at offset \d+ makes bytes/,
+    dt_class_as_value: /^STACK_GLOBAL \(0x93\) at offset \d+ makes the global datetime\.datetime, which is read only to make a datetime\.datetime/,
+    dt_utc_as_value: /^REDUCE \(0x52\) at offset \d+ makes a tzinfo, which is read only as the tzinfo of a datetime\.datetime/,
+    dt_timezone_utc_as_value: /makes a tzinfo/,
+    dt_other_key: /makes a datetime\.datetime, which is read only as the value of a top-level key/,
+    dt_nested: /makes a datetime\.datetime/,
+    dt_in_list: /makes a datetime\.datetime/,
+    dt_in_tuple: /makes a datetime\.datetime/,
+    dt_as_key: /has a dict key that is a datetime\.datetime; only str keys are supported/,
+    dt_top_level: /the pickle holds a datetime\.datetime, not a dict/,
+    dt_utc_with_args: /calls pytz\._UTC with \(an int\), which is not supported: only \(\)/,
+    dt_three_args: /calls datetime\.datetime with \(bytes, a tzinfo, None\)/,
+    dt_tzinfo_none: /calls datetime\.datetime with \(bytes, None\)/,
+  };
+  it.each(refusedDatetimes.map((r) => [`${r.id}: ${r.why} (Python ${r.python})`, r] as const))('refuses %s, naming why', (_title, r) => {
+    const data = b64(r.pickle);
+    expect(() => pickleLoadsDict(data, DATETIME_KEYS)).toThrow(PickleError);
+    const message = messages[r.id];
+    if (message !== undefined) expect(() => pickleLoadsDict(data, DATETIME_KEYS)).toThrow(message);
+  });
+
+  it('has a message for every refused datetime fixture at protocol 4', () => {
+    const missing = refusedDatetimes.map((r) => r.id).filter((id) => !(id in messages) && !/_p[0-35]$/.test(id) && id !== 'dt_os_system');
+    expect(missing).toEqual([]);
+  });
+
+  const dt = (state: number[], tz: Buffer | string = ''): Buffer =>
+    craft(PROTO4, '}', [0x8c, 15], '_session_expiry', [0x8c, 8], 'datetime', [0x8c, 8], 'datetime', [0x93], 'C', [state.length], state, tz, tz === '' ? [0x85] : [0x86], 'R', 's.');
+  const UTC = craft([0x8c, 4], 'pytz', [0x8c, 4], '_UTC', [0x93], ')R');
+  const STATE = [0x07, 0xee, 1, 2, 3, 4, 5, 0x01, 0xe2, 0x40];
+
+  const craftedReads: Array<[string, Buffer, string]> = [
+    ['no MEMOIZE at all', dt(STATE, UTC), '2030-01-02T03:04:05.123456+00:00'],
+    ['naive', dt(STATE), '2030-01-02T03:04:05.123456'],
+    ['GLOBAL opcodes at protocol 4', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', 'cdatetime\ndatetime\nC', [10], STATE, 'cpytz\n_UTC\n)R', [0x86], 'Rs.'), '2030-01-02T03:04:05.123456+00:00'],
+    ['the global memoized and fetched again', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', [0x8c, 8], 'datetime', [0x94], [0x68, 0], [0x93], 'C', [10], STATE, [0x85], 'Rs.'), '2030-01-02T03:04:05.123456'],
+    ['timedelta(0.0, -0.0, 0) as the UTC offset (Python: the same timedelta(0))', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', 'cdatetime\ndatetime\nC', [10], STATE, 'cdatetime\ntimezone\ncdatetime\ntimedelta\nG', Buffer.alloc(8), 'G', [0x80, 0, 0, 0, 0, 0, 0, 0], 'K', [0], [0x87], 'R', [0x85], 'R', [0x86], 'Rs.'), '2030-01-02T03:04:05.123456+00:00'],
+  ];
+  it.each(craftedReads)('reads a crafted datetime: %s', (_what, data, iso) => {
+    expect(pickleLoadsDict(data, DATETIME_KEYS).get('_session_expiry')).toBe(iso);
+  });
+
+  const craftedRefusals: Array<[string, Buffer, RegExp]> = [
+    ['REDUCE of a str', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', [0x8c, 1], 'x)Rs.'), /REDUCE \(0x52\) at offset \d+ calls a str/],
+    ['REDUCE of a tuple', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', '))Rs.'), /calls a tuple/],
+    ['REDUCE with a list for arguments', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', 'cpytz\n_UTC\n]Rs.'), /passes a list to pytz\._UTC, not a tuple/],
+    ['STACK_GLOBAL of ints', craft(PROTO4, 'K', [1], 'K', [2], [0x93], '.'), /STACK_GLOBAL \(0x93\) at offset 6 needs a module and a name that are str, got an int and an int/],
+    ['STACK_GLOBAL with nothing on the stack', craft(PROTO4, [0x93], '.'), /stack underflow/],
+    ['a dotted name', craft(PROTO4, [0x8c, 4], 'pytz', [0x8c, 6], '_UTC.x', [0x93], '.'), /names "pytz" "_UTC.x", which is not supported/],
+    ['a module spelled with a newline', craft(PROTO4, [0x8c, 14], 'datetime\ndatet', [0x8c, 3], 'ime', [0x93], '.'), /names "datetime\\ndatet" "ime"/],
+    ['builtins.eval', craft('cbuiltins\neval\n(V1\ntR.'), /^GLOBAL \(0x63\) at offset 0 names "builtins" "eval", which is not supported/],
+    ['_codecs.encode of a 9-character str', craft(PROTO4, 'c_codecs\nencode\n', [0x8c, 9], 'abcdefghi', [0x8c, 6], 'latin1', [0x86], 'R.'), /calls _codecs\.encode with \(a str, a str\), which is not supported/],
+    ['_codecs.encode of a non-latin-1 str', craft(PROTO4, 'c_codecs\nencode\n', [0x8c, 11], 'abcdefghi\xc4\x80', [0x8c, 6], 'latin1', [0x86], 'R.'), /calls _codecs\.encode/],
+    ['the state truncated', craft(PROTO4, 'C', [10], [1, 2, 3]), /SHORT_BINBYTES \(0x43\) at offset 2 needs 10 bytes, only 3 left/],
+    ['BINBYTES announcing 4 GiB', craft(PROTO4, 'B', [0xff, 0xff, 0xff, 0xff], '.'), /needs 4294967295 bytes/],
+    ['BINBYTES8', craft(PROTO4, [0x8e, 10, 0, 0, 0, 0, 0, 0, 0], STATE, '.'), /BINBYTES8 \(0x8e\) at offset 2 is not supported/],
+    ['a year-0 state', dt([0, 0, 1, 1, 0, 0, 0, 0, 0, 0], UTC), /calls datetime\.datetime/],
+    ['microsecond 1,000,000', dt([0x07, 0xee, 1, 2, 3, 4, 5, 0x0f, 0x42, 0x40], UTC), /calls datetime\.datetime/],
+    ['Feb 29 of a common year', dt([0x07, 0xee, 2, 29, 3, 4, 5, 0, 0, 0], UTC), /calls datetime\.datetime/],
+    ['a timedelta of booleans (protocol 0 I00)', craft('(dV_session_expiry\ncdatetime\ndatetime\n(C', [10], STATE, 'cdatetime\ntimezone\n(cdatetime\ntimedelta\n(I00\nI00\nI00\ntRtRtRs.'), /calls datetime\.timedelta with \(a bool, a bool, a bool\)/],
+    ['a datetime as the timezone offset', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', 'cdatetime\ntimezone\n', dt(STATE).subarray(20, -2), [0x85], 'Rs.'), /calls datetime\.timezone with \(a datetime\.datetime\)/],
+    ['BUILD after a datetime', craft(PROTO4, '}', [0x8c, 15], '_session_expiry', dt(STATE).subarray(20, -2), '}bs.'), /BUILD \(0x62\)/],
+    ['NEWOBJ of datetime', craft(PROTO4, 'cdatetime\ndatetime\n)', [0x81], '.'), /NEWOBJ \(0x81\)/],
+  ];
+  it.each(craftedRefusals)('refuses a crafted %s', (_what, data, message) => {
+    expect(() => pickleLoads(data, DATETIME_KEYS)).toThrow(PickleError);
+    expect(() => pickleLoads(data, DATETIME_KEYS)).toThrow(message);
+  });
+
+  it('keeps linear work and the depth limit with datetimes: 100,000 REDUCEs of one memoized global are refused in one pass', () => {
+    // {'_session_expiry': [dt, dt, ...]}: the global is memoized (1) and popped, every datetime is
+    // read, then the list of them is refused.
+    const one = craft([0x68, 1], 'C', [10], STATE, [0x85], 'R');
+    const data = craft(PROTO4, '}', [0x8c, 15], '_session_expiry', [0x8c, 8], 'datetime', [0x94], [0x8c, 8], 'datetime', [0x93, 0x94], '0](', Buffer.concat(Array.from({ length: 100_000 }, () => one)), 'es.');
+    expect(() => pickleLoadsDict(data, DATETIME_KEYS)).toThrow(/makes a datetime\.datetime/);
+    const deep = craft(PROTO4, '}', [0x8c, 15], '_session_expiry', ']'.repeat(1001), 'a'.repeat(1000), 's.');
+    expect(() => pickleLoadsDict(deep, DATETIME_KEYS)).toThrow(/nested deeper than 1000 levels/);
   });
 });
 
@@ -560,6 +815,53 @@ json.dump(out, sys.stdout)
     results.forEach((r, i) => {
       expectSame(toData(r.value, 'map'), toMaps(values[i]));
       expect(b64(r.again).toString('hex')).toBe(ours[i]!.toString('hex'));
+    });
+  });
+
+  it('reads our _session_expiry datetimes as Django 3.2 writes them (pytz.utc), and Python writes the same bytes; ours reads Python\'s', () => {
+    const datetimeScript = String.raw`
+import base64, datetime, json, pickle, sys
+import pytz
+out = []
+for item in json.load(sys.stdin):
+    v = pickle.loads(base64.b64decode(item['ours']))
+    e = v['_session_expiry']
+    # Python's own pickles of the same instant: pytz.utc, timezone.utc and naive.
+    when = datetime.datetime.fromisoformat(item['iso'])
+    theirs = [pickle.dumps({'x': 1, '_session_expiry': when.replace(tzinfo=tz)}, p)
+              for tz in (pytz.utc, datetime.timezone.utc, None) for p in (2, 3, 4, 5)]
+    out.append({'type': type(e).__name__, 'pytz_utc': e.tzinfo is pytz.utc, 'iso': e.isoformat(),
+                'again': base64.b64encode(pickle.dumps(v, 4)).decode(),
+                'theirs': [base64.b64encode(t).decode() for t in theirs]})
+json.dump(out, sys.stdout)
+`;
+    let seed = 7;
+    const rand = (n: number): number => Math.floor(((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * n);
+    const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+    const isos = ['0001-01-01T00:00:00+00:00', '9999-12-31T23:59:59.999999+00:00', '2024-02-29T12:00:00.000001+00:00'];
+    for (let i = 0; i < 300; i++) {
+      const us = rand(3) === 0 ? 0 : rand(1_000_000);
+      isos.push(
+        `${pad(1 + rand(9999), 4)}-${pad(1 + rand(12))}-${pad(1 + rand(28))}T${pad(rand(24))}:${pad(rand(60))}:${pad(rand(60))}` +
+          (us === 0 ? '' : `.${pad(us, 6)}`) + '+00:00',
+      );
+    }
+    const ours = isos.map((iso) => pickleDumps(new Map<string, unknown>([['x', 1], ['_session_expiry', iso]]), DATETIME_KEYS));
+    const run = spawnSync(python, ['-c', datetimeScript], {
+      input: JSON.stringify(isos.map((iso, i) => ({ iso, ours: ours[i]!.toString('base64') }))),
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const results = JSON.parse(run.stdout) as Array<{ type: string; pytz_utc: boolean; iso: string; again: string; theirs: string[] }>;
+    results.forEach((r, i) => {
+      expect(r).toMatchObject({ type: 'datetime', pytz_utc: true, iso: isos[i] });
+      expect(b64(r.again).toString('hex')).toBe(ours[i]!.toString('hex'));
+      r.theirs.forEach((t, k) => {
+        const naive = k >= 8;
+        expect(pickleLoadsDict(b64(t), DATETIME_KEYS).get('_session_expiry')).toBe(naive ? isos[i]!.slice(0, -6) : isos[i]);
+      });
     });
   });
 });
