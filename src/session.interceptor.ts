@@ -122,6 +122,11 @@ export class SessionInterceptor implements NestInterceptor {
       logger.warn('A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set');
       return;
     }
+    if (this.requests.backend.keyHoldsData) {
+      // signed_cookies: the change would live only in a cookie that can no longer be sent.
+      logger.warn('The session was not saved: the handler sent the response itself (@Res()), and this engine keeps the session in the cookie');
+      return;
+    }
     try {
       await store.save();
     } catch (error) {

@@ -93,6 +93,12 @@ export abstract class SessionBackend {
   readonly sweepsExpired: boolean = true;
 
   /**
+   * Whether the key *is* the data (signed cookies): every save makes a new key, which only a
+   * `Set-Cookie` can carry, so a session can be saved only while the response's headers can be set.
+   */
+  readonly keyHoldsData: boolean = false;
+
+  /**
    * Whether `key` (a cookie value) can name a session of this engine. Checked before any I/O: a
    * request whose cookie fails it costs no query.
    */

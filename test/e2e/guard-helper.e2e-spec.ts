@@ -1,16 +1,25 @@
 /**
  * `SessionService.forContext(context)`: guards run before interceptors, so a guard gets the
  * request's session from the service. The same store reaches the handler's `@Session()`, it is
- * read from the database once, and what a guard changes is saved like a handler's change.
+ * read from storage once, and what a guard changes is saved like a handler's change — on every
+ * engine.
  */
 import { APP_FILTER } from '@nestjs/core';
-import { PLATFORMS, sessionCookieOf, startApp, stored, type TestApp } from '../support/app.js';
+import { describeEngines, resentKey, sessionCookieOf, startApp, type TestApp } from '../support/app.js';
 import { AppHttpFilter, GuardedController, SeedController } from '../support/controllers.js';
 
-describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (platform) => {
+/** What loading one session costs on the engines whose storage I/O is counted (t.io). */
+const ONE_LOAD: Record<string, string[]> = { db: ['SELECT'], cache: ['GET'] };
+
+/** How the shared load is counted in the test's title. */
+function loadedHow(engine: string): string {
+  return engine === 'db' ? 'with one SELECT' : engine === 'cache' ? 'with one GET' : 'once';
+}
+
+describeEngines('guards using SessionService.forContext()', (engine, platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ platform, controllers: [GuardedController, SeedController] });
+    t = await startApp({ platform, engine, controllers: [GuardedController, SeedController] });
   });
   afterAll(() => t?.close());
 
@@ -26,13 +35,13 @@ describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (plat
     expect(reply.vary).toBe('Cookie'); // the guard's read counts as access
   });
 
-  it('the guard and the handler share one store, loaded with one SELECT', async () => {
+  it(`the guard and the handler share one store, loaded ${loadedHow(engine)}`, async () => {
     const member = t.client();
     await member.post('/seed/login', { username: 'ada', password: 'lovelace' });
-    t.sql.reset();
+    t.io?.reset();
     const reply = await member.get('/guarded/member');
     expect(reply.json().sameStore).toBe(true);
-    expect(t.sql.verbs).toEqual(['SELECT']);
+    if (t.io) expect(t.io.ops).toEqual(ONE_LOAD[engine]);
   });
 
   it('a change made only by the guard (handler without @Session()) is saved and the cookie sent', async () => {
@@ -41,11 +50,11 @@ describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (plat
     expect(first.text).toBe('counted');
     const key = sessionCookieOf(first)!.value;
     expect(first.vary).toBe('Cookie');
-    expect((await stored(t.db, key))!.data).toEqual({ guard_visits: 1 });
+    expect(await t.store.data(key)).toEqual({ guard_visits: 1 });
 
     const second = await client.get('/guarded/count');
-    expect(sessionCookieOf(second)!.value).toBe(key);
-    expect((await stored(t.db, key))!.data).toEqual({ guard_visits: 2 });
+    const next = resentKey(t, second, key);
+    expect(await t.store.data(next)).toEqual({ guard_visits: 2 });
   });
 
   it('the handler sees what the guard wrote in the same request', async () => {
@@ -59,15 +68,15 @@ describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (plat
     const reply = await client.get('/guarded/deny');
     expect(reply.status).toBe(403);
     const cookie = sessionCookieOf(reply);
-    expect(cookie?.value).toMatch(/^[a-z0-9]{32}$/);
-    expect((await stored(t.db, cookie!.value))!.data).toEqual({ denied: true });
+    expect(cookie?.value).toMatch(t.store.keyPattern);
+    expect(await t.store.data(cookie!.value)).toEqual({ denied: true });
   });
 
   it('a guard that writes the session and answers false: Nest\'s 403, and the change saved', async () => {
     const reply = await t.client().get('/guarded/deny-false');
     expect(reply.status).toBe(403);
     expect(reply.json()).toEqual({ message: 'Forbidden resource', error: 'Forbidden', statusCode: 403 });
-    expect((await stored(t.db, sessionCookieOf(reply)!.value))!.data).toEqual({ refused: true });
+    expect(await t.store.data(sessionCookieOf(reply)!.value)).toEqual({ refused: true });
   });
 });
 
@@ -76,10 +85,10 @@ describe.each(PLATFORMS)('guards using SessionService.forContext() on %s', (plat
  * the application's global filters: they answer every exception they catch, as without
  * SessionModule, and a refusing guard's session is still saved.
  */
-describe.each(PLATFORMS)('guards and the application\'s own APP_FILTER on %s', (platform) => {
+describeEngines('guards and the application\'s own APP_FILTER', (engine, platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ platform, controllers: [GuardedController], providers: [{ provide: APP_FILTER, useClass: AppHttpFilter }] });
+    t = await startApp({ platform, engine, controllers: [GuardedController], providers: [{ provide: APP_FILTER, useClass: AppHttpFilter }] });
   });
   afterAll(() => t?.close());
 
@@ -100,7 +109,7 @@ describe.each(PLATFORMS)('guards and the application\'s own APP_FILTER on %s', (
     expect(reply.status).toBe(403);
     expect(reply.json()).toEqual({ custom: true, status: 403 });
     const key = sessionCookieOf(reply)!.value;
-    expect((await stored(t.db, key))!.data).toEqual(route === 'deny' ? { denied: true } : { refused: true });
+    expect(await t.store.data(key)).toEqual(route === 'deny' ? { denied: true } : { refused: true });
   });
 
   it('after refusals, a plain HttpException is still the application\'s (nothing is left pending)', async () => {

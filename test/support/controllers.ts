@@ -35,7 +35,7 @@ import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { KeyError, Session, SessionEntity, SessionService, SessionStore } from '../../src/index.js';
-import type { Op } from './app.js';
+import { STORE_PROBE, type Op, type StoreProbe, type StoreProbeRef } from './app.js';
 
 /** How an `undefined` result is sent back (JSON has no undefined). */
 export const UNDEFINED = '<undefined>';
@@ -103,6 +103,15 @@ export class SessionOpsController {
 
   private dataSource(): DataSource {
     return this.moduleRef.get<DataSource>(getDataSourceToken() as string, { strict: false });
+  }
+
+  /** The app's store probe (test/support/app.ts provides it), if the app has one. */
+  private storeProbe(): StoreProbe | undefined {
+    try {
+      return this.moduleRef.get<StoreProbeRef>(STORE_PROBE, { strict: false }).current;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -212,8 +221,11 @@ export class SessionOpsController {
         return session.deleteTestCookie();
       // the world around the session
       case 'deleteRow': {
-        // Another request's logout, as it looks to this one: the row goes, through the DataSource.
+        // Another request's logout, as it looks to this one: the row goes, through the DataSource
+        // (db), or straight from the engine's storage (the others: see StoreProbe.delete).
         const key = typeof a === 'string' ? a : session.sessionKey;
+        const probe = this.storeProbe();
+        if (probe !== undefined && probe.engine !== 'db') return probe.delete(key!);
         const result = await this.dataSource().getRepository(SessionEntity).delete({ sessionKey: key! });
         return result.affected ?? null;
       }

@@ -25,6 +25,7 @@ export class SignedCookieSessionBackend extends SessionBackend {
   override readonly engineName: string = 'signed_cookies';
   /** Nothing is stored: a cookie's age is checked when it is read. */
   override readonly sweepsExpired = false;
+  override readonly keyHoldsData = true;
 
   /**
    * @param codec signs with the engine's salt (see `fromContext`)
