@@ -48,6 +48,7 @@ import {
   pythonDictEntries,
   pythonKindOf,
 } from './pickle.js';
+import { writtenKeyOrder } from './json-key-order.js';
 import { DEFAULT_MAX_DECODED_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
 
 /** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
@@ -158,38 +159,6 @@ function writeJson(v: unknown, path: string, depth: number, ancestors: Set<objec
 // Python's bytes.decode(): strict UTF-8, and a BOM stays a character (which json.loads refuses).
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
-
-/**
- * The keys of the top-level object of valid JSON `text`, in the order written, first occurrence
- * first (a repeated key keeps its first position and takes the last value, in Python as in
- * JSON.parse). Same scan as session-codec's.
- */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === '{' || c === '[') {
-      depth++;
-      if (depth === 1) expectKey = true;
-    } else if (c === '}' || c === ']') {
-      depth--;
-    } else if (c === ',' && depth === 1) {
-      expectKey = true;
-    }
-  }
-  return [...new Set(keys)];
-}
 
 function jsonLoads(data: Buffer): Map<string, unknown> {
   if (!Buffer.isBuffer(data)) throw new TypeError('cache value must be a Buffer');
@@ -210,9 +179,7 @@ function jsonLoads(data: Buffer): Map<string, unknown> {
     throw new TypeError('the JSON cache value is not an object');
   }
   const record = parsed as Record<string, unknown>;
-  const keys = Object.keys(record);
-  // Object.keys is the text order unless integer-like keys were moved first; only then scan.
-  const ordered = keys.some((k) => INTEGER_KEY.test(k)) ? topLevelKeys(text) : keys;
+  const ordered = writtenKeyOrder(text, record) ?? Object.keys(record);
   return new Map(ordered.map((k) => [k, record[k]]));
 }
 

@@ -45,6 +45,7 @@ import {
   type SigningAlgorithm,
   type VerifiedValue,
 } from './signing.js';
+import { writtenKeyOrder } from './json-key-order.js';
 
 export { DEFAULT_MAX_DECODED_BYTES } from './signing.js';
 
@@ -448,41 +449,10 @@ function fromJson(bytes: Buffer, stale: boolean, format: 'signed' | 'legacy'): D
   if (jsonDepthExceeds(text, MAX_SESSION_DEPTH)) return malformed(format);
   const parsed: unknown = JSON.parse(text);
   if (!isPlainObject(parsed)) return malformed(format);
-  const keys = Object.keys(parsed);
-  // A JS object lists integer-like keys first; a Python dict keeps insertion order. Only then is
-  // the order read from the text itself.
-  if (keys.some((k) => INTEGER_KEY.test(k))) return { data: parsed, status: 'ok', stale, format, keys: topLevelKeys(text) };
-  return { data: parsed, status: 'ok', stale, format };
+  const keys = writtenKeyOrder(text, parsed);
+  return keys === undefined ? { data: parsed, status: 'ok', stale, format } : { data: parsed, status: 'ok', stale, format, keys };
 }
 
-const INTEGER_KEY = /^(?:0|[1-9]\d*)$/;
-
-/** The keys of the top-level object of valid JSON `text`, in the order written (first occurrence). */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === '{' || c === '[') {
-      depth++;
-      if (depth === 1) expectKey = true;
-    } else if (c === '}' || c === ']') {
-      depth--;
-    } else if (c === ',' && depth === 1) {
-      expectKey = true;
-    }
-  }
-  return [...new Set(keys)];
-}
 
 function badSignature(): DecodeResult {
   return { data: {}, status: 'bad-signature', stale: false };
