@@ -20,10 +20,22 @@ export function readSessionCookie(request: HeaderBag, cookieName: string): strin
   let value: string | undefined;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
-    if (eq >= 0 && pair.slice(0, eq).trim() === cookieName) value = pair.slice(eq + 1).trim();
+    if (eq >= 0 && pythonStrip(pair.slice(0, eq)) === cookieName) value = pythonStrip(pair.slice(eq + 1));
   }
   if (value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
   return value;
+}
+
+/** Python's `str.isspace()` characters: JS's `trim()` set but for U+001C–U+001F and U+0085 (spaces) and U+FEFF (not). */
+const PYTHON_SPACE = /[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+/** Python's `str.strip()`, as Django's `parse_cookie` strips names and values (a loop: linear on any header). */
+function pythonStrip(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && PYTHON_SPACE.test(text[start]!)) start++;
+  while (end > start && PYTHON_SPACE.test(text[end - 1]!)) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 type AnyResponse = Record<string, any>;

@@ -49,7 +49,7 @@ import {
   pythonKindOf,
 } from './pickle.js';
 import { writtenKeyOrder } from './json-key-order.js';
-import { DEFAULT_MAX_DECODED_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
+import { DEFAULT_MAX_DECODED_BYTES, pythonFloatRepr, MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
 
 /** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
 export type CacheSerializerName = 'pickle' | 'json';
@@ -85,30 +85,6 @@ export interface CacheSerializer {
 // JSON, as Python's json module writes and reads it
 // ---------------------------------------------------------------------------------------------
 
-/**
- * `repr(x)` of a finite, non-integral float: the same shortest round-trip digits as JS (both pick
- * the closest shortest), but Python switches to exponent form below 1e-4 (JS: below 1e-6) and
- * writes at least two exponent digits ('1e-05', JS '1e-5').
- */
-function pythonFloatRepr(x: number): string {
-  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x));
-  if (m === null) throw new TypeError(`cannot format ${String(x)} as a Python float`);
-  const sign = m[1] as string;
-  let digits = (m[2] as string) + (m[3] ?? '');
-  // The value is 0.<digits> × 10^decpt, Python's convention in format_float_short.
-  let decpt = (m[2] as string).length + Number(m[4] ?? 0);
-  const leadingZeros = /^0*/.exec(digits)![0].length;
-  digits = digits.slice(leadingZeros).replace(/0+$/, '');
-  decpt -= leadingZeros;
-  if (decpt > -4 && decpt <= 16) {
-    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
-    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
-    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
-  }
-  const exponent = decpt - 1;
-  const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
-}
 
 /** Appends Python's `json.dumps(v)` (default separators, ensure_ascii) to `out`. */
 function writeJson(v: unknown, path: string, depth: number, ancestors: Set<object>, out: string[]): void {

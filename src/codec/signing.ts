@@ -523,9 +523,10 @@ function childrenOf(container: object): unknown[] {
 /**
  * Byte-identical to Python's `json.dumps(obj, separators=(",", ":"))` (ensure_ascii) for values
  * that are JSON in both languages: every character outside 0x20..0x7E becomes `\uxxxx` (lowercase;
- * DEL included; astral characters as the surrogate pair JS strings already hold). Differences that
- * remain: floats (`1.0`, `1e-07` in Python vs `1`, `1e-7`), ints above 2^53, and integer-like keys,
- * which JS objects list first. Callers must pass JSON values only: like `JSON.stringify`, this
+ * DEL included; astral characters as the surrogate pair JS strings already hold); non-integral
+ * floats in Python's `repr` form (`1e-05`). Differences that remain: integral floats (`1.0` in
+ * Python, `1` here: JS has one number type), ints above 2^53, and integer-like keys, which JS
+ * objects list first. Callers must pass JSON values only: like `JSON.stringify`, this
  * drops `undefined`/functions and writes NaN as `null` where Python would raise or write `NaN`.
  *
  * Throws a `TypeError` for values nested deeper than `maxDepth` (default {@link MAX_JSON_DEPTH})
@@ -550,8 +551,44 @@ export function pythonJsonDumps(obj: unknown, maxDepth: number = MAX_JSON_DEPTH)
   }
   // JSON.stringify already escapes controls (as Python does, lowercase) and lone surrogates;
   // everything left above 0x7E is escaped here, per UTF-16 code unit.
-  return json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const ascii = json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  // Non-integral floats as Python's repr writes them ('1e-05', not '0.00001'); strings are skipped.
+  if (!/\d[.eE]/.test(ascii)) return ascii;
+  return ascii.replace(JSON_TOKEN, (token) => {
+    if (token.startsWith('"')) return token;
+    const value = Number(token);
+    return Number.isInteger(value) ? token : pythonFloatRepr(value);
+  });
 }
+
+/** A JSON string (skipped) or number token. */
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * `repr(x)` of a finite, non-integral float: the same shortest round-trip digits as JS (both pick
+ * the closest shortest), but Python switches to exponent form below 1e-4 (JS: below 1e-6) and
+ * writes at least two exponent digits ('1e-05', JS '1e-5').
+ */
+export function pythonFloatRepr(x: number): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x));
+  if (m === null) throw new TypeError(`cannot format ${String(x)} as a Python float`);
+  const sign = m[1] as string;
+  let digits = (m[2] as string) + (m[3] ?? '');
+  // The value is 0.<digits> × 10^decpt, Python's convention in format_float_short.
+  let decpt = (m[2] as string).length + Number(m[4] ?? 0);
+  const leadingZeros = /^0*/.exec(digits)![0].length;
+  digits = digits.slice(leadingZeros).replace(/0+$/, '');
+  decpt -= leadingZeros;
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const exponent = decpt - 1;
+  const mantissa = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+}
+
 
 /** Options for {@link dumps}. */
 export interface DumpsOptions extends TimestampSignOptions {

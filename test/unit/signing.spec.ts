@@ -407,11 +407,13 @@ describe('pythonJsonDumps', () => {
     expect(pythonJsonDumps(JSON.parse(v.serialized_json as string))).toBe('{"name":"Zo\\u00c3\\u00ab"}');
   });
 
-  it('writes the JS forms for the documented caveats', () => {
+  it("writes non-integral floats as Python's repr does, and the JS forms for the documented caveats (integral floats, ints above 2^53)", () => {
     const float = vectorsFile.vectors.find((x) => x.id === 'float_forms') as Vector;
+    // Django wrote {"one":1.0,"tiny":1e-07,"huge":1e+16,...}: JS cannot tell 1.0 from 1.
     expect(pythonJsonDumps(JSON.parse(float.serialized_json as string))).toBe(
-      '{"one":1,"tiny":1e-7,"huge":10000000000000000,"pi":3.141592653589793}',
+      '{"one":1,"tiny":1e-07,"huge":10000000000000000,"pi":3.141592653589793}',
     );
+    expect(pythonJsonDumps({ a: 1e-5, b: -2.5e-8, c: 0.0001, d: 1.5, s: '1e-7 0.00001' })).toBe('{"a":1e-05,"b":-2.5e-08,"c":0.0001,"d":1.5,"s":"1e-7 0.00001"}');
     const big = vectorsFile.vectors.find((x) => x.id === 'large_int') as Vector;
     expect(pythonJsonDumps(JSON.parse(big.serialized_json as string))).toBe(
       '{"big":1152921504606847000,"ok":9007199254740991}',
