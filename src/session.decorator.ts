@@ -1,12 +1,29 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
+import { messageSessionOf } from './integrations/websocket.js';
 import { REQUEST_SESSION, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import type { RequestSessionState } from './session.requests.js';
 
 const INTERCEPTORS_METADATA = '__interceptors__'; // @nestjs/common's @UseInterceptors()
 
+/** The session `SessionInterceptor` opened for this handler: kept on the HTTP request, or (WebSocket) in the message's arguments. */
+function openedIn(context: ExecutionContext): RequestSessionState | undefined {
+  switch (context.getType<string>()) {
+    case 'graphql': {
+      const http = graphqlHttpOf(context);
+      if (http === undefined) throw new Error(NO_GRAPHQL_REQUEST);
+      return http.request[REQUEST_SESSION] as RequestSessionState | undefined;
+    }
+    case 'ws':
+      return messageSessionOf(context);
+    default:
+      return context.switchToHttp().getRequest()[REQUEST_SESSION] as RequestSessionState | undefined;
+  }
+}
+
 const SessionParam = createParamDecorator((_data: unknown, context: ExecutionContext) => {
-  const opened = context.switchToHttp().getRequest()[REQUEST_SESSION] as RequestSessionState | undefined;
+  const opened = openedIn(context);
   if (opened === undefined) {
     throw new Error('@Session() found no session: import SessionModule.forRoot() in the application module');
   }
@@ -16,7 +33,9 @@ const SessionParam = createParamDecorator((_data: unknown, context: ExecutionCon
 /**
  * Injects the request's `SessionStore` (Django's `request.session`). Does no I/O itself: it also
  * marks the handler and binds `SessionInterceptor` to it, so the session is read only for
- * handlers that take it, and routes that don't pay nothing.
+ * handlers that take it, and routes that don't pay nothing. Works the same in GraphQL resolvers
+ * (the operation's HTTP request's session) and WebSocket gateway handlers (the handshake
+ * cookie's session, read for each message; see `SocketSessionStore`).
  *
  * @example
  * ```ts

@@ -10,9 +10,20 @@ import {
 } from '@nestjs/common';
 import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
+import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
+import {
+  attachMessageSession,
+  handshakeOf,
+  isWsException,
+  messageSessionOf,
+  NO_HANDSHAKE,
+  SocketSessionError,
+  socketSessionMessage,
+  SocketSessionStore,
+} from './integrations/websocket.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
-import { changedInPlace, SessionRequests, type RequestSessionState } from './session.requests.js';
+import { changedInPlace, commitBeforeEnd, commitsOnFastifySend, SessionRequests, type RequestSessionState } from './session.requests.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
@@ -25,6 +36,24 @@ const logger = new Logger('SessionInterceptor');
  * Put in place by `SessionModule` itself: on every handler that takes `@Session()`, and globally
  * when anything else may use the session (see `SessionRoutes`). The `protected` methods are the
  * points to override.
+ *
+ * The same rules where a Nest app meets a visitor other than through a controller:
+ *
+ * - GraphQL resolvers (`@nestjs/graphql`, Apollo or Mercurius): an operation is one HTTP request,
+ *   whatever the number of its resolvers. They share one read of the session, and its commit
+ *   waits for the HTTP response (Express: `res.end`; Fastify: an `onSend` hook), so it runs once,
+ *   after the whole operation, with its `Set-Cookie` on that response. GraphQL answers 200 when a
+ *   resolver throws, so the status the commit goes by is the worse of the HTTP status and what
+ *   the errors thrown by resolvers that took the session stand for: an `HttpException` its
+ *   status; a `GraphQLError` (or Mercurius's `ErrorWithProps`) — what GraphQL throws for the
+ *   client to read, as an HttpException is over HTTP — 400, unless it asks for an HTTP status of
+ *   500 or more; any other error 500. At 500 or more nothing of the operation is saved (its resolvers share one
+ *   session, so one that failed discards the changes of all, as a 500 discards a request's).
+ *   Errors of resolvers that did not take the session do not count: they could not change it.
+ * - WebSocket gateways (`@SubscribeMessage()`): see `integrations/websocket.ts`. Read for each
+ *   message from the handshake's cookie; a stored session's changes are saved after the handler
+ *   (not after an error other than a `WsException` or an `HttpException` below 500); what would
+ *   need a new cookie fails with `SocketSessionError`.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
@@ -38,7 +67,19 @@ export class SessionInterceptor implements NestInterceptor {
   constructor(protected readonly requests: SessionRequests) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    switch (context.getType<string>()) {
+      case 'http':
+        return this.interceptRequest(context, next);
+      case 'graphql':
+        return this.interceptResolver(context, next);
+      case 'ws':
+        return this.interceptMessage(context, next);
+      default:
+        return next.handle();
+    }
+  }
+
+  private interceptRequest(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
     const request = http.getRequest();
     const already = this.requests.openedFor(request);
@@ -62,11 +103,99 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   /**
+   * A GraphQL resolver: opens (or joins) the session of the operation's HTTP request, and leaves
+   * the commit to the response's end. Idempotent, so a global SessionInterceptor and the
+   * resolver's own may both run.
+   */
+  private interceptResolver(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.shouldOpen(context)) return next.handle();
+    const http = graphqlHttpOf(context);
+    if (http === undefined) return throwError(() => new Error(NO_GRAPHQL_REQUEST));
+    return from(this.requests.open(http.request)).pipe(
+      concatMap((opened) => {
+        this.commitAtResponseEnd(opened, http.request, http.response);
+        return next.handle().pipe(
+          catchError((error: unknown) => {
+            opened.failedStatus = Math.max(opened.failedStatus ?? 0, resolverStatusOf(error));
+            return throwError(() => error);
+          }),
+        );
+      }),
+    );
+  }
+
+  /** Makes a GraphQL operation's session commit when its HTTP response leaves. */
+  private commitAtResponseEnd(opened: RequestSessionState, request: Record<PropertyKey, any>, response: any): void {
+    // requestSession: RequestSessionInstaller commits every request's session at its response's end.
+    if (this.requests.options.requestSession) return;
+    if (request.raw !== undefined) {
+      // Fastify: SessionRoutes added the onSend hook at start-up, having found the resolvers.
+      if (!commitsOnFastifySend(request.server)) {
+        throw new Error('@Session() in a GraphQL resolver on Fastify needs SessionModule to find the resolver at start-up (a provider of a module the app imports)');
+      }
+      return;
+    }
+    if (typeof response?.end !== 'function') throw new Error(NO_GRAPHQL_REQUEST);
+    commitBeforeEnd(opened, response, (state, res) => this.commitAtEnd(state, res));
+  }
+
+  /**
+   * A WebSocket message to a handler that takes `@Session()`: the session is read from the
+   * handshake's cookie for each message (a logout over HTTP shows at the next one), and saved after
+   * the handler when changed — never created, as no cookie can be sent (`SocketSessionError`).
+   * `saveEveryRequest` does not apply: it renews the cookie, which a socket cannot.
+   */
+  private interceptMessage(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.takesSession(context)) return next.handle();
+    // Another SessionInterceptor (the global one, around the handler's own) answers for it.
+    if (messageSessionOf(context) !== undefined) return next.handle();
+    const handshake = handshakeOf(context.getArgByIndex(0));
+    if (handshake === undefined) return throwError(() => new Error(NO_HANDSHAKE));
+    return from(this.requests.read(handshake, SocketSessionStore)).pipe(
+      concatMap((opened) => {
+        attachMessageSession(context, opened);
+        return next.handle().pipe(
+          concatMap((value) => from(this.commitMessage(opened, 200).then(() => value))),
+          catchError((error: unknown) =>
+            from(this.commitMessage(opened, messageStatusOf(error))).pipe(concatMap(() => throwError(() => error))),
+          ),
+        );
+      }),
+    );
+  }
+
+  /**
+   * A WebSocket message's response phase: the stored session saved when modified, unless the
+   * handler failed (`status` 500 or more). A session with no key, or on an engine whose key is the
+   * data, would need a new cookie: refused, nothing stored.
+   */
+  protected async commitMessage(opened: RequestSessionState, status: number): Promise<void> {
+    if (opened.committed) return;
+    opened.committed = true;
+    const { store } = opened;
+    await store.settle();
+    if (!store.modified || store.isEmpty() || status >= 500) return;
+    if (this.requests.backend.keyHoldsData) {
+      throw new SocketSessionError(socketSessionMessage('Saving a session whose engine keeps it in the cookie (signed_cookies)'));
+    }
+    try {
+      await store.save(); // SocketSessionStore: refuses a session without a key (a new one)
+    } catch (error) {
+      if (error instanceof UpdateError) throw new SessionInterrupted();
+      throw error;
+    }
+  }
+
+  /**
    * Whether to open the session before this handler: when it takes `@Session()`, or always under
    * `saveEveryRequest` (Django then saves every request that has a session).
    */
   protected shouldOpen(context: ExecutionContext): boolean {
-    if (this.requests.options.saveEveryRequest) return true;
+    return this.requests.options.saveEveryRequest || this.takesSession(context);
+  }
+
+  /** Whether the handler takes `@Session()`. */
+  private takesSession(context: ExecutionContext): boolean {
     const handler = context.getHandler();
     let uses = this.usesSession.get(handler);
     if (uses === undefined) {
@@ -135,10 +264,14 @@ export class SessionInterceptor implements NestInterceptor {
     }
   }
 
-  /** @internal The response phase for a response sent without this interceptor (`requestSession`: a route without `@Session()`, a redirect made by middleware). */
+  /**
+   * @internal The response phase at the response's end: for a response sent without this
+   * interceptor (`requestSession`: a route without `@Session()`, a redirect made by middleware),
+   * and for a GraphQL operation (whose resolvers' errors count with the HTTP status).
+   */
   commitAtEnd(opened: RequestSessionState, response: any): Promise<void> {
     const status = response?.statusCode;
-    return this.commit(opened, response, typeof status === 'number' ? status : 200);
+    return this.commit(opened, response, Math.max(typeof status === 'number' ? status : 200, opened.failedStatus ?? 0));
   }
 
   /** @internal The response phase for a request that failed before the handler (a guard refused). */
@@ -163,4 +296,24 @@ export class SessionInterceptor implements NestInterceptor {
 
 function statusOf(error: unknown): number {
   return error instanceof HttpException ? error.getStatus() : 500;
+}
+
+/**
+ * What a resolver's error stands for: an `HttpException` its status; an error GraphQL means the
+ * client to read (`GraphQLError`, Mercurius's `ErrorWithProps`: an object `extensions`) 400, or
+ * the HTTP status it asks for (`extensions.http.status`, `statusCode`) when 500 or more; else 500.
+ */
+function resolverStatusOf(error: unknown): number {
+  if (error instanceof HttpException) return error.getStatus();
+  const shaped = error as { extensions?: { http?: { status?: unknown } }; statusCode?: unknown } | null;
+  if (shaped !== null && typeof shaped === 'object' && shaped.extensions !== null && typeof shaped.extensions === 'object') {
+    const asked = [shaped.extensions.http?.status, shaped.statusCode].find((s): s is number => typeof s === 'number' && s >= 500);
+    return asked ?? 400;
+  }
+  return 500;
+}
+
+/** What a gateway handler's error stands for: a `WsException` is the client's (400), as is an `HttpException` below 500. */
+function messageStatusOf(error: unknown): number {
+  return isWsException(error) ? 400 : statusOf(error);
 }

@@ -1,10 +1,10 @@
 import { inspect } from 'node:util';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SessionBackend } from './backends/session-backend.js';
 import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
 import { readSessionCookie } from './session.http.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
-import { SessionStore } from './session.store.js';
+import { SessionStore, type SessionStoreContext } from './session.store.js';
 
 /** What a request carries once its session is opened: the store and the response phase's flags. */
 export interface RequestSessionState {
@@ -19,12 +19,30 @@ export interface RequestSessionState {
   intercepted: boolean;
   /** `req.session` (the `requestSession` option): the data as JSON when middleware first looked at it. */
   facadeSnapshot?: string;
+  /**
+   * GraphQL: the worst status the errors of the operation's session-taking resolvers stand for
+   * (`HttpException`'s own, 500 for any other error). The commit at the response's end reads it
+   * with the HTTP status, which GraphQL keeps at 200 whatever its resolvers threw.
+   */
+  failedStatus?: number;
+  /** The commit waits for the response's end (`res.end` wrapped once: a GraphQL operation). */
+  committedAtEnd?: boolean;
+}
+
+/** What the request's cookie is read from: a request, or a WebSocket handshake's headers. */
+export interface CookieCarrier {
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 /** @internal Whether middleware changed the data in place since it first looked (`req.session.passport.user = id`). */
 export function changedInPlace(state: RequestSessionState): boolean {
   return state.facadeSnapshot !== undefined && JSON.stringify(state.store.toJSON()) !== state.facadeSnapshot;
 }
+
+const logger = new Logger('SessionInterceptor');
+
+/** Where a request's session is kept while it is being read (resolvers run side by side). */
+const OPENING = Symbol.for('nestjs-django-session:opening');
 
 let pendingGuardSessions = 0;
 
@@ -54,22 +72,48 @@ export class SessionRequests {
     return request[REQUEST_SESSION] as RequestSessionState | undefined;
   }
 
-  /** Opens (once per request) the session named by the request's cookie. */
-  async open(request: Record<PropertyKey, any>): Promise<RequestSessionState> {
+  /**
+   * Opens (once per request) the session named by the request's cookie. Callers that come while
+   * it is being read (the resolvers of one GraphQL operation, side by side) share that one read.
+   */
+  open(request: Record<PropertyKey, any>): Promise<RequestSessionState> {
     const existing = this.openedFor(request);
-    if (existing !== undefined) return existing;
-    const raw = readSessionCookie(request, this.options.cookieName);
+    if (existing !== undefined) return Promise.resolve(existing);
+    const opening = request[OPENING] as Promise<RequestSessionState> | undefined;
+    if (opening !== undefined) return opening;
+    const read = this.read(request).then(
+      (opened) => {
+        request[REQUEST_SESSION] = opened;
+        delete request[OPENING];
+        return opened;
+      },
+      (error: unknown) => {
+        delete request[OPENING];
+        throw error;
+      },
+    );
+    request[OPENING] = read;
+    return read;
+  }
+
+  /**
+   * Reads the session `carrier`'s cookie names, kept nowhere: a WebSocket message's, which is
+   * read again for every message. `Store` builds the object handlers get.
+   */
+  async read(
+    carrier: CookieCarrier,
+    Store: new (context: SessionStoreContext, key: string | null, data: ReadonlyMap<string, unknown> | null) => SessionStore = SessionStore,
+  ): Promise<RequestSessionState> {
+    const raw = readSessionCookie(carrier, this.options.cookieName);
     // No cookie, or a value that cannot be a key of this engine: an empty session and no I/O.
     const data = this.backend.isValidKey(raw) ? await this.backend.load(raw) : null;
-    const opened: RequestSessionState = {
-      store: new SessionStore(this, raw ?? null, data),
+    return {
+      store: new Store(this, raw ?? null, data),
       cookiePresent: raw !== undefined,
       committed: false,
       guardPending: false,
       intercepted: false,
     };
-    request[REQUEST_SESSION] = opened;
-    return opened;
   }
 
   /**
@@ -92,4 +136,57 @@ export class SessionRequests {
     pendingGuardSessions--;
     return true;
   }
+}
+
+type Commit = (state: RequestSessionState, response: any) => Promise<void>;
+
+/**
+ * @internal Runs the response phase when the response is about to leave, whoever sends it: the
+ * end of a response nothing answered for before (a route without `@Session()` under
+ * `requestSession`, a GraphQL operation, whose resolvers are many and none of them the last).
+ * Express (and Node's own response): wraps this response's `end()`, once; the headers can still
+ * be set then. A failed save is logged: the response is written already.
+ */
+export function commitBeforeEnd(state: RequestSessionState, response: any, commit: Commit): void {
+  if (state.committedAtEnd) return;
+  state.committedAtEnd = true;
+  const end = response.end;
+  response.end = function (this: unknown, ...args: unknown[]) {
+    if (state.committed || response.headersSent) return end.apply(response, args);
+    commit(state, response).then(
+      () => end.apply(response, args),
+      (error: unknown) => {
+        logNotSaved(error);
+        end.apply(response, args);
+      },
+    );
+    return response;
+  };
+}
+
+const FASTIFY_COMMIT_HOOK = Symbol.for('nestjs-django-session:onSend');
+
+/**
+ * @internal Fastify's counterpart of `commitBeforeEnd`: one `onSend` hook, added once per
+ * Fastify instance before it starts, that runs the response phase of any request whose session
+ * is still open when its reply is sent. Each request pays one property lookup for it, so it is
+ * added only where a session's commit can wait for the reply (`requestSession`, GraphQL).
+ */
+export function commitOnFastifySend(instance: any, requests: SessionRequests, commit: Commit): void {
+  if (instance[FASTIFY_COMMIT_HOOK] === true) return;
+  instance[FASTIFY_COMMIT_HOOK] = true;
+  instance.addHook('onSend', async (request: any, reply: any, payload: unknown) => {
+    const state = requests.openedFor(request);
+    if (state !== undefined && !state.committed) await commit(state, reply).catch(logNotSaved);
+    return payload;
+  });
+}
+
+/** @internal Whether `commitOnFastifySend` was added to this Fastify instance. */
+export function commitsOnFastifySend(instance: any): boolean {
+  return instance?.[FASTIFY_COMMIT_HOOK] === true;
+}
+
+function logNotSaved(error: unknown): void {
+  logger.error(`The session was not saved: ${(error as Error)?.name}`);
 }

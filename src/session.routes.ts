@@ -1,9 +1,12 @@
 import { inspect } from 'node:util';
 import { Inject, Injectable, type Type } from '@nestjs/common';
-import { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/core';
+import { ApplicationConfig, HttpAdapterHost, MetadataScanner, ModulesContainer } from '@nestjs/core';
+import { isGraphqlResolver } from './integrations/graphql.js';
+import { captureHandshakes, isMessageHandler } from './integrations/websocket.js';
 import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
+import { commitOnFastifySend, SessionRequests } from './session.requests.js';
 
 const GUARDS_METADATA = '__guards__'; // @nestjs/common's @UseGuards()
 const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Controller()
@@ -22,6 +25,11 @@ const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Control
  * enhancers are known (`app.useGlobalGuards()` comes after `NestFactory.create()`) and before the
  * routes are registered. Added last, the global interceptor runs inside the app's own global
  * interceptors, so those may open the session with `forContext()` too.
+ *
+ * Outside controllers, it also prepares what the session needs where providers take `@Session()`
+ * (and only then): GraphQL resolvers on Fastify, an `onSend` hook that commits an operation's
+ * session with its reply; WebSocket gateways, the handshake cookie of each client kept for its
+ * messages (the ws adapter's clients keep none).
  */
 @Injectable()
 export class SessionRoutes {
@@ -33,18 +41,63 @@ export class SessionRoutes {
   /** Whether `SessionInterceptor` runs before every route of the app. */
   interceptsEveryRoute = false;
 
+  private providerHandlers?: ProviderHandlers;
+
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly interceptor: SessionInterceptor,
     private readonly modules: ModulesContainer,
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
-  ) {}
+    private readonly requests: SessionRequests,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    // Now, at the app's creation: the gateways bind to the WebSocket adapter at app.init(), before
+    // SessionModule.configure(), and app.useWebSocketAdapter() comes in between.
+    if (this.handlers().messageHandlersTakeSession) captureHandshakes(this.config);
+  }
 
   /** Makes the interceptor global when something outside `@Session()` handlers may use the session. */
   install(): void {
+    this.commitResolversOnSend();
     if (this.interceptsEveryRoute || !this.needsEveryRoute()) return;
     this.interceptsEveryRoute = true;
     this.config.addGlobalInterceptor(this.interceptor);
+  }
+
+  /**
+   * Fastify: the commit of a GraphQL operation's session waits for its reply, through an `onSend`
+   * hook, added (before Fastify starts) only when a resolver may open the session; with
+   * `requestSession`, RequestSessionInstaller's hook does it.
+   */
+  private commitResolversOnSend(): void {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (adapter === undefined || adapter.getType() !== 'fastify' || this.options.requestSession) return;
+    const { resolversTakeSession, resolvers } = this.handlers();
+    if (!resolversTakeSession && !(resolvers && this.options.saveEveryRequest)) return;
+    commitOnFastifySend(adapter.getInstance(), this.requests, (state, reply) => this.interceptor.commitAtEnd(state, reply));
+  }
+
+  /** The app's providers' GraphQL resolvers and gateway message handlers, looked at once. */
+  private handlers(): ProviderHandlers {
+    if (this.providerHandlers !== undefined) return this.providerHandlers;
+    const found: ProviderHandlers = { resolvers: false, resolversTakeSession: false, messageHandlersTakeSession: false };
+    const scanner = new MetadataScanner();
+    for (const module of this.modules.values()) {
+      for (const wrapper of module.providers.values()) {
+        const provider = wrapper.metatype as Type | null;
+        // Class providers only: a factory's metatype is the factory function.
+        if (typeof provider !== 'function' || wrapper.inject || typeof provider.prototype !== 'object') continue;
+        for (const name of scanner.getAllMethodNames(provider.prototype)) {
+          const method = provider.prototype[name];
+          const resolver = isGraphqlResolver(method);
+          const takesSession = Reflect.getMetadata(SESSION_PARAM_METADATA, provider, name) === true;
+          found.resolvers ||= resolver;
+          found.resolversTakeSession ||= resolver && takesSession;
+          found.messageHandlersTakeSession ||= takesSession && isMessageHandler(method);
+        }
+      }
+    }
+    return (this.providerHandlers = found);
   }
 
   private needsEveryRoute(): boolean {
@@ -69,6 +122,15 @@ export class SessionRoutes {
     }
     return false;
   }
+}
+
+interface ProviderHandlers {
+  /** The app has GraphQL resolvers. */
+  resolvers: boolean;
+  /** One of them takes `@Session()`. */
+  resolversTakeSession: boolean;
+  /** A gateway's message handler takes `@Session()`. */
+  messageHandlersTakeSession: boolean;
 }
 
 /** Whether guards are bound to a controller or a handler. */

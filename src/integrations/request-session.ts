@@ -4,7 +4,7 @@ import { SESSION_OPTIONS } from '../session.constants.js';
 import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from '../session.errors.js';
 import { SessionInterceptor } from '../session.interceptor.js';
 import type { ResolvedSessionOptions } from '../session-options.interface.js';
-import { SessionRequests, type RequestSessionState } from '../session.requests.js';
+import { commitBeforeEnd, commitOnFastifySend, SessionRequests, type RequestSessionState } from '../session.requests.js';
 import type { SessionStore } from '../session.store.js';
 
 type Callback = (error?: unknown) => void;
@@ -41,12 +41,16 @@ export function requestSessionFacade(state: RequestSessionState, request: Record
     state.facadeSnapshot = snapshot;
   };
   const api: Record<string, unknown> = {
-    regenerate(callback?: Callback) {
+    regenerate(callbackOrKeep?: Callback | readonly string[]) {
       // express-session: a new, empty session under a new key; the old one is destroyed. The
       // object the caller held keeps the old data (passport's keepSessionInfo reads it).
+      // @fastify/session: regenerate(keys) keeps those keys (@fastify/passport's keepSessionInfo).
+      const callback = typeof callbackOrKeep === 'function' ? callbackOrKeep : undefined;
+      const keep = Array.isArray(callbackOrKeep) ? (callbackOrKeep as readonly string[]) : [];
       const previous = store.toJSON();
       const io = store.flush().then(() => {
         detached = previous;
+        for (const key of keep) if (Object.hasOwn(previous, key)) store.set(key, previous[key]);
         const fresh = requestSessionFacade(state, request);
         if (request.session === proxy) request.session = fresh;
       });
@@ -70,7 +74,10 @@ export function requestSessionFacade(state: RequestSessionState, request: Record
       return store.get(key);
     },
     set(key: string, value: unknown) {
-      store.set(key, value);
+      // @fastify/session's and @fastify/secure-session's set(key, undefined) removes the key
+      // (@fastify/passport's logout does it); JSON has no undefined to store.
+      if (value === undefined) store.pop(key, undefined);
+      else store.set(key, value);
     },
     data() {
       look();
@@ -167,6 +174,8 @@ export class RequestSessionInstaller {
       return interceptor.commitAtEnd(state, response);
     };
     if (adapter.getType() === 'fastify') {
+      // Declared, as Fastify wants: plugins that need a session (@fastify/passport's @fastify/flash) check for it.
+      if (!instance.hasRequestDecorator('session')) instance.decorateRequest('session', null);
       instance.addHook('onRequest', async (request: any, reply: any) => {
         try {
           await open(request);
@@ -176,27 +185,12 @@ export class RequestSessionInstaller {
           return reply.code(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send(UNAVAILABLE_BODY);
         }
       });
-      instance.addHook('onSend', async (request: any, reply: any, payload: unknown) => {
-        const state = requests.openedFor(request);
-        if (state !== undefined) await finish(state, reply).catch((error: unknown) => logger.error(`The session was not saved: ${(error as Error)?.name}`));
-        return payload;
-      });
+      commitOnFastifySend(instance, requests, finish);
       return;
     }
     instance.use((request: any, response: any, next: (error?: unknown) => void) => {
       open(request).then((state) => {
-        const end = response.end;
-        response.end = function (this: unknown, ...args: unknown[]) {
-          if (state.committed || response.headersSent) return end.apply(response, args);
-          finish(state, response).then(
-            () => end.apply(response, args),
-            (error: unknown) => {
-              logger.error(`The session was not saved: ${(error as Error)?.name}`);
-              end.apply(response, args);
-            },
-          );
-          return response;
-        };
+        commitBeforeEnd(state, response, finish);
         next();
       }, (error: unknown) => {
         if (!(error instanceof SessionStoreUnavailable)) return next(error);

@@ -1,0 +1,281 @@
+/**
+ * Django's stored passwords (`auth_user.password`), checked and made the way
+ * `django.contrib.auth.hashers` does, so that either side verifies what the other wrote.
+ *
+ * Formats (`algorithm$…`; the hashers of Django's default `PASSWORD_HASHERS`, plus plain bcrypt):
+ *
+ *     pbkdf2_sha256$<iterations>$<salt>$<base64 of PBKDF2-HMAC-SHA256(password, salt), 32 bytes>
+ *     pbkdf2_sha1$<iterations>$<salt>$<base64 of PBKDF2-HMAC-SHA1, 20 bytes>
+ *     argon2$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt b64>$<hash b64>   (also argon2i/argon2d, no "v=")
+ *     bcrypt_sha256$$2b$<cost>$<22-char salt><31-char hash>   bcrypt of the hex SHA-256 of the password
+ *     bcrypt$$2b$<cost>$<salt><hash>                           bcrypt of the password (72 bytes read)
+ *     !<anything>                                              an unusable password (set_unusable_password)
+ *
+ * Passwords and salts are UTF-8 encoded. Known answer (Django 3.2's make_password with a fixed salt,
+ * test/fixtures/django-auth/hashes.json): `'correct horse battery staple'` with salt
+ * `'CGKZBKaCCatDuR2CFzD6ZS'` is
+ * `'pbkdf2_sha256$260000$CGKZBKaCCatDuR2CFzD6ZS$hlIyLPwx1gkM0hlag0ZGAcuxt647J7DgLYfm1WqODdE='`.
+ *
+ * argon2 and bcrypt need the optional packages `hash-wasm` (WebAssembly) and `bcryptjs`, imported on first use only.
+ */
+import { createHash, pbkdf2 as pbkdf2Callback, randomInt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { constantTimeEqual } from '../codec/signing.js';
+
+const pbkdf2 = promisify(pbkdf2Callback);
+
+/** Django 3.2's `PBKDF2PasswordHasher.iterations`. (4.0: 320000, 4.2: 600000, 5.0: 720000; each verifies any count.) */
+export const DJANGO_PBKDF2_ITERATIONS = 260_000;
+
+/**
+ * Work factors past which a stored hash is refused (`false`) rather than computed: far above any
+ * Django default, they only come from a corrupt or planted row, and would stall the process.
+ */
+const LIMITS = {
+  pbkdf2Iterations: 10_000_000,
+  /** KiB: 1 GiB. Django's default is 102400 (100 MiB). */
+  argon2Memory: 1024 * 1024,
+  argon2Time: 100,
+  argon2Parallelism: 64,
+  /** 2^17 rounds; Django's default is 12. bcryptjs is pure JavaScript: each step up doubles ~0.3 s. */
+  bcryptCost: 17,
+  /** Characters of a stored value (Django's column holds 128). */
+  encodedLength: 4096,
+} as const;
+
+/** `django.utils.crypto.RANDOM_STRING_CHARS`. */
+const RANDOM_STRING_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+/** `BasePasswordHasher.salt()`: ceil(128 bits / log2(62)) = 22 characters, since Django 3.2. */
+const SALT_LENGTH = Math.ceil(128 / Math.log2(RANDOM_STRING_CHARS.length));
+
+const PBKDF2_DIGESTS = { pbkdf2_sha256: 'sha256', pbkdf2_sha1: 'sha1' } as const;
+
+/**
+ * Django's `check_password(password, encoded)`: whether `password` matches the stored hash `encoded`.
+ *
+ * Never throws on bad data: an unusable password (`!…`), an unknown algorithm, a malformed value
+ * or an absurd work factor is `false` (where Django raises `ValueError` on some of them). Like Django,
+ * an unusable or unknown `encoded` costs one default PBKDF2 run, so "no such user" (pass `''`)
+ * takes as long as a wrong password. Rejects only when an argon2 or bcrypt hash needs a package
+ * that is not installed (`hash-wasm`, `bcryptjs`): a configuration error, not a wrong password.
+ *
+ * @example
+ * ```ts
+ * const user = await users.findOneBy({ username });
+ * const ok = await verifyDjangoPassword(password, user?.password ?? '');
+ * ```
+ */
+export async function verifyDjangoPassword(password: string, encoded: string): Promise<boolean> {
+  if (typeof password !== 'string' || typeof encoded !== 'string' || !isWellFormed(password) || !isUsable(encoded)) {
+    await fakeRuntime();
+    return false;
+  }
+  if (encoded.length > LIMITS.encodedLength) return false;
+  const dollar = encoded.indexOf('$');
+  const algorithm = dollar === -1 ? encoded : encoded.slice(0, dollar);
+  switch (algorithm) {
+    case 'pbkdf2_sha256':
+    case 'pbkdf2_sha1':
+      return verifyPbkdf2(password, encoded, algorithm);
+    case 'argon2':
+      return verifyArgon2(password, encoded.slice(dollar + 1));
+    case 'bcrypt_sha256':
+    case 'bcrypt':
+      return verifyBcrypt(password, encoded, algorithm === 'bcrypt_sha256');
+    default:
+      // Django: identify_hasher() fails (`md5$…`, `sha1$…`, `crypt$…`, not in the default
+      // PASSWORD_HASHERS, or gibberish): check_password() is false after a fake run.
+      await fakeRuntime();
+      return false;
+  }
+}
+
+/** Options of `makeDjangoPassword()`. */
+export interface MakeDjangoPasswordOptions {
+  /** PBKDF2 iterations. Default `260000` (Django 3.2's); at most 10,000,000. */
+  iterations?: number;
+  /** The salt; default 22 random characters of `[a-zA-Z0-9]`, as Django's `hasher.salt()`. Must not contain `$`. */
+  salt?: string;
+}
+
+/**
+ * Django's `make_password(password)` with `PBKDF2PasswordHasher`: a `pbkdf2_sha256$…` value to
+ * store in `auth_user.password`, which Django's `check_password()` accepts.
+ *
+ * @example
+ * user.password = await makeDjangoPassword(plain);
+ */
+export async function makeDjangoPassword(password: string, options: MakeDjangoPasswordOptions = {}): Promise<string> {
+  if (typeof password !== 'string') throw new TypeError(`makeDjangoPassword() takes a string password, got ${typeof password}`);
+  // Python cannot UTF-8 encode a lone surrogate; Node would write U+FFFD and hash another password.
+  if (!isWellFormed(password)) throw new TypeError('makeDjangoPassword(): the password contains a lone UTF-16 surrogate');
+  const iterations = options.iterations ?? DJANGO_PBKDF2_ITERATIONS;
+  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > LIMITS.pbkdf2Iterations) {
+    throw new RangeError(`makeDjangoPassword(): iterations must be an integer from 1 to ${LIMITS.pbkdf2Iterations}, got ${iterations}`);
+  }
+  const salt = options.salt ?? randomSalt();
+  if (typeof salt !== 'string' || salt === '' || salt.includes('$') || !isWellFormed(salt)) {
+    throw new TypeError('makeDjangoPassword(): the salt must be a non-empty string without "$"');
+  }
+  return encodePbkdf2('pbkdf2_sha256', password, salt, iterations);
+}
+
+// ---- PBKDF2 ----------------------------------------------------------------------------------
+
+async function encodePbkdf2(algorithm: keyof typeof PBKDF2_DIGESTS, password: string, salt: string, iterations: number): Promise<string> {
+  const digest = PBKDF2_DIGESTS[algorithm];
+  // dklen=0 in Django: the digest's own size.
+  const key = await pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, digest === 'sha256' ? 32 : 20, digest);
+  return `${algorithm}$${iterations}$${salt}$${key.toString('base64')}`;
+}
+
+async function verifyPbkdf2(password: string, encoded: string, algorithm: keyof typeof PBKDF2_DIGESTS): Promise<boolean> {
+  // Django: `algorithm, iterations, salt, hash = encoded.split('$', 3)`, then re-encodes with
+  // `'%d' % int(iterations)` and compares whole strings: so only the canonical decimal form of a
+  // positive count can ever match ('0' becomes the default count, '+5', '05', '5_0' re-encode
+  // differently), and the salt is what lies between the 2nd and 3rd '$'.
+  const parts = encoded.split('$');
+  if (parts.length < 4) return false;
+  const [, iterationsText, salt] = parts as [string, string, string];
+  if (!/^[1-9][0-9]{0,7}$/.test(iterationsText) || salt === '' || !isWellFormed(salt)) return false;
+  const iterations = Number(iterationsText);
+  if (iterations > LIMITS.pbkdf2Iterations) return false;
+  return constantTimeEqual(await encodePbkdf2(algorithm, password, salt, iterations), encoded);
+}
+
+// ---- argon2 ----------------------------------------------------------------------------------
+
+/** `$argon2id$v=19$m=102400,t=2,p=8$<salt>$<hash>`, as argon2-cffi writes it (version optional: 1.0). */
+const ARGON2_FORMAT = /^\$argon2(?:id|i|d)\$(?:v=(?:16|19)\$)?m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,10})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{6,}$/;
+
+/** The argon2 functions of hash-wasm (WebAssembly: as fast as native, nothing to compile on install). */
+interface Argon2Module {
+  argon2id: Argon2Function;
+  argon2i: Argon2Function;
+  argon2d: Argon2Function;
+}
+type Argon2Function = (options: {
+  password: Uint8Array;
+  salt: Uint8Array;
+  iterations: number;
+  memorySize: number;
+  parallelism: number;
+  hashLength: number;
+  outputType: 'binary';
+}) => Promise<Uint8Array>;
+
+async function verifyArgon2(password: string, phc: string): Promise<boolean> {
+  // Django: `argon2.PasswordHasher().verify('$' + rest, password)`.
+  const digest = '$' + phc;
+  const match = ARGON2_FORMAT.exec(digest);
+  if (match === null) return false;
+  const [memory, time, parallelism] = match.slice(1).map(Number) as [number, number, number];
+  if (memory > LIMITS.argon2Memory || time > LIMITS.argon2Time || parallelism > LIMITS.argon2Parallelism) return false;
+  const [, variant, ...fields] = digest.split('$') as [string, 'argon2id' | 'argon2i' | 'argon2d', ...string[]];
+  // Argon2 1.3 (v=19), what argon2-cffi has written since 2016; 1.0 hashes (no "v=", or v=16) are not read.
+  if (fields.length !== 4 || fields[0] !== 'v=19') return false;
+  const salt = Buffer.from(fields[2]!, 'base64');
+  const expected = Buffer.from(fields[3]!, 'base64');
+  // What argon2-cffi refuses (Django then raises): a salt under 8 bytes, a hash under 4, m < 8·p.
+  // And what hash-wasm cannot hash: the empty password (no login form sends one).
+  if (password === '' || salt.length < 8 || expected.length < 4 || memory < 8 * parallelism || time < 1 || parallelism < 1) return false;
+  const wasm = await optionalPackage<Argon2Module>('hash-wasm', 'an argon2 password hash');
+  try {
+    const actual = await wasm[variant]({
+      password: Buffer.from(password, 'utf8'),
+      salt,
+      iterations: time,
+      memorySize: memory,
+      parallelism,
+      hashLength: expected.length,
+      outputType: 'binary',
+    });
+    return timingSafeEqual(Buffer.from(actual), expected);
+  } catch {
+    return false;
+  }
+}
+
+// ---- bcrypt ----------------------------------------------------------------------------------
+
+/** `$2b$12$` + 22 salt characters + 31 hash characters, in bcrypt's own base64 alphabet. */
+const BCRYPT_FORMAT = /^\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}$/;
+
+interface BcryptModule {
+  hash(password: string, salt: string): Promise<string>;
+}
+
+async function verifyBcrypt(password: string, encoded: string, prehash: boolean): Promise<boolean> {
+  // Django: `algorithm, data = encoded.split('$', 1)`, hashes again with `data` as the salt (bcrypt
+  // reads its first 29 characters) and compares whole strings.
+  const prefix = prehash ? 'bcrypt_sha256$' : 'bcrypt$';
+  const data = encoded.slice(prefix.length);
+  const match = BCRYPT_FORMAT.exec(data);
+  if (match === null) return false;
+  const cost = Number(match[1]);
+  if (cost < 4 || cost > LIMITS.bcryptCost) return false;
+  // bcrypt_sha256 (Django ticket #20138): bcrypt of the 64 hex digits of SHA-256, so no password is
+  // cut at bcrypt's 72 bytes. Plain bcrypt: Python's bcrypt refuses a NUL byte.
+  if (!prehash && password.includes('\0')) return false;
+  const input = prehash ? createHash('sha256').update(password, 'utf8').digest('hex') : password;
+  const bcrypt = await optionalPackage<BcryptModule>('bcryptjs', 'a bcrypt password hash');
+  let hashed: string;
+  try {
+    hashed = await bcrypt.hash(input, data.slice(0, 29));
+  } catch {
+    return false;
+  }
+  return constantTimeEqual(prefix + hashed, encoded);
+}
+
+// ---- shared ----------------------------------------------------------------------------------
+
+const loaded = new Map<string, Promise<unknown>>();
+
+/** Imports an optional peer dependency on first use; a clear error when it is not installed. */
+async function optionalPackage<M>(name: string, what: string): Promise<M> {
+  let module = loaded.get(name);
+  if (module === undefined) {
+    // A variable specifier: TypeScript neither resolves nor types it, so apps without the package build.
+    const specifier: string = name;
+    module = import(specifier).then(
+      (m: { default?: unknown }) => (m.default ?? m) as unknown,
+      (error: unknown) => {
+        loaded.delete(name);
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+          throw new Error(`Verifying ${what} needs the optional package "${name}": npm install ${name}`, { cause: error });
+        }
+        throw error;
+      },
+    );
+    loaded.set(name, module);
+  }
+  return (await module) as M;
+}
+
+/** `is_password_usable()`: `make_password(None)` and `set_unusable_password()` write `'!'` + 40 random characters. */
+function isUsable(encoded: string): boolean {
+  return !encoded.startsWith('!');
+}
+
+/** `String.prototype.isWellFormed()` (Node 20+): no lone UTF-16 surrogate, so UTF-8 encoding is exact as in Python. */
+function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/** Django's `make_password(get_random_string(40))` on a check that cannot succeed (ticket #20760). */
+async function fakeRuntime(): Promise<void> {
+  await encodePbkdf2('pbkdf2_sha256', randomString(40), randomSalt(), DJANGO_PBKDF2_ITERATIONS);
+}
+
+function randomSalt(): string {
+  return randomString(SALT_LENGTH);
+}
+
+/** `get_random_string(length)`: `secrets.choice` over `[a-zA-Z0-9]`, unbiased. */
+function randomString(length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += RANDOM_STRING_CHARS[randomInt(RANDOM_STRING_CHARS.length)];
+  return out;
+}
