@@ -2,48 +2,22 @@
  * `DjangoPassportSerializer`: Passport logins written as Django's (`_auth_user_id`,
  * `_auth_user_backend`, `_auth_user_hash`), and Django's logins read as Passport users. Express
  * with `passport` + `passport-local` + `@nestjs/passport`; Fastify with `@fastify/passport`. Real
- * HTTP, a real SQLite file, users with Django password hashes.
+ * HTTP, a real SQLite file, users with Django password hashes. The app: test/support/passport-app.ts.
  */
 import 'reflect-metadata';
-import {
-  Controller,
-  Get,
-  HttpCode,
-  Injectable,
-  Module,
-  Post,
-  Req,
-  UnauthorizedException,
-  UseGuards,
-  type CanActivate,
-  type ExecutionContext,
-  type INestApplication,
-} from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Injectable } from '@nestjs/common';
 import { Authenticator } from '@fastify/passport';
-import passport from 'passport';
-import { Strategy as LocalStrategy } from 'passport-local';
-import sqlite3 from 'sqlite3';
-import { rm } from 'node:fs/promises';
 import {
-  CreateDjangoSession1700000000000,
   DjangoPassportSerializer,
   MODEL_BACKEND,
-  Session,
-  SessionCodec,
-  SessionEntity,
-  SessionModule,
   SessionService,
   makeDjangoPassword,
   sessionAuthHash,
   useDjangoSessions,
   verifyDjangoPassword,
-  type SessionStore,
 } from '../../src/index.js';
-import { Client, PLATFORMS, tempSqliteFile, type Platform } from '../support/app.js';
+import { PLATFORMS, sqliteAppPerSuite } from '../support/app.js';
+import { expectAliceLoggedInUnderANewKey, fastifyAuthenticator, itRefusesAWrongPassword, nestLocalStrategy, startPassportApp } from '../support/passport-app.js';
 
 const SECRET = 'passport-django-e2e-secret';
 
@@ -65,23 +39,11 @@ async function checkPassword(username: string, password: string): Promise<AuthUs
 
 // ---- Express -----------------------------------------------------------------------------------
 
-@Injectable()
-class NestLocalStrategy extends PassportStrategy(LocalStrategy) {
-  async validate(username: string, password: string) {
-    const user = await checkPassword(username, password);
-    if (!user) throw new UnauthorizedException();
-    return publicUser(user); // no password hash: the manager finds it with findUser()
-  }
-}
-
-@Injectable()
-class LocalAuthGuard extends AuthGuard('local') {
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const result = (await super.canActivate(context)) as boolean;
-    await super.logIn(context.switchToHttp().getRequest());
-    return result;
-  }
-}
+// No password hash in req.user: the manager finds it with findUser().
+const NestLocalStrategy = nestLocalStrategy(async (username, password) => {
+  const user = await checkPassword(username, password);
+  return user && publicUser(user);
+});
 
 /** The app's serializer: how to find a user by the primary key Django stores, and what req.user is. */
 @Injectable()
@@ -96,90 +58,13 @@ class UserSerializer extends DjangoPassportSerializer<AuthUser> {
 
 // ---- Fastify -----------------------------------------------------------------------------------
 
-const fastifyPassport = new Authenticator();
-fastifyPassport.use('local', new LocalStrategy((username, password, done) => void checkPassword(username, password).then((u) => done(null, u), done)));
+const fastifyPassport = fastifyAuthenticator(checkPassword);
 
 @Injectable()
 class FastifyUserSerializer extends UserSerializer {
   protected override getPassportInstance() {
     return fastifyPassport;
   }
-}
-
-@Injectable()
-class FastifyLocalGuard implements CanActivate {
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const http = context.switchToHttp();
-    const request = http.getRequest();
-    let user: unknown;
-    const authenticate = fastifyPassport.authenticate('local', async (_request, _reply, error, found) => {
-      if (error) throw error;
-      user = found;
-    });
-    await authenticate.call(request.server, request, http.getResponse());
-    if (!user) throw new UnauthorizedException();
-    await request.logIn(user); // the whole auth_user row here: no lookup needed for the hash
-    request.user = publicUser(user as AuthUser);
-    return true;
-  }
-}
-
-// ---- the app -----------------------------------------------------------------------------------
-
-function controllerFor(platform: Platform) {
-  const Guard = platform === 'express' ? LocalAuthGuard : FastifyLocalGuard;
-  @Controller()
-  class AuthController {
-    @Post('visit')
-    @HttpCode(200)
-    visit(@Session() session: SessionStore) {
-      session.set('visits', Number(session.get('visits', 0)) + 1);
-      return {};
-    }
-
-    @Post('login')
-    @HttpCode(200)
-    @UseGuards(Guard)
-    login(@Req() request: any) {
-      return { user: request.user };
-    }
-
-    @Get('me')
-    me(@Req() request: any) {
-      return { user: request.user ?? null, authenticated: request.isAuthenticated?.() ?? false };
-    }
-
-    @Post('logout')
-    @HttpCode(200)
-    async logout(@Req() request: any) {
-      if (platform === 'express') await new Promise<void>((resolve, reject) => request.logout((e: unknown) => (e ? reject(e) : resolve())));
-      else await request.logout();
-      return { user: request.user ?? null };
-    }
-  }
-  return AuthController;
-}
-
-async function start(platform: Platform, file: string): Promise<INestApplication> {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({ type: 'sqlite', database: file, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true }),
-      SessionModule.forRoot({ secretKey: SECRET, requestSession: true }),
-      ...(platform === 'express' ? [PassportModule.register({ session: true })] : []),
-    ],
-    controllers: [controllerFor(platform)],
-    providers: platform === 'express' ? [NestLocalStrategy, UserSerializer, LocalAuthGuard] : [FastifyUserSerializer, FastifyLocalGuard],
-  })
-  class DjangoPassportModule {}
-  if (platform === 'fastify') {
-    const app = await NestFactory.create<NestFastifyApplication>(DjangoPassportModule, new FastifyAdapter(), { logger: false });
-    await app.register(fastifyPassport.initialize());
-    await app.register(fastifyPassport.secureSession());
-    return app;
-  }
-  const app = await NestFactory.create(DjangoPassportModule, { logger: false });
-  app.use(passport.session());
-  return app;
 }
 
 beforeAll(async () => {
@@ -190,28 +75,18 @@ beforeAll(async () => {
 });
 
 describe.each(PLATFORMS)('DjangoPassportSerializer (%s)', (platform) => {
-  let app: INestApplication;
-  let url: string;
-  const file = tempSqliteFile(`passport-django-${platform}`);
-  const codec = new SessionCodec({ secretKey: SECRET });
-  const rows = (): Promise<Array<{ session_key: string; session_data: string }>> =>
-    new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(file);
-      db.all('SELECT session_key, session_data FROM django_session', (e, r) => {
-        db.close();
-        if (e) reject(e);
-        else resolve(r as Array<{ session_key: string; session_data: string }>);
-      });
-    });
-  const dataOf = async (key: string | undefined) => {
-    const row = (await rows()).find((r) => r.session_key === key);
-    return row && codec.decode(row.session_data).data;
-  };
-  const holding = (key: string | undefined): Client => {
-    const other = new Client(url);
-    other.jar.set('sessionid', key!);
-    return other;
-  };
+  const t = sqliteAppPerSuite(`passport-django-${platform}`, SECRET, (file) =>
+    startPassportApp({
+      platform,
+      file,
+      secretKey: SECRET,
+      fastifyPassport,
+      // Fastify logs in the whole auth_user row (no lookup needed for the hash); req.user has no hash.
+      fastifyUser: publicUser,
+      providers: platform === 'express' ? [NestLocalStrategy, UserSerializer] : [FastifyUserSerializer],
+    }),
+  );
+  const { dataOf, holding } = t;
   const user = (name: string) => USERS.find((u) => u.username === name)!;
   const djangoKeys = (name: string) => ({
     _auth_user_id: String(user(name).id),
@@ -220,33 +95,17 @@ describe.each(PLATFORMS)('DjangoPassportSerializer (%s)', (platform) => {
   });
   /** A session as Django's login() leaves it, stored in the table (what Django itself would write). */
   const djangoLogin = async (data: Record<string, unknown>): Promise<string> => {
-    const session = await app.get(SessionService).create(data);
+    const session = await t.app.get(SessionService).create(data);
     return session.sessionKey!;
   };
   const anonymous = { user: null, authenticated: false };
 
-  beforeAll(async () => {
-    app = await start(platform, file);
-    await app.listen(0, '127.0.0.1');
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  });
-  afterAll(async () => {
-    await app?.close();
-    await Promise.all(['', '-journal', '-wal', '-shm'].map((s) => rm(file + s, { force: true })));
-  });
-
   it("a Passport login writes Django's keys under a new key (the data kept, as Django's cycle_key); req.user next; logout kills the key", async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.post('/visit');
     const planted = client.sessionKey;
 
-    const login = await client.post('/login', { username: 'alice', password: 'wonderland' });
-    expect(login.status).toBe(200);
-    expect(login.json()).toEqual({ user: { id: 1, username: 'alice' } });
-    const loggedIn = client.sessionKey;
-    expect(loggedIn).toMatch(/^[a-z0-9]{32}$/);
-    expect(loggedIn).not.toBe(planted);
-    expect(await dataOf(planted)).toBeUndefined();
+    const loggedIn = await expectAliceLoggedInUnderANewKey(t, client, planted);
     // Exactly what django.contrib.auth.login() stores; no `passport` key.
     expect(await dataOf(loggedIn)).toEqual({ visits: 1, ...djangoKeys('alice') });
     expect((await holding(planted).get('/me')).json()).toEqual(anonymous);
@@ -270,7 +129,7 @@ describe.each(PLATFORMS)('DjangoPassportSerializer (%s)', (platform) => {
   });
 
   it('another user logging in on the same browser: the first session is flushed, not reused', async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.post('/login', { username: 'alice', password: 'wonderland' });
     await client.post('/visit');
     const alices = client.sessionKey;
@@ -282,7 +141,7 @@ describe.each(PLATFORMS)('DjangoPassportSerializer (%s)', (platform) => {
   });
 
   it("a password changed since the login: anonymous, and the session flushed (Django's get_user)", async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.post('/login', { username: 'carol', password: 'c4rol' });
     const key = client.sessionKey;
     expect((await client.get('/me')).json().user).toEqual({ id: 3, username: 'carol' });
@@ -321,14 +180,7 @@ describe.each(PLATFORMS)('DjangoPassportSerializer (%s)', (platform) => {
     }
   });
 
-  it('a wrong password: 401, no session created', async () => {
-    const client = new Client(url);
-    const before = (await rows()).length;
-    const reply = await client.post('/login', { username: 'alice', password: 'nope' });
-    expect(reply.status).toBe(401);
-    expect(client.sessionKey).toBeUndefined();
-    expect((await rows()).length).toBe(before);
-  });
+  itRefusesAWrongPassword(t);
 });
 
 describe('useDjangoSessions()', () => {

@@ -4,14 +4,9 @@
  * `@Session()`, and for changes made in place (`req.session.passport.user = id`).
  */
 import 'reflect-metadata';
-import { Controller, Get, HttpCode, Module, Post, Req, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { rm } from 'node:fs/promises';
-import { CreateDjangoSession1700000000000, Session, SessionCodec, SessionEntity, SessionModule, type SessionStore } from '../../src/index.js';
-import { Client, PLATFORMS, tempSqliteFile, type Platform } from '../support/app.js';
-import sqlite3 from 'sqlite3';
+import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
+import { Session, type SessionStore } from '../../src/index.js';
+import { PLATFORMS, sqliteAppPerSuite, startSqliteApp, type Platform } from '../support/app.js';
 
 const SECRET = 'request-session-secret';
 
@@ -53,52 +48,20 @@ function addMiddleware(app: INestApplication, platform: Platform): void {
   }
 }
 
-async function start(platform: Platform, file: string): Promise<{ app: INestApplication; url: string }> {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({ type: 'sqlite', database: file, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true }),
-      SessionModule.forRoot({ secretKey: SECRET, requestSession: true }),
-    ],
-    controllers: [PlainController],
-  })
-  class RequestSessionModule {}
-  const app =
-    platform === 'fastify'
-      ? await NestFactory.create(RequestSessionModule, new FastifyAdapter(), { logger: false })
-      : await NestFactory.create(RequestSessionModule, { logger: false });
-  addMiddleware(app, platform);
-  await app.listen(0, '127.0.0.1');
-  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
-}
-
 describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) => {
-  let app: INestApplication;
-  let url: string;
-  const file = tempSqliteFile(`request-session-${platform}`);
-  const rows = (): Promise<Array<{ session_key: string; session_data: string }>> =>
-    new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(file);
-      db.all('SELECT session_key, session_data FROM django_session', (e, r) => {
-        db.close();
-        if (e) reject(e);
-        else resolve(r as Array<{ session_key: string; session_data: string }>);
-      });
-    });
-  const dataOf = async (key: string | undefined) => {
-    const row = (await rows()).find((r) => r.session_key === key);
-    return row && new SessionCodec({ secretKey: SECRET }).decode(row.session_data).data;
-  };
-
-  beforeAll(async () => {
-    ({ app, url } = await start(platform, file));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await rm(file, { force: true });
-  });
+  const t = sqliteAppPerSuite(`request-session-${platform}`, SECRET, (file) =>
+    startSqliteApp({
+      platform,
+      file,
+      session: { secretKey: SECRET, requestSession: true },
+      controllers: [PlainController],
+      beforeListen: (app) => addMiddleware(app, platform),
+    }),
+  );
+  const { rows, dataOf } = t;
 
   it('middleware writes through req.session on a route without @Session(): saved, cookie set, read back on the next request', async () => {
-    const client = new Client(url);
+    const client = t.client();
     const first = await client.get('/plain?count');
     expect(first.status).toBe(200);
     // A new session has no key until it is saved, after the handler (Django: session_key is None).
@@ -110,7 +73,7 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
 
   it('a request without a cookie that only reads req.session: no row, no cookie', async () => {
     const before = (await rows()).length;
-    const client = new Client(url);
+    const client = t.client();
     const reply = await client.get('/plain');
     expect(reply.json()).toEqual({ visits: null, user: null, id: null });
     expect(reply.setCookies).toEqual([]);
@@ -118,7 +81,7 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
   });
 
   it('regenerate() + save() (a Passport login): a new key, the old row gone, the new data stored; a change made in place is saved too', async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.get('/plain?count');
     const before = client.sessionKey;
     const login = await client.get('/plain?login');
@@ -132,7 +95,7 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
   });
 
   it('destroy() (a Passport logout): the row is gone and the cookie deleted', async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.get('/plain?count');
     const key = client.sessionKey;
     const reply = await client.get('/plain?logout');
@@ -142,7 +105,7 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
   });
 
   it('@Session() in the handler is the same session middleware saw', async () => {
-    const client = new Client(url);
+    const client = t.client();
     await client.get('/plain?count');
     const reply = await client.post('/both?count');
     expect(reply.json()).toEqual({ sameData: true });

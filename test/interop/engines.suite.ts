@@ -24,8 +24,9 @@ import { describeWith, type Service } from '../support/env.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';
 import { Browser, COOKIE_NAME, instant, parseSetCookie, sleepUntil, type Reply } from './support/browser.js';
 import { buildNestServer, type NestBuild } from './support/build.js';
-import { createDatabase, type Database } from './support/databases.js';
-import { manage, startDjango, startNest, type DjangoEnv, type NestEnv, type Server } from './support/processes.js';
+import { createDatabase } from './support/databases.js';
+import { manage, startDjango, startNest, type NestEnv, type Server } from './support/processes.js';
+import { expectExpirySet, expectLoggedInSessionModified, expectLoginCrosses, expectSameSessionCookie, expectValuesRead, expectValuesWritten, type SuiteContext } from './support/steps.js';
 import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, PYTHON_TYPES, SECRET_KEY, VALUES, type SideName } from './support/values.js';
 
 export type SharedEngine = 'cache' | 'cached_db' | 'signed_cookies' | 'file';
@@ -43,10 +44,6 @@ export interface EngineTarget {
 
 const NEST_TZ = 'Asia/Kolkata';
 const DJANGO_TIME_ZONE = 'America/Chicago';
-const ALICE_AUTH = {
-  _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
-  _auth_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
-};
 
 /** A Redis connection of the test itself, to look at the entries the two sides write. */
 class RedisInspector {
@@ -88,12 +85,7 @@ class RedisInspector {
   }
 }
 
-interface Context {
-  db: Database;
-  nest: Server;
-  django: Server;
-  djangoEnv: DjangoEnv;
-  aliceId: number;
+interface Context extends SuiteContext {
   redis?: RedisInspector;
   /** cache, cached_db: KEY_PREFIX. */
   cachePrefix: string;
@@ -224,21 +216,10 @@ export function defineEngineSuite(target: EngineTarget): void {
     it.each(DIRECTIONS)(
       'a session a %s handler writes is read by %s with the same values and types (every JSON type, Zoë — 日本語 😀)',
       async (writerName, readerName) => {
-        const browser = new Browser();
-        const write = await browser.post(side(writerName), '/set', VALUES);
-        expect(write.status).toBe(200);
-        const key = browser.cookie!;
-        expect(key).toMatch(KEY_FORMAT);
+        const { browser, write, key } = await expectValuesWritten(side, writerName, KEY_FORMAT);
         if (engine === 'signed_cookies') expect(key.startsWith('.')).toBe(true); // compressed
 
-        const read = await browser.get(side(readerName), '/session');
-        expect(read.body.key).toBe(key);
-        expect(read.body.data).toEqual(VALUES);
-        expect(read.body.expiry_age).toBe(COOKIE_AGE);
-        expect(read.body.browser_close).toBe(false);
-        if (readerName === 'Django') expect(read.body.types).toEqual(PYTHON_TYPES);
-        expect(read.setCookie).toEqual([]); // a read saves nothing
-        expect(browser.cookie).toBe(key);
+        await expectValuesRead(browser, side, readerName, key);
         expect((await browser.get(side(writerName), '/session')).body.data).toEqual(VALUES); // and the writer reads it back
 
         // SessionStore(key) / SessionService.load(key); exists() (always false for signed_cookies, on both).
@@ -251,34 +232,11 @@ export function defineEngineSuite(target: EngineTarget): void {
     );
 
     it('both sides send the same session cookie (name, Max-Age, Path, HttpOnly, SameSite)', async () => {
-      const [fromNest, fromDjango] = await Promise.all(
-        (['Nest', 'Django'] as const).map(async (name) => {
-          const reply = await new Browser().post(side(name), '/set', { a: 1 });
-          expect(reply.setCookie).toHaveLength(1);
-          expect(reply.vary).toMatch(/\bCookie\b/);
-          return parseSetCookie(reply.setCookie[0]!);
-        }),
-      );
-      const lower = (c: ReturnType<typeof parseSetCookie>) =>
-        Object.fromEntries(Object.entries(c.attributes).map(([k, v]) => [k, k === 'expires' ? 'date' : v.toLowerCase()]));
-      expect(fromNest!.name).toBe(fromDjango!.name);
-      expect(lower(fromNest!)).toEqual(lower(fromDjango!));
-      expect(lower(fromDjango!)).toEqual({ expires: 'date', httponly: '', 'max-age': String(COOKIE_AGE), path: '/', samesite: 'lax' });
+      await expectSameSessionCookie(side);
     });
 
     it.each(DIRECTIONS)('a %s login is a %s login (cycled key, _auth_user_* keys, the same auth hash)', async (writerName, readerName) => {
-      const browser = new Browser();
-      await browser.post(side(writerName), '/set', { cart: ['apple'] });
-      const anonymousKey = browser.cookie!;
-      const login = await browser.post(side(writerName), '/login', { username: 'alice' });
-      expect(login.status).toBe(200);
-      expect(browser.cookie).toMatch(KEY_FORMAT);
-      expect(browser.cookie).not.toBe(anonymousKey); // session fixation: login cycles the key
-
-      const read = await browser.get(side(readerName), '/session');
-      expect(read.body.data).toEqual({ cart: ['apple'], _auth_user_id: String(ctx.aliceId), ...ALICE_AUTH });
-      expect((await browser.get(side(readerName), '/whoami')).body).toEqual({ user: 'alice' });
-      expect((await browser.get(side(writerName), '/whoami')).body).toEqual({ user: 'alice' });
+      const anonymousKey = await expectLoginCrosses(side, writerName, readerName, KEY_FORMAT, ctx.aliceId);
       for (const name of ['Nest', 'Django'] as const) {
         if (revocable) {
           expect(await store(name, anonymousKey)).toMatchObject({ exists: false, data: {} });
@@ -293,25 +251,8 @@ export function defineEngineSuite(target: EngineTarget): void {
     it.each(DIRECTIONS)('%s modifies, cycles and logs out a session %s created; the creator sees each step', async (otherName, creatorName) => {
       const creator = side(creatorName);
       const other = side(otherName);
-      const browser = new Browser();
-      await browser.post(creator, '/login', { username: 'alice' });
-      await browser.post(creator, '/set', { cart: ['apple'], profile: { name: 'Zoë', langs: ['fr', '日本語'] }, visits: 1 });
-      const createdKey = browser.cookie!;
-
-      // Modify.
-      const modified = await browser.post(other, '/set', { cart: ['apple', 'pear'], visits: 2 });
-      expect(modified.setCookie).toHaveLength(1);
-      if (revocable) expect(browser.cookie).toBe(createdKey); // an update keeps the key
-      else expect(browser.cookie).not.toBe(createdKey); // the cookie is the data
-      await browser.post(other, '/pop', { key: 'visits' });
-      const afterModify = await browser.get(creator, '/session');
-      expect(afterModify.body.data).toEqual({
-        _auth_user_id: String(ctx.aliceId),
-        ...ALICE_AUTH,
-        cart: ['apple', 'pear'],
-        profile: { name: 'Zoë', langs: ['fr', '日本語'] },
-      });
-      expect((await browser.get(creator, '/whoami')).body).toEqual({ user: 'alice' });
+      // Create, then modify.
+      const { browser, createdKey, afterModify } = await expectLoggedInSessionModified(creator, other, ctx.aliceId, revocable);
       const keyBeforeCycle = browser.cookie!;
 
       // Cycle: same data under a new key; the old key is dead on both sides.
@@ -358,12 +299,7 @@ export function defineEngineSuite(target: EngineTarget): void {
     it('set_expiry(2) on either side: the other sees the session live at +1 s and, after 2 s, what Django does', async () => {
       await allSettled(
         DIRECTIONS.map(async ([writerName, readerName]) => {
-          const browser = new Browser();
-          await browser.post(side(writerName), '/set', { x: writerName });
-          const set = await browser.post(side(writerName), '/expiry', { seconds: 2 });
-          const key = browser.cookie!;
-          expect(set.body.expiry_age).toBe(2);
-          expect(parseSetCookie(set.setCookie[0]!).attributes['max-age']).toBe('2');
+          const { set, key } = await expectExpirySet(side, writerName, 2);
           expect((await store(readerName, key)).expiry_age).toBe(2);
           const data = { x: writerName, _session_expiry: 2 };
           if (usesCache) {

@@ -13,11 +13,12 @@
  */
 import { SessionCodec } from '../../src/index.js';
 import { describeWith, type Service } from '../support/env.js';
-import { Browser, instant, parseSetCookie, sleepUntil } from './support/browser.js';
+import { Browser, instant, sleepUntil } from './support/browser.js';
 import { buildNestServer, type NestBuild } from './support/build.js';
-import { createDatabase, introspectSessionTable, rawExpireDate, type Database, type Engine, type TableShape } from './support/databases.js';
-import { manage, startDjango, startNest, type DjangoEnv, type Server } from './support/processes.js';
-import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, PYTHON_TYPES, SECRET_KEY, VALUES, type SideName } from './support/values.js';
+import { createDatabase, introspectSessionTable, rawExpireDate, type Engine, type TableShape } from './support/databases.js';
+import { manage, startDjango, startNest, type Server } from './support/processes.js';
+import { expectExpirySet, expectLoggedInSessionModified, expectLoginCrosses, expectSameSessionCookie, expectValuesRead, expectValuesWritten, type SuiteContext } from './support/steps.js';
+import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, SECRET_KEY, VALUES, type SideName } from './support/values.js';
 
 type Creator = 'nest' | 'django';
 
@@ -116,14 +117,6 @@ export interface InteropTarget {
   server?: Extract<Service, 'postgres' | 'mysql'>;
 }
 
-interface Context {
-  db: Database;
-  nest: Server;
-  django: Server;
-  djangoEnv: DjangoEnv;
-  aliceId: number;
-}
-
 export function defineInteropSuite(target: InteropTarget): void {
   const services: Service[] = target.server ? ['django', target.server] : ['django'];
   describeWith(services, `Nest and Django 3.2 share django_session and the login on ${target.title}`, (env) => {
@@ -142,7 +135,7 @@ export function defineInteropSuite(target: InteropTarget): void {
     for (const config of CONFIGS) {
       const first = config.creator === 'nest' ? "Nest's migration, then Django's migrate --fake-initial" : "Django's migrate, then Nest's migration (skips)";
       describe(`table made by ${first}; Nest TZ=${config.nestTz}, Django TIME_ZONE=${config.djangoTimeZone}`, () => {
-        const ctx = {} as Context;
+        const ctx = {} as SuiteContext;
         const side = (name: SideName): Server => (name === 'Nest' ? ctx.nest : ctx.django);
         const store = async (name: SideName, key: string) => (await new Browser().get(side(name), `/store/${key}`)).body;
         /** The row's expire_date as Django's ORM reads it (ms since epoch). */
@@ -194,21 +187,10 @@ export function defineInteropSuite(target: InteropTarget): void {
         it.each(DIRECTIONS)(
           'a session a %s handler writes is read by %s with the same values, types, expiry and stored form',
           async (writerName, readerName) => {
-            const browser = new Browser();
-            const write = await browser.post(side(writerName), '/set', VALUES);
-            expect(write.status).toBe(200);
-            const key = browser.cookie!;
-            expect(key).toMatch(/^[a-z0-9]{32}$/);
+            const { browser, write, key } = await expectValuesWritten(side, writerName, /^[a-z0-9]{32}$/);
 
             // Through the cookie, in a handler / view.
-            const read = await browser.get(side(readerName), '/session');
-            expect(read.body.key).toBe(key);
-            expect(read.body.data).toEqual(VALUES);
-            expect(read.body.expiry_age).toBe(COOKIE_AGE);
-            expect(read.body.browser_close).toBe(false);
-            if (readerName === 'Django') expect(read.body.types).toEqual(PYTHON_TYPES);
-            expect(read.setCookie).toEqual([]); // a read saves nothing
-            expect(browser.cookie).toBe(key);
+            await expectValuesRead(browser, side, readerName, key);
 
             // Through the store API (Django's SessionStore(key) / SessionService.load(key)).
             const stored = await store(readerName, key);
@@ -246,66 +228,20 @@ export function defineInteropSuite(target: InteropTarget): void {
         });
 
         it('both sides send the same session cookie (name, Max-Age, Path, HttpOnly, SameSite)', async () => {
-          const [fromNest, fromDjango] = await Promise.all(
-            (['Nest', 'Django'] as const).map(async (name) => {
-              const reply = await new Browser().post(side(name), '/set', { a: 1 });
-              expect(reply.setCookie).toHaveLength(1);
-              expect(reply.vary).toMatch(/\bCookie\b/);
-              return parseSetCookie(reply.setCookie[0]!);
-            }),
-          );
-          const lower = (c: ReturnType<typeof parseSetCookie>) =>
-            Object.fromEntries(Object.entries(c.attributes).map(([k, v]) => [k, k === 'expires' ? 'date' : v.toLowerCase()]));
-          expect(fromNest!.name).toBe(fromDjango!.name);
-          expect(lower(fromNest!)).toEqual(lower(fromDjango!));
-          expect(lower(fromDjango!)).toEqual({ expires: 'date', httponly: '', 'max-age': String(COOKIE_AGE), path: '/', samesite: 'lax' });
-          expect(Math.abs(Date.parse(fromNest!.attributes.expires!) - Date.parse(fromDjango!.attributes.expires!))).toBeLessThanOrEqual(2000);
+          const [fromNest, fromDjango] = await expectSameSessionCookie(side);
+          expect(Math.abs(Date.parse(fromNest.attributes.expires!) - Date.parse(fromDjango.attributes.expires!))).toBeLessThanOrEqual(2000);
         });
 
         it.each(DIRECTIONS)('a %s login is a %s login (cycled key, _auth_user_* keys, the same auth hash)', async (writerName, readerName) => {
-          const browser = new Browser();
-          await browser.post(side(writerName), '/set', { cart: ['apple'] });
-          const anonymousKey = browser.cookie!;
-          const login = await browser.post(side(writerName), '/login', { username: 'alice' });
-          expect(login.status).toBe(200);
-          expect(browser.cookie).toMatch(/^[a-z0-9]{32}$/);
-          expect(browser.cookie).not.toBe(anonymousKey); // session fixation: login cycles the key
-
-          const read = await browser.get(side(readerName), '/session');
-          expect(read.body.data).toEqual({
-            cart: ['apple'],
-            _auth_user_id: String(ctx.aliceId),
-            _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
-            _auth_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
-          });
-          // The reader checks _auth_user_hash against alice's password hash, with the shared SECRET_KEY.
-          expect((await browser.get(side(readerName), '/whoami')).body).toEqual({ user: 'alice' });
-          expect((await browser.get(side(writerName), '/whoami')).body).toEqual({ user: 'alice' });
+          const anonymousKey = await expectLoginCrosses(side, writerName, readerName, /^[a-z0-9]{32}$/, ctx.aliceId);
           expect(await store(readerName, anonymousKey)).toMatchObject({ exists: false, data: {} });
         });
 
         it.each(DIRECTIONS)('%s modifies, cycles and flushes a session %s created; the creator sees each step', async (otherName, creatorName) => {
           const creator = side(creatorName);
           const other = side(otherName);
-          const browser = new Browser();
-          await browser.post(creator, '/login', { username: 'alice' });
-          await browser.post(creator, '/set', { cart: ['apple'], profile: { name: 'Zoë', langs: ['fr', '日本語'] }, visits: 1 });
-          const createdKey = browser.cookie!;
-
-          // Modify.
-          const modified = await browser.post(other, '/set', { cart: ['apple', 'pear'], visits: 2 });
-          expect(modified.setCookie).toHaveLength(1);
-          expect(browser.cookie).toBe(createdKey); // an update keeps the key
-          await browser.post(other, '/pop', { key: 'visits' });
-          const afterModify = await browser.get(creator, '/session');
-          expect(afterModify.body.data).toEqual({
-            _auth_user_id: String(ctx.aliceId),
-            _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
-            _auth_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
-            cart: ['apple', 'pear'],
-            profile: { name: 'Zoë', langs: ['fr', '日本語'] },
-          });
-          expect((await browser.get(creator, '/whoami')).body).toEqual({ user: 'alice' });
+          // Create, then modify.
+          const { browser, createdKey, afterModify } = await expectLoggedInSessionModified(creator, other, ctx.aliceId, true);
 
           // Cycle: same data under a new key; the old row is gone.
           await browser.post(other, '/cycle');
@@ -332,13 +268,7 @@ export function defineInteropSuite(target: InteropTarget): void {
         it('set_expiry(3) on either side: the other sees the session live at +2 s and gone at +3.5 s', async () => {
           await allSettled(
             DIRECTIONS.map(async ([writerName, readerName]) => {
-              const browser = new Browser();
-              await browser.post(side(writerName), '/set', { x: writerName });
-              const set = await browser.post(side(writerName), '/expiry', { seconds: 3 });
-              const key = browser.cookie!;
-              expect(set.body.expiry_age).toBe(3);
-              expect(parseSetCookie(set.setCookie[0]!).attributes['max-age']).toBe('3');
-
+              const { set, key } = await expectExpirySet(side, writerName, 3);
               expect((await store(readerName, key)).expiry_age).toBe(3);
               const expires = await djangoRowExpiry(key);
               expect(expires).toBeGreaterThanOrEqual(set.sentAt + 3000);

@@ -23,6 +23,7 @@ import {
   Module,
   type DynamicModule,
   type INestApplication,
+  type INestApplicationContext,
   type LoggerService,
   type ModuleMetadata,
   type Provider,
@@ -39,6 +40,7 @@ import {
   SessionCodec,
   SessionEntity,
   SessionModule,
+  SessionService,
   SIGNED_COOKIES_SALT,
   type SessionModuleOptions,
 } from '../../src/index.js';
@@ -736,8 +738,170 @@ export function tempSqliteFile(label = 'e2e'): string {
   return join(tmpdir(), `nestjs-django-session-${label}-${process.pid}-${randomBytes(6).toString('hex')}.sqlite3`);
 }
 
-async function removeSqliteFile(file: string): Promise<void> {
+/** Deletes a SQLite file and its journals (whichever exist). */
+export async function removeSqliteFile(file: string): Promise<void> {
   await Promise.all(['', '-journal', '-wal', '-shm'].map((suffix) => rm(file + suffix, { force: true })));
+}
+
+// ---- small apps of their own on a SQLite file -----------------------------------------------------
+
+/** The TypeORM DataSource of the small apps below: SQLite `file`, django_session made by the migration. */
+function sqliteDataSource(file: string): DynamicModule {
+  return TypeOrmModule.forRoot({
+    type: 'sqlite',
+    database: file,
+    entities: [SessionEntity],
+    migrations: [CreateDjangoSession1700000000000],
+    migrationsRun: true,
+  });
+}
+
+export interface SessionContextOptions {
+  /** The SessionModule options. */
+  session: SessionModuleOptions;
+  /** Names the temporary SQLite file. */
+  label: string;
+}
+
+/** A Nest application context (no HTTP) with SessionModule over a temporary SQLite file. */
+export interface SessionContext {
+  context: INestApplicationContext;
+  sessions: SessionService;
+  dataSource: DataSource;
+  file: string;
+  /** Closes the context and deletes the file. */
+  close(): Promise<void>;
+}
+
+/** Starts a `SessionContext` (for the unit suites that need real SessionStores on a real backend). */
+export async function startSessionContext(options: SessionContextOptions): Promise<SessionContext> {
+  const file = tempSqliteFile(options.label);
+  @Module({ imports: [sqliteDataSource(file), SessionModule.forRoot(options.session)] })
+  class SessionContextModule {}
+  let context: INestApplicationContext;
+  try {
+    context = await NestFactory.createApplicationContext(SessionContextModule, { logger: false, abortOnError: false });
+  } catch (error) {
+    await removeSqliteFile(file);
+    throw error;
+  }
+  return {
+    context,
+    sessions: context.get(SessionService),
+    dataSource: context.get<DataSource>(getDataSourceToken() as string),
+    file,
+    async close() {
+      await context.close();
+      await removeSqliteFile(file);
+    },
+  };
+}
+
+export interface SqliteAppOptions {
+  platform: Platform;
+  /** The SQLite file (see `tempSqliteFile`); the caller deletes it (`removeSqliteFile`). */
+  file: string;
+  session: SessionModuleOptions;
+  imports?: ModuleMetadata['imports'];
+  controllers?: Type[];
+  providers?: Provider[];
+  /** Called after `NestFactory.create`, before `listen` (to add middleware, register Fastify plugins). */
+  beforeListen?(app: INestApplication): void | Promise<void>;
+}
+
+/**
+ * A small listening app on 127.0.0.1 (port 0), Express or Fastify, with SessionModule over the
+ * SQLite `file` and nothing else of `startApp`'s (no probes, no counters, no captured logs).
+ */
+export async function startSqliteApp(options: SqliteAppOptions): Promise<{ app: INestApplication; url: string }> {
+  @Module({
+    imports: [sqliteDataSource(options.file), SessionModule.forRoot(options.session), ...(options.imports ?? [])],
+    controllers: options.controllers ?? [],
+    providers: options.providers ?? [],
+  })
+  class SqliteAppModule {}
+  const app =
+    options.platform === 'fastify'
+      ? await NestFactory.create(SqliteAppModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(SqliteAppModule, { logger: false });
+  await options.beforeListen?.(app);
+  await app.listen(0, '127.0.0.1');
+  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+}
+
+/** An app of a suite's own on a SQLite file (see `sqliteAppPerSuite`), and its table. */
+export interface SqliteAppHandle extends ReturnType<typeof sessionTable> {
+  /** Set once `beforeAll` has started the app. */
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly file: string;
+  /** A new browser on the app, with no cookie. */
+  client(): Client;
+  /** Another browser on the app, holding the session cookie `key` (an attacker's copy of a cookie). */
+  holding(key: string | undefined): Client;
+}
+
+/**
+ * For a `describe`: starts an app with `start` on a new SQLite file (labelled `label`) in
+ * `beforeAll`, closes it and deletes the file in `afterAll`. The table is read with `secretKey`.
+ */
+export function sqliteAppPerSuite(
+  label: string,
+  secretKey: string,
+  start: (file: string) => Promise<{ app: INestApplication; url: string }>,
+): SqliteAppHandle {
+  const file = tempSqliteFile(label);
+  let started: { app: INestApplication; url: string } | undefined;
+  const get = () => {
+    if (started === undefined) throw new Error(`the ${label} app is not started (used outside a test?)`);
+    return started;
+  };
+  beforeAll(async () => {
+    started = await start(file);
+  });
+  afterAll(async () => {
+    await started?.app.close();
+    await removeSqliteFile(file);
+  });
+  return {
+    ...sessionTable(file, secretKey),
+    get app() {
+      return get().app;
+    },
+    get url() {
+      return get().url;
+    },
+    file,
+    client: () => new Client(get().url),
+    holding: (key) => clientHolding(get().url, key),
+  };
+}
+
+/** One `django_session` row's key and data, as stored. */
+export type SessionRow = Pick<RawRow, 'session_key' | 'session_data'>;
+
+/**
+ * The `django_session` table of the SQLite `file`, read through a connection of its own for each
+ * call (never through the code under test); `dataOf` decodes with `secretKey`.
+ */
+export function sessionTable(file: string, secretKey: string) {
+  const codec = new SessionCodec({ secretKey });
+  const rows = async (): Promise<SessionRow[]> => {
+    const db = await SqliteFile.open(file);
+    try {
+      return await db.all<SessionRow>('SELECT session_key, session_data FROM django_session');
+    } finally {
+      await db.close();
+    }
+  };
+  return {
+    rows,
+    /** The decoded data of `key`'s row; undefined when there is no such row. */
+    async dataOf(key: string | undefined): Promise<Record<string, unknown> | undefined> {
+      const row = (await rows()).find((r) => r.session_key === key);
+      return row && codec.decode(row.session_data).data;
+    },
+  };
 }
 
 /** What an engine's app needs besides SessionModule: its storage, built before the app and torn down after it. */
@@ -1049,6 +1213,13 @@ export class Client {
     if (gone) this.jar.delete(cookie.name);
     else this.jar.set(cookie.name, cookie.value);
   }
+}
+
+/** Another browser holding the session cookie `key` (as a copy of someone's cookie would be). */
+export function clientHolding(baseUrl: string, key: string | undefined, cookieName = 'sessionid'): Client {
+  const client = new Client(baseUrl, cookieName);
+  client.jar.set(cookieName, key!);
+  return client;
 }
 
 /** The session cookie among `reply`'s Set-Cookie headers (undefined when there is none). */

@@ -6,26 +6,19 @@
  */
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { Module, type INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   AUTH_SESSION_KEYS,
-  CreateDjangoSession1700000000000,
   getUser,
   login,
   logout,
   MODEL_BACKEND,
   resolveSessionOptions,
   sessionAuthHash,
-  SessionEntity,
-  SessionModule,
   SessionService,
   SessionStore,
   updateSessionAuthHash,
 } from '../../src/index.js';
-import { tempSqliteFile } from '../support/app.js';
+import { startSessionContext, type SessionContext } from '../support/app.js';
 
 const fixtures = JSON.parse(readFileSync(new URL('../fixtures/django-auth/hashes.json', import.meta.url), 'utf8')) as {
   django: string;
@@ -37,32 +30,15 @@ const [PASSWORD, SECRET, DJANGO_HASH, DJANGO_LEGACY_HASH] = fixtures.session_aut
 const NEW_PASSWORD = fixtures.session_auth_hash[1]![0];
 const OLD_SECRET = 'the-secret-before-rotation';
 
-let context: INestApplicationContext;
+let t: SessionContext;
 let sessions: SessionService;
-const file = tempSqliteFile('unit-auth');
 
 beforeAll(async () => {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({
-        type: 'sqlite',
-        database: file,
-        entities: [SessionEntity],
-        migrations: [CreateDjangoSession1700000000000],
-        migrationsRun: true,
-      }),
-      SessionModule.forRoot({ secretKey: SECRET }),
-    ],
-  })
-  class AuthTestModule {}
-  context = await NestFactory.createApplicationContext(AuthTestModule, { logger: false, abortOnError: false });
-  sessions = context.get(SessionService);
+  t = await startSessionContext({ label: 'unit-auth', session: { secretKey: SECRET } });
+  sessions = t.sessions;
 });
 
-afterAll(async () => {
-  await context?.close();
-  await Promise.all(['', '-journal'].map((s) => rm(file + s, { force: true })));
-});
+afterAll(() => t?.close());
 
 const alice = { id: 5, password: PASSWORD };
 const bob = { id: 6, password: fixtures.session_auth_hash[1]![0] };

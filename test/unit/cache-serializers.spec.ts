@@ -1,95 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { CACHE_SERIALIZERS, type CacheSerializer } from '../../src/codec/cache-serializers.js';
 import { PickleError, pickleDumps, pickleLoadsDict } from '../../src/codec/pickle.js';
 import { MAX_JSON_DEPTH } from '../../src/codec/signing.js';
+import { b64, serializerFixtures as fixtures, sha256, toData, toObjects, type Tag } from '../support/django-redis-fixtures.js';
 import { describeWith } from '../support/env.js';
 
-// Known answers written by django-redis's own JSONSerializer and PickleSerializer on CPython 3.11:
-// test/interop/make-cache-serializer-fixtures.py (its docstring describes the format).
-// pickle.spec.ts checks the pickle codec itself in depth; this file checks the serializers.
+// Known answers written by django-redis's own JSONSerializer and PickleSerializer on CPython 3.11
+// (test/support/django-redis-fixtures.ts). pickle.spec.ts checks the pickle codec itself in depth;
+// this file checks the serializers.
 
-type Tag =
-  | null
-  | boolean
-  | string
-  | number
-  | { int: string }
-  | { float: string }
-  | { list: Tag[] }
-  | { tuple: Tag[] }
-  | { dict: Array<[string, Tag]> }
-  | { repeat: [string, number] }
-  | { range: number }
-  | { format: [string, number] }
-  | { keyed: [string, number] }
-  | { rows: number }
-  | { nest: number };
-
-interface DumpsEntry {
-  id: string;
-  value: Tag;
-  pickle?: string;
-  pickle_sha256?: string;
-  json?: string;
-  json_sha256?: string;
-  json_length?: number;
-}
-
-interface Fixtures {
-  django_redis: string;
-  python: string;
-  dumps: DumpsEntry[];
-  shared: { value: Tag; pickle: string; json: string };
-  loads: Array<{ id: string; expected: Tag; json?: string }>;
-  refused_json: Array<{ id: string; json_b64: string; why: string; python: string }>;
-  datetimes: Array<{ id: string; python_repr: string; expected: Tag; protocols: Record<string, string>; rewritten: string }>;
-  refused_pickles: Array<{ id: string; pickle: string; why: string; python: string; datetime_keys_too?: boolean }>;
-}
-
-const fixtures = JSON.parse(
-  readFileSync(new URL('../fixtures/django-redis/serializers.json', import.meta.url), 'utf8'),
-) as Fixtures;
-
-const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const { json, pickle } = CACHE_SERIALIZERS;
-
-function setEntry(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-/** The JS value of a fixture tag, every dict as a Map (Python's key order, "10" included). */
-function toData(t: Tag): unknown {
-  if (t === null || typeof t !== 'object') return t;
-  if ('int' in t) return Number(t.int);
-  if ('float' in t) return ({ inf: Infinity, '-inf': -Infinity, nan: NaN } as Record<string, number>)[t.float] ?? Number(t.float);
-  if ('list' in t) return t.list.map(toData);
-  if ('tuple' in t) return t.tuple.map(toData);
-  if ('dict' in t) return new Map(t.dict.map(([k, v]) => [k, toData(v)]));
-  if ('repeat' in t) return t.repeat[0].repeat(t.repeat[1]);
-  if ('range' in t) return Array.from({ length: t.range }, (_, i) => i);
-  if ('format' in t) return Array.from({ length: t.format[1] }, (_, i) => t.format[0] + String(i));
-  if ('keyed' in t) return new Map(Array.from({ length: t.keyed[1] }, (_, i) => [t.keyed[0] + String(i), i]));
-  if ('rows' in t) {
-    return Array.from({ length: t.rows }, (_, i) => new Map<string, unknown>([['id', i], ['name', `row ${i}`], ['tags', ['a', 'bc', `t${i}`]], ['score', i + 0.5]]));
-  }
-  let v: unknown[] = [];
-  for (let i = 1; i < t.nest; i++) v = [v];
-  return v;
-}
-
-/** Nested Maps as the plain objects `loads` returns below the top level. */
-function toObjects(v: unknown): unknown {
-  if (v instanceof Map) {
-    const obj: Record<string, unknown> = {};
-    for (const [k, x] of v) setEntry(obj, k as string, toObjects(x));
-    return obj;
-  }
-  if (Array.isArray(v)) return v.map(toObjects);
-  return v;
-}
 
 /** What `loads` must return for a tagged session: a Map in stored order, plain objects inside. */
 function expectSession(loaded: Map<string, unknown>, t: Tag): void {

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import {
   PICKLE_MAX_DEPTH,
   PickleError,
@@ -8,128 +7,11 @@ import {
   pickleLoads,
   pickleLoadsDict,
 } from '../../src/codec/pickle.js';
+import { b64, serializerFixtures as fixtures, sha256, toData, toObjects, type DatetimeEntry, type Tag } from '../support/django-redis-fixtures.js';
 import { describeWith } from '../support/env.js';
 
-// Known answers written by django-redis's own PickleSerializer on CPython 3.11:
-// test/interop/make-cache-serializer-fixtures.py (its docstring describes the format).
-
-type Tag =
-  | null
-  | boolean
-  | string
-  | number
-  | { int: string }
-  | { float: string }
-  | { list: Tag[] }
-  | { tuple: Tag[] }
-  | { dict: Array<[string, Tag]> }
-  | { repeat: [string, number] }
-  | { range: number }
-  | { format: [string, number] }
-  | { keyed: [string, number] }
-  | { rows: number }
-  | { nest: number };
-
-interface DumpsEntry {
-  id: string;
-  value: Tag;
-  pickle?: string;
-  pickle_sha256?: string;
-  pickle_length?: number;
-  pickle_frames?: Array<[number, number]>;
-  protocols?: Record<string, string>;
-}
-
-interface LoadsEntry {
-  id: string;
-  expected: Tag;
-  protocols?: Record<string, string>;
-}
-
-interface RefusedPickle {
-  id: string;
-  pickle: string;
-  why: string;
-  python: string;
-  pickle_loads_ok: boolean;
-  /** A datetime case: refused even when reading datetimes under '_session_expiry'. */
-  datetime_keys_too?: boolean;
-}
-
-interface DatetimeEntry {
-  id: string;
-  python_repr: string;
-  /** The session as read: '_session_expiry' as Python's isoformat(). */
-  expected: Tag;
-  /** By protocol ('0'..'5', and crafted spellings such as '4-binbytes'). */
-  protocols: Record<string, string>;
-  /** PickleSerializer's bytes for the session the writer must produce from `expected`. */
-  rewritten: string;
-  rewritten_is_pytz_datetime: boolean;
-}
-
-interface Fixtures {
-  python: string;
-  django_redis: string;
-  pickle_default_protocol: number;
-  rce_marker: string;
-  dumps: DumpsEntry[];
-  shared: { id: string; value: Tag; pickle: string };
-  loads: LoadsEntry[];
-  datetimes: DatetimeEntry[];
-  datetime_frames: { iso: string; pads: Array<[number, number, string, Array<[number, number]>]> };
-  refused_pickles: RefusedPickle[];
-}
-
-const fixtures = JSON.parse(
-  readFileSync(new URL('../fixtures/django-redis/serializers.json', import.meta.url), 'utf8'),
-) as Fixtures;
-
-const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function pyFloat(repr: string): number {
-  if (repr === 'inf') return Infinity;
-  if (repr === '-inf') return -Infinity;
-  if (repr === 'nan') return NaN;
-  return Number(repr);
-}
-
-function setEntry(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-/**
- * The JS value of a fixture tag. Dicts become Maps (`dicts: 'map'`, Python's order even for "10")
- * or plain objects (`'object'`, what the reader returns below the top level).
- */
-function toData(t: Tag, dicts: 'map' | 'object'): unknown {
-  if (t === null || typeof t !== 'object') return t;
-  if ('int' in t) return Number(t.int);
-  if ('float' in t) return pyFloat(t.float);
-  if ('list' in t) return t.list.map((x) => toData(x, dicts));
-  if ('tuple' in t) return t.tuple.map((x) => toData(x, dicts));
-  if ('dict' in t) return makeDict(t.dict.map(([k, v]) => [k, toData(v, dicts)]), dicts);
-  if ('repeat' in t) return t.repeat[0].repeat(t.repeat[1]);
-  if ('range' in t) return Array.from({ length: t.range }, (_, i) => i);
-  if ('format' in t) return Array.from({ length: t.format[1] }, (_, i) => t.format[0] + String(i));
-  if ('keyed' in t) return makeDict(Array.from({ length: t.keyed[1] }, (_, i) => [t.keyed[0] + String(i), i]), dicts);
-  if ('rows' in t) {
-    return Array.from({ length: t.rows }, (_, i) =>
-      makeDict([['id', i], ['name', `row ${i}`], ['tags', ['a', 'bc', `t${i}`]], ['score', i + 0.5]], dicts),
-    );
-  }
-  let v: unknown[] = [];
-  for (let i = 1; i < t.nest; i++) v = [v];
-  return v;
-}
-
-function makeDict(entries: Array<[string, unknown]>, dicts: 'map' | 'object'): unknown {
-  if (dicts === 'map') return new Map(entries);
-  const obj: Record<string, unknown> = {};
-  for (const [k, v] of entries) setEntry(obj, k, v);
-  return obj;
-}
+// Known answers written by django-redis's own PickleSerializer on CPython 3.11
+// (test/support/django-redis-fixtures.ts).
 
 /** The session as the reader returns it: a Map on top, plain objects below. */
 function expectedSession(t: Tag): Map<string, unknown> {
@@ -142,12 +24,6 @@ function toMaps(v: unknown): unknown {
   if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, toMaps(x)]));
   if (Array.isArray(v)) return v.map(toMaps);
   if (typeof v === 'object' && v !== null) return new Map(Object.entries(v).map(([k, x]) => [k, toMaps(x)]));
-  return v;
-}
-
-function toObjects(v: unknown): unknown {
-  if (v instanceof Map) return makeDict([...v].map(([k, x]) => [k as string, toObjects(x)]), 'object');
-  if (Array.isArray(v)) return v.map(toObjects);
   return v;
 }
 

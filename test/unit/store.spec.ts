@@ -5,18 +5,12 @@
  * misbehave (a key collision), it makes the real database do it.
  */
 import 'reflect-metadata';
-import { rm } from 'node:fs/promises';
-import { Module, type INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import {
-  CreateDjangoSession1700000000000,
   CreateError,
   KeyError,
   resolveSessionOptions,
   SessionEntity,
-  SessionModule,
   SessionService,
   SessionStore,
   TypeOrmSessionBackend,
@@ -24,39 +18,22 @@ import {
   type SessionBackend,
   type SessionExpiry,
 } from '../../src/index.js';
-import { tempSqliteFile } from '../support/app.js';
+import { startSessionContext, type SessionContext } from '../support/app.js';
 
 const AGE = 1209600;
 const SECRET = 'unit-test-secret';
 
-let context: INestApplicationContext;
+let t: SessionContext;
 let sessions: SessionService;
 let dataSource: DataSource;
-const file = tempSqliteFile('unit-store');
 
 beforeAll(async () => {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({
-        type: 'sqlite',
-        database: file,
-        entities: [SessionEntity],
-        migrations: [CreateDjangoSession1700000000000],
-        migrationsRun: true,
-      }),
-      SessionModule.forRoot({ secretKey: SECRET }),
-    ],
-  })
-  class StoreTestModule {}
-  context = await NestFactory.createApplicationContext(StoreTestModule, { logger: false, abortOnError: false });
-  sessions = context.get(SessionService);
-  dataSource = context.get<DataSource>(getDataSourceToken() as string);
+  t = await startSessionContext({ label: 'unit-store', session: { secretKey: SECRET } });
+  sessions = t.sessions;
+  dataSource = t.dataSource;
 });
 
-afterAll(async () => {
-  await context?.close();
-  await Promise.all(['', '-journal'].map((s) => rm(file + s, { force: true })));
-});
+afterAll(() => t?.close());
 
 /** Django's `SessionStore()`: a new, keyless session. */
 const fresh = <T extends Record<string, any> = Record<string, any>>() => new SessionStore<T>(sessions, null, null);

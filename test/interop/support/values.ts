@@ -64,3 +64,9 @@ export async function allSettled(branches: Array<Promise<unknown>>): Promise<voi
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/** The keys Django's login() stores for alice besides `_auth_user_id`: the ModelBackend and her password's auth hash. */
+export const ALICE_AUTH = {
+  _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
+  _auth_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+};
