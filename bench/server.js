@@ -6,6 +6,12 @@
 //   BENCH_PG_URL   postgres URL (postgres)
 //   BENCH_SYNC     PRAGMA synchronous level on sqlite (default NORMAL)
 //   BENCH_DRIVER   TypeORM sqlite driver: sqlite (node-sqlite3, default) | better-sqlite3
+//   BENCH_ENGINE   ours only: the `engine` option, db (default) | cache | cached_db | signed_cookies | file
+//   BENCH_REDIS_URL     cache, cached_db: Redis URL (default redis://127.0.0.1:6379)
+//   BENCH_REDIS_PREFIX  cache, cached_db: the `cache.keyPrefix` (unique per start; the keys under it
+//                       are deleted with SCAN + DEL when the server exits — never FLUSHDB, Redis is shared)
+//   BENCH_FILE_PATH     file: the `filePath` directory (must exist)
+//   BENCH_TRACE=on      records every SQL statement's start and end (bench/sweep.js: where a request waits)
 // For experiments (bench/results/experiments.md):
 //   BENCH_WAL=off              no enableWAL (sqlite's rollback journal)
 //   BENCH_SQLITE3_TRACE=off    node-sqlite3 without the verbose() tracing TypeORM turns on
@@ -16,23 +22,35 @@
 //   GET  /read   { counter } read from the session (0 when absent)
 //   POST /write  increments the session's counter, answers { counter }
 //
-// IPC: the parent sends { type: 'stats' } and gets { type: 'stats', cpu, queries } back
-// (process CPU time in µs and the SQL statements TypeORM ran, counted by a TypeORM logger);
-// { type: 'exit' } closes the app and exits (so --cpu-prof can write its profile).
+// IPC: the parent sends { type: 'stats' } and gets { type: 'stats', cpu, queries, redis, files } back
+// (process CPU time in µs; the SQL statements TypeORM ran, counted by a TypeORM logger; the Redis
+// commands the engine sent, counted by a Proxy around the client; the file operations of the file
+// engine in its directory); { type: 'exit' } closes the app and exits (so --cpu-prof can write its
+// profile). For bench/sweep.js: { type: 'sweep' } runs SessionService.clearExpired() and answers
+// { type: 'swept', count, startMs, endMs }; { type: 'trace' } answers the statement timeline
+// (BENCH_TRACE=on) and the event-loop delay.
 //
 // Plain JavaScript: Nest's decorators are applied with Reflect.decorate, as tsc would.
 import 'reflect-metadata';
 import { Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import fs, { readdirSync, readFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DataSource, EntitySchema } from 'typeorm';
+import { DataSource, EntitySchema, EventSubscriber } from 'typeorm';
 
 const kind = process.env.BENCH_KIND ?? 'bare';
 const db = process.env.BENCH_DB ?? 'sqlite';
+const engine = process.env.BENCH_ENGINE ?? 'db';
 const SECRET = 'bench-secret';
+const ENGINES = ['db', 'cache', 'cached_db', 'signed_cookies', 'file'];
+if (!ENGINES.includes(engine)) throw new Error(`BENCH_ENGINE must be one of ${ENGINES.join(', ')}, got ${engine}`);
+/** Engines that keep sessions in the django_session table. */
+const usesTable = kind === 'ours' && (engine === 'db' || engine === 'cached_db');
+/** Engines that keep sessions in Redis. */
+const usesRedis = kind === 'ours' && (engine === 'cache' || engine === 'cached_db');
 
 // ---- SQL statement counter (a TypeORM logger) ------------------------------------------------
 
@@ -60,6 +78,100 @@ class CountingLogger {
   log() {}
 }
 const sqlLogger = new CountingLogger();
+
+// ---- SQL statement timeline (BENCH_TRACE=on, for bench/sweep.js) -------------------------------
+
+/**
+ * Start and end (ms, performance.now()) of every statement, from TypeORM's BeforeQuery/AfterQuery
+ * events. The time includes any wait for the connection (node-sqlite3 runs one statement at a time
+ * on it; pg waits for a pool client) or for a lock (sqlite's busy handler).
+ */
+const trace = [];
+// TypeORM's sqlite driver shares one query runner among all statements, so the two events are
+// paired by the statement's parameter array (the same object in both); a statement without
+// parameters, by its text (first in, first out).
+const traceStarts = new WeakMap();
+const traceStartsByText = new Map();
+class TraceSubscriber {
+  beforeQuery(event) {
+    const start = { t: performance.now(), sql: event.query };
+    if (event.parameters && typeof event.parameters === 'object') traceStarts.set(event.parameters, start);
+    else traceStartsByText.set(event.query, [...(traceStartsByText.get(event.query) ?? []), start]);
+  }
+  afterQuery(event) {
+    let start;
+    if (event.parameters && typeof event.parameters === 'object') {
+      start = traceStarts.get(event.parameters);
+      traceStarts.delete(event.parameters);
+    } else start = traceStartsByText.get(event.query)?.shift();
+    if (!start) return;
+    const head = start.sql.trimStart().slice(0, 6).toUpperCase();
+    trace.push({ kind: head, start: start.t, end: performance.now(), ok: event.success !== false, conn: event.connection?.name });
+  }
+}
+// TypeORM only takes subscriber classes registered by @EventSubscriber().
+EventSubscriber()(TraceSubscriber);
+const tracing = process.env.BENCH_TRACE === 'on';
+if (tracing) {
+  // Every DataSource of the process, also one the library opens itself (the db engine's own read
+  // connection on a sqlite file in WAL mode, which takes no subscribers from the app's options).
+  const initialize = DataSource.prototype.initialize;
+  DataSource.prototype.initialize = async function (...args) {
+    const result = await initialize.apply(this, args);
+    if (!this.subscribers.some((s) => s instanceof TraceSubscriber)) this.subscribers.push(new TraceSubscriber());
+    return result;
+  };
+}
+const loopDelay = tracing ? monitorEventLoopDelay({ resolution: 5 }) : null;
+loopDelay?.enable();
+// Event-loop stalls on the timeline: a 5 ms timer that fires more than 10 ms late is recorded as a
+// 'LOOP' entry from when it was due to when it ran.
+if (tracing) {
+  let due = performance.now() + 5;
+  setInterval(() => {
+    const now = performance.now();
+    if (now - due > 10) trace.push({ kind: 'LOOP', start: due, end: now, ok: true });
+    due = now + 5;
+  }, 5).unref();
+}
+
+// ---- Redis command counter (cache, cached_db) --------------------------------------------------
+
+const redisCounts = {};
+/**
+ * The node-redis client as the module gets it: a Proxy that counts each command sent through
+ * `sendCommand` (how the module talks to node-redis) and forwards everything to the client.
+ */
+function countingRedis(client) {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === 'sendCommand') {
+        return (args, ...rest) => {
+          const name = String(args[0]).toUpperCase();
+          redisCounts[name] = (redisCounts[name] ?? 0) + 1;
+          return target.sendCommand(args, ...rest);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+// ---- file operation counter (file engine) ------------------------------------------------------
+
+const fileCounts = {};
+/** Counts the fs/promises calls on paths under `dir` (the file engine imports them by name: re-exported with syncBuiltinESMExports). */
+function countFileOps(dir) {
+  for (const name of ['readFile', 'stat', 'open', 'writeFile', 'rename', 'unlink', 'access', 'readdir']) {
+    const original = fs.promises[name];
+    fs.promises[name] = function (path, ...rest) {
+      if (String(path).startsWith(dir)) fileCounts[name] = (fileCounts[name] ?? 0) + 1;
+      return original.call(this, path, ...rest);
+    };
+  }
+  syncBuiltinESMExports();
+}
 
 // ---- the database, the same for every server -------------------------------------------------
 
@@ -170,8 +282,28 @@ async function expressSessionApp() {
   return app;
 }
 
+/** The Redis client of the cache engines (connected in oursApp, closed in main's exit). */
+let redis = null;
+const redisPrefix = process.env.BENCH_REDIS_PREFIX ?? `djs-bench-${process.pid}`;
+
+/** Deletes this server's keys (SCAN MATCH <prefix>:* + DEL: Redis is shared, never FLUSHDB) and closes the client. */
+async function closeRedis() {
+  if (!redis) return;
+  const client = redis;
+  redis = null;
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${redisPrefix}:*`, COUNT: 1000 })) {
+      const batch = Array.isArray(keys) ? keys : [keys];
+      if (batch.length > 0) await client.del(batch);
+    }
+  } finally {
+    await client.close().catch(() => client.destroy());
+  }
+}
+
 async function oursApp() {
   // BENCH_LIB: another build of the library (for experiments with a patched copy of src/).
+  if (kind === 'ours' && engine === 'file') countFileOps(process.env.BENCH_FILE_PATH ?? '');
   const lib = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
   const { SessionModule, SessionEntity, CreateDjangoSession1700000000000, Session } = lib;
   class OursController {
@@ -188,15 +320,27 @@ async function oursApp() {
     }
   }
   routes(OursController, Session());
+  // `engine` only when not the default: a build from before the option (--variant) runs too.
+  const options = { secretKey: SECRET, ...(engine === 'db' ? {} : { engine }) };
+  if (usesRedis) {
+    const { createClient } = await import('redis');
+    redis = await createClient({ url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', disableOfflineQueue: true }).connect();
+    options.cache = { client: countingRedis(redis), keyPrefix: redisPrefix };
+  }
+  if (engine === 'file') {
+    if (!process.env.BENCH_FILE_PATH) throw new Error('BENCH_ENGINE=file needs BENCH_FILE_PATH');
+    options.filePath = process.env.BENCH_FILE_PATH;
+  }
   class AppModule {}
   Reflect.decorate(
     [
       Module({
         imports: [
+          // Every app has the same DataSource; only the engines that use the table get its entity.
           TypeOrmModule.forRoot(
-            dataSourceOptions({ entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true }),
+            dataSourceOptions(usesTable ? { entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true } : {}),
           ),
-          SessionModule.forRoot({ secretKey: SECRET }),
+          SessionModule.forRoot(options),
         ],
         controllers: [OursController],
       }),
@@ -233,7 +377,13 @@ function threadCpu() {
 async function main() {
   const factory = { bare: bareApp, 'express-session': expressSessionApp, ours: oursApp }[kind];
   if (factory === undefined) throw new Error(`unknown BENCH_KIND ${kind}`);
-  const app = await factory();
+  let app;
+  try {
+    app = await factory();
+  } catch (error) {
+    await closeRedis().catch(() => undefined);
+    throw error;
+  }
   if (db === 'sqlite') {
     // Set after init on the driver's single connection: see the README, "Performance".
     const sync = process.env.BENCH_SYNC ?? 'NORMAL';
@@ -260,14 +410,41 @@ async function main() {
         cpu: cpu.user + cpu.system,
         threads: threadCpu(),
         queries: { ...sqlLogger.counts },
+        redis: { ...redisCounts },
+        files: { ...fileCounts },
         texts: message.texts ? [...sqlLogger.texts] : undefined,
       });
+    } else if (message?.type === 'sweep') {
+      // bench/sweep.js: the app sweeps while it serves requests.
+      const { SessionService } = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
+      const startMs = performance.now();
+      try {
+        const count = await app.get(SessionService).clearExpired();
+        process.send({ type: 'swept', id: message.id, count, startMs, endMs: performance.now() });
+      } catch (error) {
+        process.send({ type: 'swept', id: message.id, error: String(error?.stack ?? error), startMs, endMs: performance.now() });
+      }
+    } else if (message?.type === 'trace') {
+      // Times relative to this process's performance.timeOrigin, which is sent along.
+      process.send({
+        type: 'trace',
+        id: message.id,
+        timeOrigin: performance.timeOrigin,
+        trace,
+        loopDelayMaxMs: loopDelay ? loopDelay.max / 1e6 : null,
+        loopDelayP99Ms: loopDelay ? loopDelay.percentile(99) / 1e6 : null,
+      });
+      if (message.reset) {
+        trace.length = 0;
+        loopDelay?.reset();
+      }
     } else if (message?.type === 'exit') {
       await app.close();
+      await closeRedis().catch((error) => console.error(`bench server: Redis cleanup failed: ${error.message}`));
       process.exit(0);
     }
   });
-  process.on('disconnect', () => process.exit(0));
+  process.on('disconnect', () => closeRedis().finally(() => process.exit(0)));
   process.send({ type: 'ready', port, settings });
 }
 

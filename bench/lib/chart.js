@@ -1,6 +1,16 @@
 // A dependency-free SVG bar chart: one bar group per route, one bar per server (median req/s).
 
-const COLORS = { bare: '#9aa0a6', 'express-session': '#e8710a', ours: '#1a73e8', variant: '#34a853' };
+const COLORS = {
+  bare: '#9aa0a6',
+  'express-session': '#e8710a',
+  ours: '#1a73e8',
+  variant: '#34a853',
+  // our other engines: shades apart from the db engine's blue
+  'ours-cache': '#d93025',
+  'ours-cached-db': '#a142f4',
+  'ours-signed-cookies': '#188038',
+  'ours-file': '#795548',
+};
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -12,21 +22,37 @@ function niceMax(value) {
 }
 
 /**
- * @param {{ title: string, subtitle: string, routes: {label: string, bars: {server: string, label: string, value: number, note?: string}[]}[] }} data
+ * @param {{ title: string, subtitle: string, footnote?: string, yLabel?: string, routes: {label: string, bars: {server: string, label: string, value: number, note?: string}[]}[] }} data
  */
-export function barChart({ title, subtitle, routes }) {
-  const width = 860;
-  const height = 440;
+export function barChart({ title, subtitle, footnote, yLabel, routes }) {
+  const nBars = Math.max(...routes.map((r) => r.bars.length));
+  // Wide enough for bars of ~44 px (room for "12,345" above each) when there are many servers.
+  // ... and for the subtitle and the footnote (about 6.4 px a character at 12 px).
+  const width = Math.max(860, Math.ceil(90 + routes.length * ((nBars * 44) / 0.8)), Math.ceil(100 + (subtitle?.length ?? 0) * 6.4), Math.ceil(60 + (footnote?.length ?? 0) * 6.4));
+  // The legend wraps: one more line per ~width of labels.
+  const legendLines = [[]];
+  {
+    let x = 70;
+    for (const bar of routes[0]?.bars ?? []) {
+      const w = 28 + bar.label.length * 6.6;
+      if (x + w > width - 20 && legendLines.at(-1).length > 0) {
+        legendLines.push([]);
+        x = 70;
+      }
+      legendLines.at(-1).push(bar);
+      x += w;
+    }
+  }
+  const height = 440 + (legendLines.length - 1) * 18;
   const left = 70;
   const right = 20;
   const top = 70;
-  const bottom = 90;
+  const bottom = 90 + (legendLines.length - 1) * 18;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const maxValue = niceMax(Math.max(...routes.flatMap((r) => r.bars.map((b) => b.value)).filter(Number.isFinite)));
   const y = (v) => top + plotH - (v / maxValue) * plotH;
   const groupW = plotW / routes.length;
-  const nBars = Math.max(...routes.map((r) => r.bars.length));
   const barW = Math.min(56, (groupW * 0.8) / nBars);
   const out = [];
   out.push(
@@ -43,7 +69,7 @@ export function barChart({ title, subtitle, routes }) {
     );
   }
   out.push(
-    `<text transform="translate(18 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#5f6368">requests/s (median of rounds)</text>`,
+    `<text transform="translate(18 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#5f6368">${esc(yLabel ?? 'requests/s (median of rounds)')}</text>`,
   );
   routes.forEach((route, g) => {
     const gx = left + groupW * g + (groupW - barW * route.bars.length) / 2;
@@ -51,7 +77,7 @@ export function barChart({ title, subtitle, routes }) {
       const x = gx + b * barW;
       const v = Number.isFinite(bar.value) ? bar.value : 0;
       out.push(
-        `<rect x="${(x + 2).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 4).toFixed(1)}" height="${(top + plotH - y(v)).toFixed(1)}" fill="${COLORS[bar.server] ?? '#666'}"><title>${esc(`${route.label} · ${bar.label}: ${Math.round(v)} req/s`)}</title></rect>`,
+        `<rect x="${(x + 2).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 4).toFixed(1)}" height="${(top + plotH - y(v)).toFixed(1)}" fill="${COLORS[bar.server] ?? '#666'}"><title>${esc(`${route.label} · ${bar.label}: ${Math.round(v)} ${yLabel ?? 'req/s'}`)}</title></rect>`,
         `<text x="${(x + barW / 2).toFixed(1)}" y="${(y(v) - 5).toFixed(1)}" text-anchor="middle" font-size="11" fill="#202124">${Math.round(v).toLocaleString('en-US')}</text>`,
       );
       if (bar.note) {
@@ -65,17 +91,20 @@ export function barChart({ title, subtitle, routes }) {
     );
   });
   // legend
-  const servers = routes[0]?.bars ?? [];
-  let lx = left;
-  const ly = height - 30;
-  for (const bar of servers) {
-    out.push(
-      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[bar.server] ?? '#666'}"/>`,
-      `<text x="${lx + 18}" y="${ly}" fill="#202124">${esc(bar.label)}</text>`,
-    );
-    lx += 28 + bar.label.length * 6.6;
-  }
-  out.push(`<text x="${width - right}" y="${ly + 18}" text-anchor="end" fill="#5f6368">above our bars: req/s ratio to express-session (same rounds)</text>`);
+  legendLines.forEach((line, i) => {
+    let lx = left;
+    const ly = height - 30 - (legendLines.length - 1 - i) * 18;
+    for (const bar of line) {
+      out.push(
+        `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[bar.server] ?? '#666'}"/>`,
+        `<text x="${lx + 18}" y="${ly}" fill="#202124">${esc(bar.label)}</text>`,
+      );
+      lx += 28 + bar.label.length * 6.6;
+    }
+  });
+  out.push(
+    `<text x="${width - right}" y="${height - 12}" text-anchor="end" fill="#5f6368">${esc(footnote ?? 'above our bars: req/s ratio to express-session (same rounds)')}</text>`,
+  );
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

@@ -1,0 +1,73 @@
+// The DataSource that bench/sweep.js gives `django-session clearsessions -d`: the sweep bench's
+// database, with the same settings as the app's (sqlite: WAL, busy timeout 5 s, synchronous =
+// NORMAL), and a TypeORM subscriber that times every statement the CLI runs.
+//
+//   SWEEP_DB        sqlite | postgres
+//   SWEEP_SQLITE    the sqlite file (sqlite)
+//   SWEEP_DRIVER    TypeORM sqlite driver: sqlite (default) | better-sqlite3
+//   SWEEP_PG_URL    the database URL (postgres)
+//   SWEEP_LIB       another build's dist/src/index.js (bench/sweep.js --lib), whose CLI runs
+//   SWEEP_TRACE     where to write the timeline (JSON: { timeOrigin, trace: [{ kind, start, end }] },
+//                   times in ms from timeOrigin), when the process exits
+//
+// Exported as a promise of an initialised DataSource: TypeORM has no option for `PRAGMA
+// synchronous`, so it is set after connecting, as the README recommends for the app (the CLI
+// awaits an exported promise, and leaves a DataSource it did not initialise open: it exits anyway).
+import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { DataSource, EventSubscriber } from 'typeorm';
+
+// The entity of the build whose CLI runs (the CLI checks the DataSource knows that very class).
+const { SessionEntity } = await import(process.env.SWEEP_LIB ? pathToFileURL(process.env.SWEEP_LIB).href : '../../dist/src/index.js');
+
+const trace = [];
+// Paired by the statement's parameter array (the same object in both events; TypeORM's sqlite
+// driver shares one query runner), else by its text.
+const starts = new WeakMap();
+const startsByText = new Map();
+class TraceSubscriber {
+  beforeQuery(event) {
+    const start = { t: performance.now(), sql: event.query };
+    if (event.parameters && typeof event.parameters === 'object') starts.set(event.parameters, start);
+    else startsByText.set(event.query, [...(startsByText.get(event.query) ?? []), start]);
+  }
+  afterQuery(event) {
+    let start;
+    if (event.parameters && typeof event.parameters === 'object') {
+      start = starts.get(event.parameters);
+      starts.delete(event.parameters);
+    } else start = startsByText.get(event.query)?.shift();
+    if (!start) return;
+    trace.push({ kind: start.sql.trimStart().slice(0, 6).toUpperCase(), start: start.t, end: performance.now(), ok: event.success !== false });
+  }
+}
+// TypeORM only takes subscriber classes registered by @EventSubscriber().
+EventSubscriber()(TraceSubscriber);
+if (process.env.SWEEP_TRACE) {
+  process.on('exit', () => writeFileSync(process.env.SWEEP_TRACE, JSON.stringify({ timeOrigin: performance.timeOrigin, trace })));
+}
+
+const db = process.env.SWEEP_DB ?? 'sqlite';
+const driver = process.env.SWEEP_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite';
+const dataSource = new DataSource(
+  db === 'postgres'
+    ? { type: 'postgres', url: process.env.SWEEP_PG_URL, entities: [SessionEntity], subscribers: [TraceSubscriber] }
+    : {
+        type: driver,
+        database: process.env.SWEEP_SQLITE,
+        enableWAL: true,
+        ...(driver === 'better-sqlite3' ? { timeout: 5000 } : { busyTimeout: 5000 }),
+        entities: [SessionEntity],
+        subscribers: [TraceSubscriber],
+      },
+);
+
+async function open() {
+  await dataSource.initialize();
+  if (db !== 'postgres') await dataSource.query('PRAGMA synchronous = NORMAL');
+  return dataSource;
+}
+
+export default open();
