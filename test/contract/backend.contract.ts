@@ -304,7 +304,18 @@ export function defineBackendContract(target: ContractTarget): void {
         }
         const live = newKey();
         await backend.saveRow(live, 'live', inOneDay(), true);
-        await expect(backend.clearExpired()).resolves.toBe(expired);
+        // Count the DELETE statements the sweep runs (TypeORM asks the DataSource's logger at each query).
+        const deletes: string[] = [];
+        const logger = dataSource.logger;
+        const counting = Object.assign(Object.create(logger) as typeof logger, { logQuery: (sql: string) => void (/DELETE/i.test(sql) && deletes.push(sql)) });
+        Object.assign(dataSource, { logger: counting });
+        try {
+          await expect(backend.clearExpired()).resolves.toBe(expired);
+        } finally {
+          Object.assign(dataSource, { logger });
+        }
+        // 1,000 + 1,000 + 345 rows: three bounded statements, not one DELETE of everything.
+        expect(deletes).toHaveLength(Math.ceil(expired / SWEEP_BATCH_ROWS));
         const [{ n }] = await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM django_session');
         expect(Number(n)).toBeGreaterThanOrEqual(1);
         expect((await backend.loadRow(live))?.sessionData).toBe('live');
