@@ -32,7 +32,11 @@ function settle(io: Promise<unknown>, callback?: Callback): Promise<void> | void
  * `data`). Nested changes made through property access are saved without `modified = true`
  * (passport does not set it): the data is compared with what it was when first looked at.
  */
-export function requestSessionFacade(state: RequestSessionState, request: Record<PropertyKey, any>): Record<string, any> {
+export function requestSessionFacade(
+  state: RequestSessionState,
+  request: Record<PropertyKey, any>,
+  options: ResolvedSessionOptions,
+): Record<string, any> {
   const { store } = state;
   // What the data was when middleware first looked (for changes made in place, e.g. passport.user).
   let snapshot: string | undefined;
@@ -51,7 +55,7 @@ export function requestSessionFacade(state: RequestSessionState, request: Record
       const io = store.flush().then(() => {
         detached = previous;
         for (const key of keep) if (Object.hasOwn(previous, key)) store.set(key, previous[key]);
-        const fresh = requestSessionFacade(state, request);
+        const fresh = requestSessionFacade(state, request, options);
         if (request.session === proxy) request.session = fresh;
       });
       return settle(io, callback);
@@ -92,7 +96,7 @@ export function requestSessionFacade(state: RequestSessionState, request: Record
     get(_target, property) {
       if (typeof property !== 'string') return undefined;
       if (property === 'id') return store.sessionKey ?? undefined;
-      if (property === 'cookie') return cookieView(state.store, request);
+      if (property === 'cookie') return cookieView(state.store, options);
       if (API.has(property)) return api[property];
       if (detached !== undefined) return detached[property];
       look();
@@ -127,21 +131,18 @@ export function requestSessionFacade(state: RequestSessionState, request: Record
 }
 
 /** A read-only view of what express-session keeps in `req.session.cookie`. */
-function cookieView(store: SessionStore, request: Record<PropertyKey, any>) {
-  const options = (request[OPTIONS] as ResolvedSessionOptions | undefined) ?? undefined;
+function cookieView(store: SessionStore, options: ResolvedSessionOptions) {
   const browser = store.getExpireAtBrowserClose();
   return {
     maxAge: browser ? null : store.getExpiryAge() * 1000,
     expires: browser ? null : store.getExpiryDate(),
-    path: options?.cookiePath,
-    domain: options?.cookieDomain ?? undefined,
-    secure: options?.cookieSecure,
-    httpOnly: options?.cookieHttpOnly,
-    sameSite: options?.cookieSameSite === false ? undefined : options?.cookieSameSite?.toLowerCase(),
+    path: options.cookiePath,
+    domain: options.cookieDomain ?? undefined,
+    secure: options.cookieSecure,
+    httpOnly: options.cookieHttpOnly,
+    sameSite: options.cookieSameSite === false ? undefined : options.cookieSameSite.toLowerCase(),
   };
 }
-
-const OPTIONS = Symbol('nestjs-django-session:options');
 
 
 /**
@@ -165,8 +166,7 @@ export class RequestSessionInstaller {
     const instance = adapter.getInstance();
     const open = async (request: Record<PropertyKey, any>) => {
       const state = await requests.open(request);
-      request[OPTIONS] = options;
-      request.session = requestSessionFacade(state, request);
+      request.session = requestSessionFacade(state, request, options);
       return state;
     };
     const finish = (state: RequestSessionState, response: any) => {
