@@ -33,3 +33,4 @@ export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type Sessio
 export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions } from './auth/index.js';
 export { SocketSessionStore, SocketSessionError, rememberSessionHandshake } from './integrations/websocket.js';
 export { DjangoPassportSerializer, DjangoSessionManager, DjangoSessionStrategy, useDjangoSessions, type DjangoPassportOptions, type PassportInstance } from './integrations/passport.js';
+export { sqliteDataSourceOptions, type SqliteSessionDataSourceSettings, type SqliteSessionDataSourceOptions, type SqliteSynchronous } from './sqlite-options.js';
