@@ -8,7 +8,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { catchError, concatMap, from, Observable, throwError, type Subscription } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
 import {
@@ -88,18 +88,45 @@ export class SessionInterceptor implements NestInterceptor {
     // A guard may have opened it through SessionService.forContext() even where no handler takes it.
     if (already === undefined && !this.shouldOpen(context)) return next.handle();
     const response = http.getResponse();
-    return from(this.requests.open(request)).pipe(
-      concatMap((opened) => {
+    // What `from(open).pipe(concatMap(() => handle().pipe(concatMap(commit), catchError(commit))))`
+    // does, without the half-dozen subscribers rxjs would build per request: each value waits for
+    // the commit, in order; an error commits with its status first; an error of the commit ends it.
+    return new Observable<unknown>((subscriber) => {
+      let handled: Subscription | undefined;
+      let queue: Promise<void> = Promise.resolve();
+      let ended = false;
+      const fail = (error: unknown) => {
+        if (ended) return;
+        ended = true;
+        handled?.unsubscribe();
+        subscriber.error(error);
+      };
+      this.requests.open(request).then((opened) => {
+        if (subscriber.closed) return;
         opened.intercepted = true;
         this.requests.releaseGuard(opened); // from here on, this interceptor answers for it
-        return next.handle().pipe(
-          concatMap((value) => from(this.commit(opened, response, this.successStatus(context, response)).then(() => value))),
-          catchError((error: unknown) =>
-            from(this.commit(opened, response, statusOf(error))).pipe(concatMap(() => throwError(() => error))),
-          ),
-        );
-      }),
-    );
+        handled = next.handle().subscribe({
+          next: (value) => {
+            queue = queue.then(() =>
+              this.commit(opened, response, this.successStatus(context, response)).then(() => {
+                if (!ended) subscriber.next(value);
+              }, fail),
+            );
+          },
+          error: (error: unknown) => {
+            queue = queue.then(() => this.commit(opened, response, statusOf(error)).then(() => fail(error), fail));
+          },
+          complete: () => {
+            queue = queue.then(() => {
+              if (ended) return;
+              ended = true;
+              subscriber.complete();
+            });
+          },
+        });
+      }, fail);
+      return () => handled?.unsubscribe();
+    });
   }
 
   /**

@@ -199,8 +199,27 @@ export function saltedHmac(
   secret: SigningKey,
   algorithm: SigningAlgorithm,
 ): Buffer {
-  const key = createHash(algorithm).update(toBytes(keySalt)).update(toBytes(secret)).digest();
-  return createHmac(algorithm, key).update(toBytes(value)).digest();
+  return createHmac(algorithm, hmacKey(keySalt, secret, algorithm)).update(toBytes(value)).digest();
+}
+
+/**
+ * The derived HMAC keys of the last few (salt, secret, algorithm) triples: an app signs with a
+ * handful of them (a salt per use, a secret and its fallbacks), on every request. Bounded, and kept
+ * in this module only (nothing prints it); a Buffer secret is not cached.
+ */
+const derivedKeys = new Map<string, Buffer>();
+const DERIVED_KEYS_MAX = 64;
+
+function hmacKey(keySalt: string, secret: SigningKey, algorithm: SigningAlgorithm): Buffer {
+  if (typeof secret !== 'string') return createHash(algorithm).update(toBytes(keySalt)).update(secret).digest();
+  const id = `${algorithm}:${keySalt.length}:${keySalt}${secret}`; // unambiguous: the salt's length first
+  let key = derivedKeys.get(id);
+  if (key === undefined) {
+    key = createHash(algorithm).update(toBytes(keySalt)).update(toBytes(secret)).digest();
+    if (derivedKeys.size >= DERIVED_KEYS_MAX) derivedKeys.delete(derivedKeys.keys().next().value!);
+    derivedKeys.set(id, key);
+  }
+  return key;
 }
 
 /**

@@ -7,6 +7,8 @@ export interface Statement {
   sql: string;
   /** For each bound parameter, in order, which argument it takes. */
   order: number[];
+  /** Whether it answers rows (a SELECT) rather than a count of changed rows. */
+  read: boolean;
 }
 
 export type StatementName = 'load' | 'exists' | 'insert' | 'update' | 'delete' | 'clearExpired';
@@ -53,8 +55,9 @@ export function buildStatements(dataSource: DataSource, timeoutMs?: number): Rec
   }
   const repo = dataSource.getRepository(SessionEntity);
   const markers = ['\u0000arg0', '\u0000arg1', '\u0000arg2'];
-  const build = ([sql, params]: [string, unknown[]]): Statement => ({
+  const build = ([sql, params]: [string, unknown[]], read = false): Statement => ({
     sql,
+    read,
     order: params.map((p) => {
       const index = markers.indexOf(p as string);
       if (index < 0) throw new Error(`nestjs-django-session: unexpected parameter in ${sql}`);
@@ -71,9 +74,11 @@ export function buildStatements(dataSource: DataSource, timeoutMs?: number): Rec
         .where('s.sessionKey = :key', { key: a0 })
         .andWhere('s.expireDate > :now', { now: a1 })
         .getQueryAndParameters(),
+      true,
     ),
     exists: build(
       repo.createQueryBuilder('s').select('1', 'found').where('s.sessionKey = :key', { key: a0 }).limit(1).getQueryAndParameters(),
+      true,
     ),
     insert: build(
       repo

@@ -7,6 +7,7 @@ import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
+import { runDirect } from './direct-sqlite.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
 /** A `django_session` row as the db engine reads it. */
@@ -168,7 +169,15 @@ export class TypeOrmSessionBackend extends SessionBackend {
   private async run(name: StatementName, args: unknown[]) {
     const statement = (this.#statements ??= buildStatements(this.dataSource, this.#timeoutMs))[name];
     const params = statement.order.map((i) => args[i]);
-    const runner = (name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource).createQueryRunner();
+    const dataSource = name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource;
+    try {
+      const direct = runDirect(dataSource, statement.sql, params, statement.read);
+      // better-sqlite3 answers at once (nothing to time out); node-sqlite3 gets the same limit as below.
+      if (direct !== undefined) return 'then' in direct ? await withinStoreTimeout(direct, this.#timeoutMs, name) : direct;
+    } catch (error) {
+      throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
+    }
+    const runner = dataSource.createQueryRunner();
     const query = runner.query(statement.sql, params, true);
     // The connection goes back to the pool when the statement ends, not when the request stops
     // waiting for it: a statement stuck on a lock would otherwise hold up the next one given it.
@@ -251,7 +260,7 @@ function errorClass(error: unknown): string {
  * lock (up to `busyTimeout`) holds up every session read of the app behind it. In WAL mode readers
  * never wait for writers, so reads on a connection of their own go on. Only for a file in WAL mode
  * (in rollback-journal mode a writer's lock blocks readers anyway); the app's own options are
- * reused as they are, without migrations or schema sync.
+ * reused as they are, without migrations or schema sync, and its query subscribers are shared.
  */
 async function openSqliteReader(dataSource: DataSource): Promise<DataSource | undefined> {
   const options = dataSource.options as { type: string; database?: string; enableWAL?: boolean; name?: string };
@@ -267,5 +276,8 @@ async function openSqliteReader(dataSource: DataSource): Promise<DataSource | un
     synchronize: false,
     dropSchema: false,
   } as DataSourceOptions);
-  return reader.initialize();
+  await reader.initialize();
+  // The app's query subscribers (tracing, metrics) see the reads too: the reader's list is the app's.
+  Object.defineProperty(reader, 'subscribers', { get: () => dataSource.subscribers, configurable: true });
+  return reader;
 }

@@ -1,0 +1,116 @@
+import type { DataSource } from 'typeorm';
+
+/** What a statement of the db engine gives back: the rows of a read, the rows a write changed. */
+export interface StatementResult {
+  records: unknown[];
+  affected: number | undefined;
+}
+
+interface Sqlite3Statement {
+  all(params: unknown[], callback: (error: Error | null, rows: unknown[]) => void): unknown;
+  run(params: unknown[], callback: (this: { changes: number }, error: Error | null) => void): unknown;
+  finalize(callback?: () => void): unknown;
+}
+interface Sqlite3Database {
+  prepare(sql: string, callback: (error: Error | null) => void): Sqlite3Statement;
+  close(callback?: (error: Error | null) => void): unknown;
+}
+interface BetterSqlite3Statement {
+  readonly reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
+interface BetterSqlite3Database {
+  prepare(sql: string): BetterSqlite3Statement;
+}
+
+/** A connection's prepared statements, by SQL (the engine has six). */
+const sqlite3Statements = new WeakMap<Sqlite3Database, Map<string, Promise<Sqlite3Statement>>>();
+const betterStatements = new WeakMap<BetterSqlite3Database, Map<string, BetterSqlite3Statement>>();
+
+/**
+ * Runs one of the db engine's statements on a sqlite driver's own connection, with the statement
+ * prepared once per connection — or returns undefined, and TypeORM's query runner runs it.
+ *
+ * TypeORM's node-sqlite3 runner prepares, runs and finalizes every statement anew (three trips
+ * through node-sqlite3's queue, on libuv's thread pool) and both sqlite runners do work per query
+ * that nothing reads in a session route (query events, two clocks, result objects). What TypeORM
+ * promises the app is kept: its logger sees each statement as before (`logQuery`, and
+ * `logQueryError`); the direct path is taken only when nothing else watches queries: no
+ * subscribers (their `beforeQuery`/`afterQuery`) and no `maxQueryExecutionTime`.
+ *
+ * On node-sqlite3 a kept statement would stop the connection from closing (SQLITE_BUSY,
+ * "unfinalized statements"), so the connection's `close` finalizes them first. Reads run to
+ * their end (SQLITE_DONE), so no read transaction stays open in WAL mode.
+ */
+export function runDirect(dataSource: DataSource, sql: string, params: unknown[], read: boolean): Promise<StatementResult> | StatementResult | undefined {
+  if (dataSource.subscribers.length > 0 || dataSource.options.maxQueryExecutionTime) return undefined;
+  const { type } = dataSource.options;
+  const connection = (dataSource.driver as { databaseConnection?: unknown }).databaseConnection;
+  if (connection === undefined || connection === null) return undefined;
+  if (type === 'better-sqlite3') return runBetter(dataSource, connection as BetterSqlite3Database, sql, params, read);
+  if (type === 'sqlite') return runSqlite3(dataSource, connection as Sqlite3Database, sql, params, read);
+  return undefined;
+}
+
+function runBetter(dataSource: DataSource, db: BetterSqlite3Database, sql: string, params: unknown[], read: boolean): StatementResult {
+  let statements = betterStatements.get(db);
+  if (statements === undefined) betterStatements.set(db, (statements = new Map()));
+  dataSource.logger.logQuery(sql, params);
+  try {
+    let statement = statements.get(sql);
+    if (statement === undefined) statements.set(sql, (statement = db.prepare(sql)));
+    return read ? { records: statement.all(...params), affected: undefined } : { records: [], affected: statement.run(...params).changes };
+  } catch (error) {
+    dataSource.logger.logQueryError(error as Error, sql, params);
+    throw error;
+  }
+}
+
+function runSqlite3(dataSource: DataSource, db: Sqlite3Database, sql: string, params: unknown[], read: boolean): Promise<StatementResult> {
+  let statements = sqlite3Statements.get(db);
+  if (statements === undefined) {
+    sqlite3Statements.set(db, (statements = new Map()));
+    finalizeBeforeClose(db, statements);
+  }
+  dataSource.logger.logQuery(sql, params);
+  let prepared = statements.get(sql);
+  if (prepared === undefined) {
+    prepared = new Promise<Sqlite3Statement>((resolve, reject) => {
+      const statement = db.prepare(sql, (error) => (error ? reject(error) : resolve(statement)));
+    });
+    statements.set(sql, prepared);
+    // A statement that did not prepare (the table is not there yet) is tried again next time.
+    prepared.catch(() => statements.delete(sql));
+  }
+  return prepared
+    .then(
+      (statement) =>
+        new Promise<StatementResult>((resolve, reject) => {
+          if (read) statement.all(params, (error, rows) => (error ? reject(error) : resolve({ records: rows, affected: undefined })));
+          else {
+            statement.run(params, function (error) {
+              if (error) reject(error);
+              else resolve({ records: [], affected: this.changes });
+            });
+          }
+        }),
+    )
+    .catch((error: unknown) => {
+      dataSource.logger.logQueryError(error as Error, sql, params);
+      throw error;
+    });
+}
+
+/** Makes `db.close()` finalize this module's statements first (sqlite refuses to close a connection with live statements). */
+function finalizeBeforeClose(db: Sqlite3Database, statements: Map<string, Promise<Sqlite3Statement>>): void {
+  const close = db.close;
+  db.close = function (this: Sqlite3Database, callback?: (error: Error | null) => void) {
+    const kept = [...statements.values()];
+    statements.clear();
+    void Promise.all(kept.map((p) => p.then((s) => new Promise<void>((resolve) => s.finalize(() => resolve())), () => undefined))).then(() =>
+      close.call(db, callback),
+    );
+    return db;
+  };
+}
