@@ -72,6 +72,7 @@ export function appendSetCookie(response: AnyResponse, value: string): void {
 /** `patch_vary_headers(response, ('Cookie',))`: adds `Cookie` to `Vary` once. */
 export function addVaryCookie(response: AnyResponse): void {
   const previous = getHeader(response, 'vary');
+  if (previous === undefined) return setHeader(response, 'Vary', 'Cookie');
   const current = Array.isArray(previous) ? previous.join(', ') : previous === undefined ? '' : String(previous);
   const fields = current.split(',').map((f) => f.trim().toLowerCase());
   if (fields.includes('cookie') || fields.includes('*')) return;

@@ -63,6 +63,8 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   private readonly usesSession = new WeakMap<Function, boolean>();
+  /** The status each handler answers with when it succeeds (`@HttpCode()`, or Nest's 201 for POST, else 200). */
+  private readonly handlerStatus = new WeakMap<Function, number>();
 
   constructor(protected readonly requests: SessionRequests) {}
 
@@ -237,7 +239,7 @@ export class SessionInterceptor implements NestInterceptor {
     const { store, cookiePresent } = opened;
     if (opened.committed) return;
     opened.committed = true;
-    await store.settle();
+    if (store.hasPendingIO) await store.settle();
     const { options } = this.requests;
     const accessed = store.accessed;
     // Middleware using req.session (passport) changes nested values in place without saying so.
@@ -315,9 +317,13 @@ export class SessionInterceptor implements NestInterceptor {
     const current = response?.statusCode;
     if (typeof current === 'number' && current !== 200) return current;
     const handler = context.getHandler();
-    const code = Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined;
-    if (code !== undefined) return code;
-    return Reflect.getMetadata(METHOD_METADATA, handler) === RequestMethod.POST ? 201 : 200;
+    let status = this.handlerStatus.get(handler);
+    if (status === undefined) {
+      const code = Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined;
+      status = code ?? (Reflect.getMetadata(METHOD_METADATA, handler) === RequestMethod.POST ? 201 : 200);
+      this.handlerStatus.set(handler, status);
+    }
+    return status;
   }
 }
 

@@ -307,6 +307,11 @@ export class SessionStore<T extends SessionData = SessionData> {
     return run;
   }
 
+  /** @internal Whether I/O started by flush()/cycleKey() may still be running (`settle()` waits for it). */
+  get hasPendingIO(): boolean {
+    return this.#pending !== null;
+  }
+
   /** @internal Waits for I/O started by flush()/cycleKey(); rethrows its error. */
   async settle(): Promise<void> {
     if (this.#pending === null) return;

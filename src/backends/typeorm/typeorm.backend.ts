@@ -7,7 +7,7 @@ import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
-import { runDirect } from './direct-sqlite.js';
+import { runDirect } from './direct-statements.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
 /** A `django_session` row as the db engine reads it. */

@@ -15,6 +15,9 @@ interface Sqlite3Database {
   prepare(sql: string, callback: (error: Error | null) => void): Sqlite3Statement;
   close(callback?: (error: Error | null) => void): unknown;
 }
+interface PgPool {
+  query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
 interface BetterSqlite3Statement {
   readonly reader: boolean;
   all(...params: unknown[]): unknown[];
@@ -29,8 +32,9 @@ const sqlite3Statements = new WeakMap<Sqlite3Database, Map<string, Promise<Sqlit
 const betterStatements = new WeakMap<BetterSqlite3Database, Map<string, BetterSqlite3Statement>>();
 
 /**
- * Runs one of the db engine's statements on a sqlite driver's own connection, with the statement
- * prepared once per connection — or returns undefined, and TypeORM's query runner runs it.
+ * Runs one of the db engine's statements on the driver itself — on sqlite with the statement
+ * prepared once per connection, on PostgreSQL through the pool — or returns undefined, and
+ * TypeORM's query runner runs it (MySQL/MariaDB, or when something watches TypeORM's queries).
  *
  * TypeORM's node-sqlite3 runner prepares, runs and finalizes every statement anew (three trips
  * through node-sqlite3's queue, on libuv's thread pool) and both sqlite runners do work per query
@@ -46,11 +50,31 @@ const betterStatements = new WeakMap<BetterSqlite3Database, Map<string, BetterSq
 export function runDirect(dataSource: DataSource, sql: string, params: unknown[], read: boolean): Promise<StatementResult> | StatementResult | undefined {
   if (dataSource.subscribers.length > 0 || dataSource.options.maxQueryExecutionTime) return undefined;
   const { type } = dataSource.options;
+  if (type === 'postgres') {
+    const pool = (dataSource.driver as { master?: PgPool }).master;
+    return typeof pool?.query === 'function' ? runPostgres(dataSource, pool, sql, params) : undefined;
+  }
   const connection = (dataSource.driver as { databaseConnection?: unknown }).databaseConnection;
   if (connection === undefined || connection === null) return undefined;
   if (type === 'better-sqlite3') return runBetter(dataSource, connection as BetterSqlite3Database, sql, params, read);
   if (type === 'sqlite') return runSqlite3(dataSource, connection as Sqlite3Database, sql, params, read);
   return undefined;
+}
+
+/**
+ * PostgreSQL: the statement through the pool's own `query` (a client for one statement, given
+ * back when it ends), without TypeORM's query runner around it. Unnamed statements, as TypeORM
+ * sends them: named ones would break behind PgBouncer in transaction mode.
+ */
+function runPostgres(dataSource: DataSource, pool: PgPool, sql: string, params: unknown[]): Promise<StatementResult> {
+  dataSource.logger.logQuery(sql, params);
+  return pool.query(sql, params).then(
+    (result) => ({ records: result.rows, affected: result.rowCount ?? undefined }),
+    (error: unknown) => {
+      dataSource.logger.logQueryError(error as Error, sql, params);
+      throw error;
+    },
+  );
 }
 
 function runBetter(dataSource: DataSource, db: BetterSqlite3Database, sql: string, params: unknown[], read: boolean): StatementResult {
