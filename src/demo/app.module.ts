@@ -1,36 +1,50 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
 import { SessionEntity } from '../backends/typeorm/session.entity.js';
 import { SessionModule } from '../session.module.js';
+import { sqliteDataSourceOptions } from '../sqlite-options.js';
+import { CreateDemoAuthUser1700000000100, DemoUser } from './auth-user.js';
 import { DemoController } from './demo.controller.js';
+import { DemoFastifyPassport, DemoLocalStrategy, DemoUserSerializer, PassportController, PassportLoginGuard } from './passport.js';
 
 export const DEMO_SECRET = 'django-insecure-demo-only-secret-key-change-me';
 
+export type DemoPlatform = 'express' | 'fastify';
+
 export interface DemoSettings {
-  /** The embedded sqlite file holding `django_session`. */
+  /** The embedded sqlite file holding `django_session` and Django's `auth_user`. */
   sqlitePath: string;
   secretKey: string;
+  /** The HTTP platform, for the Passport part (default `'express'`). See bootstrap.ts. */
+  platform?: DemoPlatform;
 }
 
-/** The demo: its views, sessions in `django_session` on an embedded sqlite file. */
-@Module({ controllers: [DemoController] })
+/**
+ * The demo: the views of "How to use sessions", plus a Passport login on Django's `auth_user`;
+ * `django_session` and `auth_user` in an embedded sqlite file (with the library's safe and fast
+ * sqlite settings: `sqliteDataSourceOptions`).
+ */
+@Module({})
 export class AppModule {
-  static forRoot({ sqlitePath, secretKey }: DemoSettings): DynamicModule {
+  static forRoot({ sqlitePath, secretKey, platform = 'express' }: DemoSettings): DynamicModule {
+    const passport: Provider[] =
+      platform === 'fastify' ? [DemoFastifyPassport, DemoUserSerializer, PassportLoginGuard] : [DemoLocalStrategy, DemoUserSerializer, PassportLoginGuard];
     return {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot({
-          type: 'sqlite',
-          database: sqlitePath,
-          entities: [SessionEntity],
-          migrations: [CreateDjangoSession1700000000000],
+          ...sqliteDataSourceOptions({ database: sqlitePath }),
+          entities: [SessionEntity, DemoUser],
+          migrations: [CreateDjangoSession1700000000000, CreateDemoAuthUser1700000000100],
           migrationsRun: true,
-          enableWAL: true,
-          busyTimeout: 5000,
         }),
-        SessionModule.forRoot({ secretKey }),
+        TypeOrmModule.forFeature([DemoUser]),
+        // requestSession: req.session for Passport (the same session @Session() gives).
+        SessionModule.forRoot({ secretKey, requestSession: true }),
       ],
+      controllers: [DemoController, PassportController],
+      providers: passport,
     };
   }
 }

@@ -1,10 +1,10 @@
 /**
  * The demo app (src/demo) driven by a real Chromium, as a user drives it:
  *
- * - `startDemo()`: the demo's own AppModule on Express, in-process, listening on a random port,
- *   with sessions on a fresh temporary sqlite file. It records, for every request, the
- *   `sessionid` cookie the *server* received (`demo.seen`), and exposes the engine so a test can
- *   read a session's stored data by key.
+ * - `startDemo()`: the demo app as `npm start` makes it (`createDemoApp`), on Express, in-process,
+ *   listening on a random port, with sessions on a fresh temporary sqlite file. It records, for
+ *   every request, the `sessionid` cookie the *server* received (`demo.seen`), and exposes the
+ *   engine so a test can read a session's stored data by key.
  * - `launchChromium()`: headless Debian chromium through puppeteer-core (no browser download),
  *   with app.test and evil.test mapped to 127.0.0.1: two sites on one machine.
  * - `startOtherSite()`: a tiny server for the pages of "another site" (a form that auto-submits a
@@ -20,11 +20,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { parseCookie } from 'cookie';
 import { SessionBackend } from '../../src/index.js';
-import { AppModule, DEMO_SECRET } from '../../src/demo/app.module.js';
+import { DEMO_SECRET } from '../../src/demo/app.module.js';
+import { createDemoApp } from '../../src/demo/bootstrap.js';
 
 // The page globals the callbacks below use: they run in the browser, and test/tsconfig has no DOM lib.
 declare const document: { getElementById(id: string): { textContent: string | null } | null };
@@ -60,10 +60,7 @@ export interface Demo {
 
 export async function startDemo(): Promise<Demo> {
   const dir = await mkdtemp(join(tmpdir(), 'demo-browser-'));
-  const app = await NestFactory.create(
-    AppModule.forRoot({ sqlitePath: join(dir, 'demo.sqlite3'), secretKey: DEMO_SECRET }),
-    { logger: false },
-  );
+  const app = await createDemoApp({ sqlitePath: join(dir, 'demo.sqlite3'), secretKey: DEMO_SECRET }, { logger: false });
   const seen: SeenRequest[] = [];
   app.use((req: { method: string; url: string; headers: Record<string, string | undefined> }, _res: unknown, next: () => void) => {
     const cookies = parseCookie(req.headers.cookie ?? '');

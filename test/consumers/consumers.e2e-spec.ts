@@ -5,15 +5,25 @@
  * The apps find Nest, TypeORM and sqlite3 (the package's peers, installed with
  * --legacy-peer-deps so that npm does not fetch its own copies) in this repository's node_modules
  * (they live below it), as they would in their own.
+ *
+ * The README's integration examples (its "## Integrations" blocks, marked
+ * `<!-- consumer-example: ... -->`) are taken out of README.md unchanged, compiled in both apps and
+ * run from the ESM one, each as its own process, driven over HTTP and WebSockets
+ * (see readme-examples.ts).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { io as ioClient } from 'socket.io-client';
+import sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
+import WebSocket from 'ws';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
-import { SessionCodec } from '../../src/index.js';
+import { CreateDemoAuthUser1700000000100 } from '../../src/demo/auth-user.js';
+import { MODEL_BACKEND, SessionCodec } from '../../src/index.js';
+import { readmeExamples, readReadme, runExample, Visitor, writeExamples, type RunningExample } from './readme-examples.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = join(root, '.tmp', 'consumers');
@@ -74,6 +84,10 @@ export const dataSource = new DataSource({
 `,
 };
 
+/** The README's example programs: the directories the marked blocks write a `main.ts` into. */
+const EXAMPLE_PROGRAMS = ['django-login', 'graphql', 'passport-express', 'passport-fastify', 'request-session', 'websocket'];
+const examples = readmeExamples(readReadme(root));
+
 beforeAll(() => {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -112,6 +126,7 @@ beforeAll(() => {
     cpSync(join(root, 'test', 'consumers', 'app.ts.txt'), join(dir, 'src', 'main.ts'));
     cpSync(join(root, 'test', 'consumers', 'data-source.ts.txt'), join(dir, 'src', 'data-source.ts'));
     for (const [name, text] of Object.entries(DATA_SOURCE_FILES)) writeFileSync(join(dir, name), text);
+    writeExamples(join(dir, 'src', 'examples'), examples);
     execFileSync(process.execPath, [tsc, '-p', dir], { stdio: 'inherit' });
   }
 }, 180_000);
@@ -167,6 +182,194 @@ describe.each(Object.keys(FORMATS))('the packed package in a %s app', (format) =
   });
 });
 
+// ---- the README's integration examples ------------------------------------------------------------
+
+const EXAMPLE_SECRET = 'readme-example-secret';
+const exampleMain = (program: string) => join(work, 'esm', 'dist', 'examples', program, 'main.js');
+
+/** Runs SQL on a sqlite file with a connection of its own (the example's app holds another). */
+function sql<T = Record<string, unknown>>(file: string, statement: string, params: unknown[] = []): Promise<T[]> {
+  const db = new sqlite3.Database(file);
+  db.configure('busyTimeout', 5000);
+  return new Promise<T[]>((resolve, reject) => db.all(statement, params, (error, rows) => (error ? reject(error) : resolve(rows as T[])))).finally(
+    () => new Promise<void>((resolve) => db.close(() => resolve())),
+  );
+}
+
+describe("the README's integration examples", () => {
+  it('are every code block of "## Integrations", each marked, and write a main.ts for each program', () => {
+    const readme = readReadme(root);
+    const section = readme.slice(readme.indexOf('\n## Integrations\n'), readme.indexOf('\n## One login for Django and NestJS\n'));
+    const fences = section.match(/^```\w*$/gm)!.filter((_, i) => i % 2 === 0);
+    const marked = section.match(/^<!-- consumer-example: [^>]+ -->\n```ts$/gm) ?? [];
+    expect(marked.length).toBe(fences.length);
+    expect(fences.length).toBeGreaterThanOrEqual(EXAMPLE_PROGRAMS.length);
+    const programs = [...examples.keys()].filter((path) => path.endsWith('/main.ts')).map((path) => path.split('/')[0]);
+    expect(programs.sort()).toEqual(EXAMPLE_PROGRAMS);
+  });
+});
+
+describe("the README's integration examples, compiled from README.md and run from the ESM app", () => {
+  it('compiled in the CommonJS app too', () => {
+    for (const program of EXAMPLE_PROGRAMS) expect(existsSync(join(work, 'commonjs', 'dist', 'examples', program, 'main.js'))).toBe(true);
+  });
+
+  describe('req.session for middleware (Express)', () => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('request-session'), { SECRET_KEY: EXAMPLE_SECRET })), 60_000);
+    afterAll(() => app?.stop());
+
+    it("counts views in express middleware, read through @Session(); regenerate() logs in under a new key and the old key is dead", async () => {
+      const visitor = new Visitor(app.url);
+      expect((await visitor.get('/views')).body).toEqual({ views: 1, user: null });
+      const first = visitor.cookie;
+      expect(first).toMatch(/^[a-z0-9]{32}$/);
+      expect((await visitor.get('/views')).body).toEqual({ views: 2, user: null });
+      expect(visitor.cookie).toBe(first);
+
+      const login = await visitor.post('/login', { username: 'ada' });
+      expect(login.body).toEqual({ user: 'ada' });
+      const loggedIn = visitor.cookie;
+      expect(loggedIn).toMatch(/^[a-z0-9]{32}$/);
+      expect(loggedIn).not.toBe(first);
+      expect((await visitor.get('/views')).body).toEqual({ views: 1, user: 'ada' });
+
+      const old = new Visitor(app.url, first);
+      expect((await old.get('/views')).body).toEqual({ views: 1, user: null });
+      expect(old.cookie).not.toBe(first);
+    });
+  });
+
+  describe.each([
+    ['passport-express', 'Passport on Express', { status: 200, body: { username: null } }],
+    ['passport-fastify', 'Passport on Fastify', { status: 200, body: { username: null } }],
+    ['django-login', "Django's login without Passport", { status: 401 }],
+  ] as const)('%s (%s)', (program, _title, anonymousMe) => {
+    let app: RunningExample;
+    const codec = new SessionCodec({ secretKey: EXAMPLE_SECRET });
+    const PLANTED = 'plantedplantedplantedplanted0001';
+    beforeAll(async () => {
+      app = await runExample(exampleMain(program), { SECRET_KEY: EXAMPLE_SECRET }, async (cwd) => {
+        // Django's auth_user with ada / lovelace (pbkdf2_sha256), as the demo's migration makes it.
+        const dataSource = new DataSource({ type: 'sqlite', database: join(cwd, 'app.sqlite3'), migrations: [CreateDemoAuthUser1700000000100] });
+        await dataSource.initialize();
+        await dataSource.runMigrations();
+        await dataSource.destroy();
+      });
+      // An anonymous session the visitor holds before logging in (the key a fixation attack plants).
+      await sql(join(app.cwd, 'app.sqlite3'), "INSERT INTO django_session VALUES (?, ?, '2999-01-01 00:00:00')", [PLANTED, codec.encode({ cart: [1] })]);
+    }, 60_000);
+    afterAll(() => app?.stop());
+
+    const stored = async (key: string | null) => {
+      const rows = await sql<{ session_data: string }>(join(app.cwd, 'app.sqlite3'), 'SELECT session_data FROM django_session WHERE session_key = ?', [key]);
+      return rows.length === 0 ? undefined : codec.decode(rows[0]!.session_data).data;
+    };
+
+    it("refuses a wrong password; logs in under a new key with Django's login keys; logs out, and the old key is dead", async () => {
+      const visitor = new Visitor(app.url, PLANTED);
+      expect(await visitor.get('/me')).toMatchObject(anonymousMe);
+
+      const wrong = await visitor.post('/login', { username: 'ada', password: 'nope' });
+      expect(wrong.status).toBe(401);
+      expect(wrong.setCookie).toEqual([]);
+
+      const login = await visitor.post('/login', { username: 'ada', password: 'lovelace' });
+      expect({ status: login.status, body: login.body }).toEqual({ status: 201, body: { username: 'ada' } });
+      const key = visitor.cookie;
+      expect(key).toMatch(/^[a-z0-9]{32}$/);
+      expect(key).not.toBe(PLANTED);
+      expect(await stored(PLANTED)).toBeUndefined();
+      expect(await stored(key)).toEqual({
+        cart: [1],
+        _auth_user_id: '1',
+        _auth_user_backend: MODEL_BACKEND,
+        _auth_user_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      expect((await visitor.get('/me')).body).toEqual({ username: 'ada' });
+
+      const logout = await visitor.post('/logout');
+      expect(logout.status).toBe(201);
+      expect(logout.setCookie).toEqual([expect.stringMatching(/^sessionid=; Max-Age=0; /)]);
+      expect(visitor.cookie).toBeNull();
+      expect(await stored(key)).toBeUndefined();
+      expect(await new Visitor(app.url, key).get('/me')).toMatchObject(anonymousMe);
+    });
+  });
+
+  describe.each([
+    ['express', 'Apollo'],
+    ['fastify', 'Mercurius'],
+  ])('GraphQL on %s (%s)', (platform) => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('graphql'), { SECRET_KEY: EXAMPLE_SECRET, PLATFORM: platform })), 60_000);
+    afterAll(() => app?.stop());
+
+    it('an operation of two mutations sets the cookie once; a query reads the session and sets none', async () => {
+      const visitor = new Visitor(app.url);
+      const added = await visitor.graphql('mutation { a: add b: add }');
+      expect({ status: added.status, body: added.body }).toEqual({ status: 200, body: { data: { a: 1, b: 2 } } });
+      expect(added.setCookie).toHaveLength(1);
+      const read = await visitor.graphql('{ items }');
+      expect(read.body).toEqual({ data: { items: 2 } });
+      expect(read.setCookie).toEqual([]);
+      const stranger = await new Visitor(app.url).graphql('{ items }');
+      expect({ body: stranger.body, setCookie: stranger.setCookie }).toEqual({ body: { data: { items: 0 } }, setCookie: [] });
+    });
+  });
+
+  describe.each(['socket.io', 'ws'])('a WebSocket gateway on %s', (adapter) => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('websocket'), { SECRET_KEY: EXAMPLE_SECRET, ...(adapter === 'ws' ? { WS_ADAPTER: 'ws' } : {}) })), 60_000);
+    afterAll(() => app?.stop());
+
+    /** A connected socket carrying `cookie`; `whoami()` sends the message and resolves to the answer's data. */
+    async function connect(cookie: string | null): Promise<{ whoami(): Promise<unknown>; close(): void }> {
+      const headers: Record<string, string> = cookie === null ? {} : { cookie: `sessionid=${cookie}` };
+      if (adapter === 'socket.io') {
+        const socket = ioClient(app.url, { transports: ['websocket'], extraHeaders: headers, forceNew: true, reconnection: false });
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', () => resolve());
+          socket.once('connect_error', reject);
+        });
+        return {
+          whoami: () => new Promise((resolve) => socket.once('whoami', resolve).emit('whoami', {})),
+          close: () => socket.close(),
+        };
+      }
+      const ws = new WebSocket(app.url.replace('http', 'ws'), { headers });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      return {
+        whoami: () =>
+          new Promise((resolve) => {
+            ws.once('message', (raw) => resolve((JSON.parse(String(raw)) as { event: string; data: unknown }).data));
+            ws.send(JSON.stringify({ event: 'whoami', data: {} }));
+          }),
+        close: () => ws.close(),
+      };
+    }
+
+    it("a socket sees the session of the cookie it connected with, and a logout over HTTP on its next message", async () => {
+      const visitor = new Visitor(app.url);
+      expect((await visitor.post('/login', { user: 'ada' })).body).toEqual({ user: 'ada' });
+      const socket = await connect(visitor.cookie);
+      const anonymous = await connect(null);
+      try {
+        expect(await socket.whoami()).toBe('ada');
+        expect(await anonymous.whoami()).toBeNull();
+        await visitor.post('/logout');
+        expect(visitor.cookie).toBeNull();
+        expect(await socket.whoami()).toBeNull();
+      } finally {
+        socket.close();
+        anonymous.close();
+      }
+    });
+  });
+});
 
 describe('the tarball', () => {
   it('carries the LICENSE its package.json names', () => {

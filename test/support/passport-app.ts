@@ -6,6 +6,9 @@
  * `secureSession()` registered after `NestFactory.create`). Each suite brings its users: how a
  * username and password are checked, and its serializer.
  *
+ * The strategies and guards are also those of the Passport interop server
+ * (test/interop/nest/passport-server.ts, run as its own process).
+ *
  * Routes: POST /visit (counts visits in the session before any login), POST /login[?keep]
  * ({username, password}; `keep`: passport's keepSessionInfo), GET /me (`req.user`, read by Passport
  * alone), POST /logout.

@@ -1,8 +1,9 @@
 /**
  * The Nest side of the Passport interop test (../passport.spec.ts): Passport logins on Django's
  * users (auth_user, read with SQL) through `DjangoPassportSerializer`. Express: `passport` +
- * `passport-local` + `@nestjs/passport`; Fastify: `@fastify/passport`. Compiled with the rest of
- * test/interop/nest by ../support/build.ts. Configured by the environment:
+ * `passport-local` + `@nestjs/passport`; Fastify: `@fastify/passport`, with the strategies and
+ * guards of the e2e suites (test/support/passport-app.ts). Compiled with the rest of
+ * test/interop/nest (and test/support) by ../support/build.ts. Configured by the environment:
  *
  *   INTEROP_DB_URL            sqlite:////abs/file | postgres://... | mysql://...
  *   INTEROP_SECRET_KEY        secretKey (Django's SECRET_KEY)
@@ -12,27 +13,12 @@
  * GET /me (`req.user`), POST /logout. Prints {"port": N} once listening; exits when stdin closes.
  */
 import 'reflect-metadata';
-import {
-  Controller,
-  Get,
-  HttpCode,
-  Injectable,
-  Module,
-  Post,
-  Req,
-  UnauthorizedException,
-  UseGuards,
-  type CanActivate,
-  type ExecutionContext,
-  type INestApplication,
-} from '@nestjs/common';
+import { Controller, Get, HttpCode, Injectable, Module, Post, Req, UseGuards, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
+import { PassportModule } from '@nestjs/passport';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { InjectDataSource, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
-import { Authenticator } from '@fastify/passport';
 import passport from 'passport';
-import { Strategy as LocalStrategy } from 'passport-local';
 import type { DataSource } from 'typeorm';
 import {
   CreateDjangoSession1700000000000,
@@ -41,6 +27,7 @@ import {
   SessionModule,
   verifyDjangoPassword,
 } from '../../../src/index.js';
+import { fastifyAuthenticator, fastifyLocalGuard, LocalAuthGuard, nestLocalStrategy } from '../../support/passport-app.js';
 
 const DB_URL = process.env.INTEROP_DB_URL ?? '';
 const SECRET_KEY = process.env.INTEROP_SECRET_KEY ?? '';
@@ -87,29 +74,17 @@ class Users {
   }
 }
 
-// ---- Express: passport-local + @nestjs/passport -------------------------------------------------
+// ---- Express: passport-local + @nestjs/passport; Fastify: @fastify/passport ------------------------
 
-@Injectable()
-class NestLocalStrategy extends PassportStrategy(LocalStrategy) {
-  constructor(private readonly users: Users) {
-    super();
-  }
+/** The app, once made: the strategies check passwords with its `Users` (only ever when a request comes). */
+let app: INestApplication;
+const checkPassword = (username: string, password: string) => app.get(Users).check(username, password);
 
-  async validate(username: string, password: string) {
-    const user = await this.users.check(username, password);
-    if (!user) throw new UnauthorizedException();
-    return publicUser(user);
-  }
-}
-
-@Injectable()
-class LocalAuthGuard extends AuthGuard('local') {
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const result = (await super.canActivate(context)) as boolean;
-    await super.logIn(context.switchToHttp().getRequest());
-    return result;
-  }
-}
+/** passport-local on `passport` (what @nestjs/passport's `AuthGuard('local')` runs); `req.user` has no hash. */
+const NestLocalStrategy = nestLocalStrategy(async (username, password) => {
+  const user = await checkPassword(username, password);
+  return user && publicUser(user);
+});
 
 @Injectable()
 class UserSerializer extends DjangoPassportSerializer<DjangoUser> {
@@ -126,31 +101,14 @@ class UserSerializer extends DjangoPassportSerializer<DjangoUser> {
   }
 }
 
-// ---- Fastify: @fastify/passport -----------------------------------------------------------------
-
-const fastifyPassport = new Authenticator();
+/** passport-local on an @fastify/passport instance, and the guard that logs in with it. */
+const fastifyPassport = fastifyAuthenticator(checkPassword);
+const FastifyLocalGuard = fastifyLocalGuard(fastifyPassport);
 
 @Injectable()
 class FastifyUserSerializer extends UserSerializer {
   protected override getPassportInstance() {
     return fastifyPassport;
-  }
-}
-
-@Injectable()
-class FastifyLocalGuard implements CanActivate {
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const http = context.switchToHttp();
-    const request = http.getRequest();
-    let user: unknown;
-    const authenticate = fastifyPassport.authenticate('local', async (_request, _reply, error, found) => {
-      if (error) throw error;
-      user = found;
-    });
-    await authenticate.call(request.server, request, http.getResponse());
-    if (!user) throw new UnauthorizedException();
-    await request.logIn(user);
-    return true;
   }
 }
 
@@ -191,14 +149,7 @@ class PassportController {
 class PassportInteropModule {}
 
 async function main(): Promise<void> {
-  let app: INestApplication;
   if (PLATFORM === 'fastify') {
-    fastifyPassport.use(
-      'local',
-      new LocalStrategy((username, password, done) => {
-        void app.get(Users).check(username, password).then((user) => done(null, user ?? false), done);
-      }),
-    );
     const fastifyApp = await NestFactory.create<NestFastifyApplication>(PassportInteropModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
     await fastifyApp.register(fastifyPassport.initialize());
     await fastifyApp.register(fastifyPassport.secureSession());

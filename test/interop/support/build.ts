@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SOURCES = ['src', 'migrations', 'test/interop/nest'];
+// test/support: the Passport pieces nest/passport-server.ts shares with the e2e suites (passport-app.ts).
+const SOURCES = ['src', 'migrations', 'test/interop/nest', 'test/support'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
