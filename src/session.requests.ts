@@ -84,11 +84,11 @@ export class SessionRequests {
     const read = this.read(request).then(
       (opened) => {
         request[REQUEST_SESSION] = opened;
-        delete request[OPENING];
+        request[OPENING] = undefined; // not `delete`: that would turn the request object into a slow dictionary
         return opened;
       },
       (error: unknown) => {
-        delete request[OPENING];
+        request[OPENING] = undefined; // not `delete`: that would turn the request object into a slow dictionary
         throw error;
       },
     );
