@@ -1,11 +1,16 @@
 // One benchmark server, started by bench/run.js as a child process with an IPC channel.
 //
-//   BENCH_KIND     bare | express-session | ours
+//   BENCH_KIND     bare | express-session | ours | ours-integrations (ours on the db engine with
+//                  `requestSession: true` and Passport's initialize() + session() installed)
+//   BENCH_PLATFORM express (default) | fastify (bare and ours; express-session and ours-integrations
+//                  are Express-only)
 //   BENCH_DB       sqlite | postgres
 //   BENCH_SQLITE   path of the sqlite file (sqlite)
 //   BENCH_PG_URL   postgres URL (postgres)
 //   BENCH_SYNC     PRAGMA synchronous level on sqlite (default NORMAL)
 //   BENCH_DRIVER   TypeORM sqlite driver: sqlite (node-sqlite3, default) | better-sqlite3
+//                  (every app's sqlite DataSource comes from the library's sqliteDataSourceOptions())
+//   BENCH_PAD      N: /write also stores `pad` (N characters) when the session has none (big sessions)
 //   BENCH_ENGINE   ours only: the `engine` option, db (default) | cache | cached_db | signed_cookies | file
 //   BENCH_REDIS_URL     cache, cached_db: Redis URL (default redis://127.0.0.1:6379)
 //   BENCH_REDIS_PREFIX  cache, cached_db: the `cache.keyPrefix` (unique per start; the keys under it
@@ -14,7 +19,9 @@
 //   BENCH_TRACE=on      records every SQL statement's start and end (bench/sweep.js: where a request waits)
 // For experiments (bench/results/experiments.md):
 //   BENCH_WAL=off              no enableWAL (sqlite's rollback journal)
-//   BENCH_SQLITE3_TRACE=off    node-sqlite3 without the verbose() tracing TypeORM turns on
+//   BENCH_SQLITE3_TRACE=on     TypeORM's own node-sqlite3 setup, with the verbose() tracing it turns
+//                              on (and PRAGMA synchronous run once after init), instead of
+//                              sqliteDataSourceOptions()'s untraced driver
 //   BENCH_LIB=/abs/index.js    another build of the library (a patched copy of src/)
 //
 // Routes, identical on all three servers:
@@ -22,10 +29,12 @@
 //   GET  /read   { counter } read from the session (0 when absent)
 //   POST /write  increments the session's counter, answers { counter }
 //
-// IPC: the parent sends { type: 'stats' } and gets { type: 'stats', cpu, queries, redis, files } back
-// (process CPU time in µs; the SQL statements TypeORM ran, counted by a TypeORM logger; the Redis
-// commands the engine sent, counted by a Proxy around the client; the file operations of the file
-// engine in its directory); { type: 'exit' } closes the app and exits (so --cpu-prof can write its
+// IPC: the parent sends { type: 'stats', reset? } and gets { type: 'stats', cpu, queries, redis, files,
+// rss, loopDelay } back (process CPU time in µs; the SQL statements TypeORM ran, counted by a TypeORM
+// logger; the Redis commands the engine sent, counted by a Proxy around the client; the file
+// operations of the file engine in its directory; resident set size in bytes; the event-loop delay
+// { p50, p99, max } in ms since the start or the last stats message with `reset: true`, which resets
+// it after answering); { type: 'exit' } closes the app and exits (so --cpu-prof can write its
 // profile). For bench/sweep.js: { type: 'sweep' } runs SessionService.clearExpired() and answers
 // { type: 'swept', count, startMs, endMs }; { type: 'trace' } answers the statement timeline
 // (BENCH_TRACE=on) and the event-loop delay.
@@ -35,8 +44,9 @@ import 'reflect-metadata';
 import { Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
 import fs, { readdirSync, readFileSync } from 'node:fs';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { syncBuiltinESMExports } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { DataSource, EntitySchema, EventSubscriber } from 'typeorm';
@@ -44,13 +54,35 @@ import { DataSource, EntitySchema, EventSubscriber } from 'typeorm';
 const kind = process.env.BENCH_KIND ?? 'bare';
 const db = process.env.BENCH_DB ?? 'sqlite';
 const engine = process.env.BENCH_ENGINE ?? 'db';
+const platform = process.env.BENCH_PLATFORM ?? 'express';
+if (platform !== 'express' && platform !== 'fastify') throw new Error(`BENCH_PLATFORM must be express or fastify, got ${platform}`);
+if (platform === 'fastify' && (kind === 'express-session' || kind === 'ours-integrations')) throw new Error(`BENCH_KIND=${kind} is Express-only`);
+const isOurs = kind === 'ours' || kind === 'ours-integrations';
+if (kind === 'ours-integrations' && engine !== 'db') throw new Error('BENCH_KIND=ours-integrations runs on the db engine only');
+const sync = (process.env.BENCH_SYNC ?? 'NORMAL').toUpperCase();
+if (!/^(OFF|NORMAL|FULL|EXTRA)$/.test(sync)) throw new Error(`BENCH_SYNC must be OFF, NORMAL, FULL or EXTRA, got ${sync}`);
+const sqliteDriver = process.env.BENCH_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3';
+const traced = process.env.BENCH_SQLITE3_TRACE === 'on' && sqliteDriver === 'sqlite3';
+/** The library: this build, or another one (BENCH_LIB, for experiments with a patched copy of src/). */
+const lib = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
+// A build from before sqliteDataSourceOptions() (--variant with BENCH_LIB) gets this build's helper.
+const { sqliteDataSourceOptions } = lib.sqliteDataSourceOptions ? lib : await import('../dist/src/index.js');
+
+/** BENCH_PAD=N: the first N characters of sha256("0") + sha256("1") + … in hex (bench/scenarios.js: big sessions). */
+const PAD = (() => {
+  const n = Number(process.env.BENCH_PAD ?? 0);
+  if (!(n > 0)) return null;
+  let out = '';
+  for (let i = 0; out.length < n; i++) out += createHash('sha256').update(String(i)).digest('hex');
+  return out.slice(0, n);
+})();
 const SECRET = 'bench-secret';
 const ENGINES = ['db', 'cache', 'cached_db', 'signed_cookies', 'file'];
 if (!ENGINES.includes(engine)) throw new Error(`BENCH_ENGINE must be one of ${ENGINES.join(', ')}, got ${engine}`);
 /** Engines that keep sessions in the django_session table. */
-const usesTable = kind === 'ours' && (engine === 'db' || engine === 'cached_db');
+const usesTable = isOurs && (engine === 'db' || engine === 'cached_db');
 /** Engines that keep sessions in Redis. */
-const usesRedis = kind === 'ours' && (engine === 'cache' || engine === 'cached_db');
+const usesRedis = isOurs && (engine === 'cache' || engine === 'cached_db');
 
 // ---- SQL statement counter (a TypeORM logger) ------------------------------------------------
 
@@ -124,6 +156,9 @@ if (tracing) {
 }
 const loopDelay = tracing ? monitorEventLoopDelay({ resolution: 5 }) : null;
 loopDelay?.enable();
+/** Always on, for the stats message (reset by { type: 'stats', reset: true }). */
+const statsLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+statsLoopDelay.enable();
 // Event-loop stalls on the timeline: a 5 ms timer that fires more than 10 ms late is recorded as a
 // 'LOOP' entry from when it was due to when it ran.
 if (tracing) {
@@ -179,26 +214,23 @@ function dataSourceOptions(extra) {
   if (db === 'postgres') {
     return { type: 'postgres', url: process.env.BENCH_PG_URL, logger: sqlLogger, ...extra };
   }
-  const untraced = {};
-  if (process.env.BENCH_SQLITE3_TRACE === 'off' && process.env.BENCH_DRIVER !== 'better-sqlite3') {
-    // TypeORM calls sqlite3.verbose(), which wraps every Database method to capture a stack
-    // trace and util.inspect() its arguments on every query. A driver whose verbose() is a no-op
-    // keeps the plain module.
-    const sqlite3 = createRequire(import.meta.url)('sqlite3');
-    untraced.driver = Object.assign(Object.create(sqlite3), { verbose: () => sqlite3 });
-  }
-  return {
-    type: process.env.BENCH_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite',
-    ...untraced,
+  // What the bench measures on sqlite (see the README, "Performance"): the library's helper, for
+  // every app: WAL (readers never wait for the writer), a 5 s busy timeout (a second process, Django
+  // or the CLI, waits for the lock instead of failing with SQLITE_BUSY), PRAGMA synchronous on every
+  // connection, node-sqlite3 without TypeORM's verbose() tracing (or better-sqlite3).
+  const options = sqliteDataSourceOptions({
     database: process.env.BENCH_SQLITE,
-    // What the bench measures on sqlite (see the README, "Performance" for the trade-off):
-    // WAL, so readers never wait for the writer, and a 5 s busy timeout, so a second process
-    // (Django, the CLI) waits for the lock instead of failing with SQLITE_BUSY.
-    enableWAL: process.env.BENCH_WAL !== 'off',
-    ...(process.env.BENCH_DRIVER === 'better-sqlite3' ? { timeout: 5000 } : { busyTimeout: 5000 }),
-    logger: sqlLogger,
-    ...extra,
-  };
+    driver: sqliteDriver,
+    synchronous: sync,
+    wal: process.env.BENCH_WAL !== 'off',
+    busyTimeout: 5000,
+  });
+  if (traced) {
+    // BENCH_SQLITE3_TRACE=on: TypeORM's own sqlite3 module (it turns on verbose() tracing);
+    // PRAGMA synchronous is then run once after init, on the driver's connection (main below).
+    delete options.driver;
+  }
+  return { ...options, logger: sqlLogger, ...extra };
 }
 
 // ---- decorators without TypeScript -----------------------------------------------------------
@@ -238,7 +270,7 @@ async function bareApp() {
   class AppModule {}
   // Same database connection as the others (an app has one), no tables used.
   Reflect.decorate([Module({ imports: [TypeOrmModule.forRoot(dataSourceOptions({}))], controllers: [BareController] })], AppModule);
-  return NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  return createApp(AppModule);
 }
 
 async function expressSessionApp() {
@@ -265,6 +297,7 @@ async function expressSessionApp() {
     }
     write(req) {
       req.session.counter = (req.session.counter ?? 0) + 1;
+      if (PAD !== null && req.session.pad === undefined) req.session.pad = PAD;
       return { counter: req.session.counter };
     }
   }
@@ -274,7 +307,7 @@ async function expressSessionApp() {
     [Module({ imports: [TypeOrmModule.forRoot(dataSourceOptions({ entities: [SessionRow], synchronize: true }))], controllers: [EsController] })],
     AppModule,
   );
-  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  const app = await createApp(AppModule);
   const repository = app.get(DataSource).getRepository(SessionRow);
   // connect-typeorm's README configuration: cleanupLimit 2 (expired rows pruned on each save), ttl one day.
   const store = new TypeormStore({ cleanupLimit: 2, ttl: 86400 }).connect(repository);
@@ -302,9 +335,7 @@ async function closeRedis() {
 }
 
 async function oursApp() {
-  // BENCH_LIB: another build of the library (for experiments with a patched copy of src/).
-  if (kind === 'ours' && engine === 'file') countFileOps(process.env.BENCH_FILE_PATH ?? '');
-  const lib = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
+  if (engine === 'file') countFileOps(process.env.BENCH_FILE_PATH ?? '');
   const { SessionModule, SessionEntity, CreateDjangoSession1700000000000, Session } = lib;
   class OursController {
     none() {
@@ -316,12 +347,13 @@ async function oursApp() {
     write(session) {
       const counter = session.get('counter', 0) + 1;
       session.set('counter', counter);
+      if (PAD !== null && session.get('pad') === undefined) session.set('pad', PAD);
       return { counter };
     }
   }
   routes(OursController, Session());
   // `engine` only when not the default: a build from before the option (--variant) runs too.
-  const options = { secretKey: SECRET, ...(engine === 'db' ? {} : { engine }) };
+  const options = { secretKey: SECRET, ...(engine === 'db' ? {} : { engine }), ...(kind === 'ours-integrations' ? { requestSession: true } : {}) };
   if (usesRedis) {
     const { createClient } = await import('redis');
     redis = await createClient({ url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', disableOfflineQueue: true }).connect();
@@ -347,6 +379,25 @@ async function oursApp() {
     ],
     AppModule,
   );
+  const app = await createApp(AppModule);
+  if (kind === 'ours-integrations') {
+    // Passport on Django's login keys (README, "Passport"), installed as an Express app does:
+    // initialize() and session() on every request. No user ever logs in here, so findUser is not called.
+    const { Passport } = (await import('passport')).default;
+    const passport = new Passport();
+    lib.useDjangoSessions(passport, { findUser: () => null });
+    app.use(passport.initialize());
+    app.use(passport.session());
+  }
+  return app;
+}
+
+/** The Nest app on the platform asked for (BENCH_PLATFORM). */
+async function createApp(AppModule) {
+  if (platform === 'fastify') {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    return NestFactory.create(AppModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
+  }
   return NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 }
 
@@ -375,7 +426,7 @@ function threadCpu() {
 // ---- main ------------------------------------------------------------------------------------
 
 async function main() {
-  const factory = { bare: bareApp, 'express-session': expressSessionApp, ours: oursApp }[kind];
+  const factory = { bare: bareApp, 'express-session': expressSessionApp, ours: oursApp, 'ours-integrations': oursApp }[kind];
   if (factory === undefined) throw new Error(`unknown BENCH_KIND ${kind}`);
   let app;
   try {
@@ -384,12 +435,9 @@ async function main() {
     await closeRedis().catch(() => undefined);
     throw error;
   }
-  if (db === 'sqlite') {
-    // Set after init on the driver's single connection: see the README, "Performance".
-    const sync = process.env.BENCH_SYNC ?? 'NORMAL';
-    if (!/^(OFF|NORMAL|FULL|EXTRA)$/.test(sync)) throw new Error(`BENCH_SYNC must be OFF, NORMAL, FULL or EXTRA, got ${sync}`);
-    await app.get(DataSource).query(`PRAGMA synchronous = ${sync}`);
-  }
+  // BENCH_SQLITE3_TRACE=on only (TypeORM's own setup has no option for it); otherwise the driver
+  // runs PRAGMA synchronous on every connection it opens (sqliteDataSourceOptions).
+  if (db === 'sqlite' && traced) await app.get(DataSource).query(`PRAGMA synchronous = ${sync}`);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const settings =
@@ -404,6 +452,7 @@ async function main() {
   process.on('message', async (message) => {
     if (message?.type === 'stats') {
       const cpu = process.cpuUsage();
+      const ms = (ns) => (Number.isFinite(ns) ? ns / 1e6 : null);
       process.send({
         type: 'stats',
         id: message.id,
@@ -413,10 +462,16 @@ async function main() {
         redis: { ...redisCounts },
         files: { ...fileCounts },
         texts: message.texts ? [...sqlLogger.texts] : undefined,
+        rss: process.memoryUsage().rss,
+        loopDelay:
+          statsLoopDelay.count > 0
+            ? { p50: ms(statsLoopDelay.percentile(50)), p99: ms(statsLoopDelay.percentile(99)), max: ms(statsLoopDelay.max) }
+            : { p50: null, p99: null, max: null },
       });
+      if (message.reset) statsLoopDelay.reset();
     } else if (message?.type === 'sweep') {
       // bench/sweep.js: the app sweeps while it serves requests.
-      const { SessionService } = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
+      const { SessionService } = lib;
       const startMs = performance.now();
       try {
         const count = await app.get(SessionService).clearExpired();

@@ -1,4 +1,4 @@
-// A dependency-free SVG bar chart: one bar group per route, one bar per server (median req/s).
+// A dependency-free SVG bar chart: one bar group per route, one bar per server measured on it.
 
 const COLORS = {
   bare: '#9aa0a6',
@@ -10,6 +10,14 @@ const COLORS = {
   'ours-cached-db': '#a142f4',
   'ours-signed-cookies': '#188038',
   'ours-file': '#795548',
+  'ours-better-sqlite3': '#4285f4',
+  'ours-integrations': '#8ab4f8',
+  // the hand-written limits: light shades of their store's colour
+  limit: '#aecbfa',
+  'limit-better-sqlite3': '#c6dafc',
+  'limit-redis': '#f6aea9',
+  'limit-signed-cookies': '#a8dab5',
+  django: '#0c4b33',
 };
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -26,6 +34,9 @@ function niceMax(value) {
  */
 export function barChart({ title, subtitle, footnote, yLabel, routes }) {
   const nBars = Math.max(...routes.map((r) => r.bars.length));
+  // One legend entry per server, in order of first appearance (not every server runs every route).
+  const legend = [];
+  for (const route of routes) for (const bar of route.bars) if (!legend.some((b) => b.label === bar.label)) legend.push(bar);
   // Wide enough for bars of ~44 px (room for "12,345" above each) when there are many servers.
   // ... and for the subtitle and the footnote (about 6.4 px a character at 12 px).
   const width = Math.max(860, Math.ceil(90 + routes.length * ((nBars * 44) / 0.8)), Math.ceil(100 + (subtitle?.length ?? 0) * 6.4), Math.ceil(60 + (footnote?.length ?? 0) * 6.4));
@@ -33,7 +44,7 @@ export function barChart({ title, subtitle, footnote, yLabel, routes }) {
   const legendLines = [[]];
   {
     let x = 70;
-    for (const bar of routes[0]?.bars ?? []) {
+    for (const bar of legend) {
       const w = 28 + bar.label.length * 6.6;
       if (x + w > width - 20 && legendLines.at(-1).length > 0) {
         legendLines.push([]);

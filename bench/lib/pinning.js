@@ -26,6 +26,7 @@ export function setUpPinning() {
   if (self.status !== 0) return { pinned: false, note: `taskset failed (${self.stderr.trim()}): not pinned` };
   return {
     pinned: true,
+    cpus,
     serverCpu: server,
     loaderCpu: loader,
     note: `server pinned to CPU ${server}, load generator (autocannon) to CPU ${loader} with taskset, of ${cpus.length} CPUs`,

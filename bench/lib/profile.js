@@ -22,6 +22,9 @@ export function categoryOf(frame) {
     const rest = file.slice(nm + '/node_modules/'.length).split('/');
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
+  // The module's direct driver calls: better-sqlite3's statements run natively inside them (a native
+  // API function's time is the calling JavaScript function's self time), node-sqlite3's callbacks.
+  if (file.includes('/dist/src/backends/typeorm/direct-statements.')) return 'direct driver calls (dist/src/backends/typeorm/direct-statements.js)';
   if (file.includes('/dist/src/')) return 'nestjs-django-session (dist/src)';
   if (file.includes('/dist/migrations/')) return 'nestjs-django-session (dist/src)';
   if (file.includes('/bench/')) return 'bench app';
@@ -77,4 +80,140 @@ export function summarise(profile, fromUs = -Infinity, toUs = Infinity) {
   }
   const sorted = (m) => [...m].sort((a, b) => b[1] - a[1]);
   return { totalUs: total, byCategory: sorted(byCategory), byFunction: sorted(byFunction), inclusive: sorted(inclusive) };
+}
+
+/** The coarse groups of the report's "where the microseconds go", in display order. */
+export const COARSE_ORDER = [
+  'our code (nestjs-django-session, cookie)',
+  'TypeORM',
+  'database/Redis driver',
+  'Nest + rxjs',
+  'node http + Express/Fastify',
+  'GC',
+  'V8/native',
+  'other packages',
+  'bench app',
+  'idle (waiting for I/O)',
+];
+
+const DRIVERS = new Set([
+  'direct driver calls (dist/src/backends/typeorm/direct-statements.js)',
+  'sqlite3',
+  'sqlite3 verbose() trace wrapper',
+  'better-sqlite3',
+  'bindings',
+  'file-uri-to-path',
+  'pg',
+  'pg-protocol',
+  'pg-pool',
+  'pg-types',
+  'pg-connection-string',
+  'pgpass',
+  'postgres-array',
+  'postgres-bytea',
+  'postgres-date',
+  'postgres-interval',
+  'redis',
+  '@redis/client',
+  'cluster-key-slot',
+  'generic-pool',
+]);
+const NEST = new Set(['rxjs', 'reflect-metadata', 'iterare', 'tslib', 'uid', 'load-esm', 'fast-safe-stringify', '@lukeed/csprng']);
+const HTTP = new Set([
+  'node core',
+  'express',
+  'router',
+  'body-parser',
+  'finalhandler',
+  'send',
+  'serve-static',
+  'fastify',
+  'find-my-way',
+  'light-my-request',
+  'avvio',
+  'fast-json-stringify',
+  'fast-querystring',
+  'fast-decode-uri-component',
+  'secure-json-parse',
+  'safe-regex2',
+  'ret',
+  'toad-cache',
+  'process-warning',
+  'abstract-logging',
+  'pino',
+  'rfdc',
+  'content-type',
+  'qs',
+  'side-channel',
+  'type-is',
+  'raw-body',
+  'on-finished',
+  'on-headers',
+  'mime-types',
+  'mime-db',
+  'media-typer',
+  'etag',
+  'fresh',
+  'debug',
+  'ms',
+  'depd',
+  'proxy-addr',
+  'forwarded',
+  'ipaddr.js',
+  'accepts',
+  'negotiator',
+  'parseurl',
+  'encodeurl',
+  'escape-html',
+  'vary',
+  'statuses',
+  'http-errors',
+  'iconv-lite',
+  'setprototypeof',
+  'toidentifier',
+  'merge-descriptors',
+  'safe-buffer',
+  'safer-buffer',
+  'inherits',
+  'range-parser',
+  'content-disposition',
+  'ee-first',
+  'unpipe',
+  'bytes',
+  'destroy',
+  'methods',
+  'utils-merge',
+  'path-to-regexp',
+  'cookie-signature',
+  'is-promise',
+  'math-intrinsics',
+  'es-errors',
+  'object-inspect',
+  'call-bound',
+  'get-intrinsic',
+  'function-bind',
+  'dunder-proto',
+  'gopd',
+  'has-symbols',
+  'hasown',
+  'es-object-atoms',
+  'es-define-property',
+  'get-proto',
+  'call-bind-apply-helpers',
+]);
+
+/** The coarse group of a category of `categoryOf`. */
+export function coarseCategory(category) {
+  if (category === 'nestjs-django-session (dist/src)' || category === 'cookie') return COARSE_ORDER[0];
+  if (category === 'typeorm') return 'TypeORM';
+  if (DRIVERS.has(category)) return 'database/Redis driver';
+  if (category.startsWith('@nestjs/') || NEST.has(category)) return 'Nest + rxjs';
+  if (HTTP.has(category) || category.startsWith('@fastify/')) return 'node http + Express/Fastify';
+  if (category === 'GC') return 'GC';
+  // Socket writes of the response.
+  if (/^native (writev|write\w*String|writeBuffer)$/.test(category)) return 'node http + Express/Fastify';
+  if (category === 'V8/native (program)' || category.startsWith('native ')) return 'V8/native';
+  if (category === 'idle (waiting for I/O)') return category;
+  if (category === 'bench app') return 'bench app';
+  return 'other packages';
 }

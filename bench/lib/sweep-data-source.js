@@ -10,9 +10,10 @@
 //   SWEEP_TRACE     where to write the timeline (JSON: { timeOrigin, trace: [{ kind, start, end }] },
 //                   times in ms from timeOrigin), when the process exits
 //
-// Exported as a promise of an initialised DataSource: TypeORM has no option for `PRAGMA
-// synchronous`, so it is set after connecting, as the README recommends for the app (the CLI
-// awaits an exported promise, and leaves a DataSource it did not initialise open: it exits anyway).
+// On sqlite the options come from the library's sqliteDataSourceOptions(), as the app's (README,
+// "sqlite settings": PRAGMA synchronous on every connection). Exported as a promise of an
+// initialised DataSource (the CLI awaits an exported promise, and leaves a DataSource it did not
+// initialise open: it exits anyway).
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +21,10 @@ import { pathToFileURL } from 'node:url';
 import { DataSource, EventSubscriber } from 'typeorm';
 
 // The entity of the build whose CLI runs (the CLI checks the DataSource knows that very class).
-const { SessionEntity } = await import(process.env.SWEEP_LIB ? pathToFileURL(process.env.SWEEP_LIB).href : '../../dist/src/index.js');
+const lib = await import(process.env.SWEEP_LIB ? pathToFileURL(process.env.SWEEP_LIB).href : '../../dist/src/index.js');
+const { SessionEntity } = lib;
+// A build from before the helper (--lib) gets this build's.
+const { sqliteDataSourceOptions } = lib.sqliteDataSourceOptions ? lib : await import('../../dist/src/index.js');
 
 const trace = [];
 // Paired by the statement's parameter array (the same object in both events; TypeORM's sqlite
@@ -50,15 +54,12 @@ if (process.env.SWEEP_TRACE) {
 }
 
 const db = process.env.SWEEP_DB ?? 'sqlite';
-const driver = process.env.SWEEP_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite';
+const driver = process.env.SWEEP_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3';
 const dataSource = new DataSource(
   db === 'postgres'
     ? { type: 'postgres', url: process.env.SWEEP_PG_URL, entities: [SessionEntity], subscribers: [TraceSubscriber] }
     : {
-        type: driver,
-        database: process.env.SWEEP_SQLITE,
-        enableWAL: true,
-        ...(driver === 'better-sqlite3' ? { timeout: 5000 } : { busyTimeout: 5000 }),
+        ...sqliteDataSourceOptions({ database: process.env.SWEEP_SQLITE, driver, synchronous: 'NORMAL', wal: true, busyTimeout: 5000 }),
         entities: [SessionEntity],
         subscribers: [TraceSubscriber],
       },
@@ -66,7 +67,6 @@ const dataSource = new DataSource(
 
 async function open() {
   await dataSource.initialize();
-  if (db !== 'postgres') await dataSource.query('PRAGMA synchronous = NORMAL');
   return dataSource;
 }
 

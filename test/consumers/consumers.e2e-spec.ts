@@ -142,7 +142,8 @@ describe.each(Object.keys(FORMATS))('the packed package in a %s app', (format) =
     beforeAll(async () => {
       db = mkdtempSync(join(tmpdir(), 'djs-consumer-'));
       child = spawn(process.execPath, [join(work, format, 'dist', 'main.js')], {
-        env: { ...process.env, PLATFORM: platform, SQLITE_PATH: join(db, 'app.sqlite3') },
+        // sqliteDataSourceOptions() from the package: node-sqlite3 on Express, better-sqlite3 on Fastify.
+        env: { ...process.env, PLATFORM: platform, SQLITE_PATH: join(db, 'app.sqlite3'), SQLITE_DRIVER: platform === 'fastify' ? 'better-sqlite3' : 'sqlite3' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let errors = '';
@@ -178,6 +179,8 @@ describe.each(Object.keys(FORMATS))('the packed package in a %s app', (format) =
       expect(await second.text()).toBe("You've already commented.");
       expect(second.headers.getSetCookie()).toEqual([]);
       expect(second.headers.get('vary')).toBe('Cookie');
+      // The file is in WAL mode (sqliteDataSourceOptions; the mode is stored in the file).
+      expect(await sql(join(db, 'app.sqlite3'), 'PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
     });
   });
 });
