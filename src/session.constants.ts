@@ -2,5 +2,3 @@
 export const SESSION_OPTIONS = Symbol('SESSION_OPTIONS');
 /** Metadata key `@Session()` sets on a handler, so the interceptor loads sessions only where used. */
 export const SESSION_PARAM_METADATA = 'nestjs-django-session:param';
-/** Where the request's `SessionStore` is kept on the request object once opened. */
-export const REQUEST_SESSION = Symbol.for('nestjs-django-session:store');

@@ -1,9 +1,9 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
 import { messageSessionOf } from './integrations/websocket.js';
-import { REQUEST_SESSION, SESSION_PARAM_METADATA } from './session.constants.js';
+import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import type { RequestSessionState } from './session.requests.js';
+import { openedSessionOf, type RequestSessionState } from './session.requests.js';
 
 const INTERCEPTORS_METADATA = '__interceptors__'; // @nestjs/common's @UseInterceptors()
 
@@ -13,12 +13,12 @@ function openedIn(context: ExecutionContext): RequestSessionState | undefined {
     case 'graphql': {
       const http = graphqlHttpOf(context);
       if (http === undefined) throw new Error(NO_GRAPHQL_REQUEST);
-      return http.request[REQUEST_SESSION] as RequestSessionState | undefined;
+      return openedSessionOf(http.request);
     }
     case 'ws':
       return messageSessionOf(context);
     default:
-      return context.switchToHttp().getRequest()[REQUEST_SESSION] as RequestSessionState | undefined;
+      return openedSessionOf(context.switchToHttp().getRequest());
   }
 }
 

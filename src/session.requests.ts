@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SessionBackend } from './backends/session-backend.js';
-import { REQUEST_SESSION, SESSION_OPTIONS } from './session.constants.js';
+import { SESSION_OPTIONS } from './session.constants.js';
 import { readSessionCookie } from './session.http.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { SessionStore, type SessionStoreContext } from './session.store.js';
@@ -41,8 +41,25 @@ export function changedInPlace(state: RequestSessionState): boolean {
 
 const logger = new Logger('SessionInterceptor');
 
-/** Where a request's session is kept while it is being read (resolvers run side by side). */
-const OPENING = Symbol.for('nestjs-django-session:opening');
+/**
+ * Each request's session once opened, by request object (HTTP request, or the GraphQL operation's).
+ * One map per process, shared by every copy of this package an app may have loaded (as a
+ * `Symbol.for` key on the request was), kept off the request object for the reason below.
+ */
+const openedSessions: WeakMap<object, RequestSessionState> = ((globalThis as Record<symbol, unknown>)[Symbol.for('nestjs-django-session:opened')] ??=
+  new WeakMap()) as WeakMap<object, RequestSessionState>;
+
+/** @internal The session `SessionRequests` opened for this request, if any. */
+export function openedSessionOf(request: object | null | undefined): RequestSessionState | undefined {
+  return request === null || typeof request !== 'object' ? undefined : openedSessions.get(request);
+}
+
+/**
+ * The read under way for each request (the resolvers of a GraphQL operation run side by side and
+ * share it). Kept here rather than on the request: each property added to or looked up in vain on a
+ * request object (a long prototype chain on Express) costs more than a WeakMap lookup.
+ */
+const reading = new WeakMap<object, Promise<RequestSessionState>>();
 
 let pendingGuardSessions = 0;
 
@@ -69,7 +86,7 @@ export class SessionRequests {
 
   /** The request's session state if something (a guard) opened it already. */
   openedFor(request: Record<PropertyKey, any>): RequestSessionState | undefined {
-    return request[REQUEST_SESSION] as RequestSessionState | undefined;
+    return openedSessions.get(request);
   }
 
   /**
@@ -79,20 +96,20 @@ export class SessionRequests {
   open(request: Record<PropertyKey, any>): Promise<RequestSessionState> {
     const existing = this.openedFor(request);
     if (existing !== undefined) return Promise.resolve(existing);
-    const opening = request[OPENING] as Promise<RequestSessionState> | undefined;
+    const opening = reading.get(request);
     if (opening !== undefined) return opening;
     const read = this.read(request).then(
       (opened) => {
-        request[REQUEST_SESSION] = opened;
-        request[OPENING] = undefined; // not `delete`: that would turn the request object into a slow dictionary
+        openedSessions.set(request, opened);
+        reading.delete(request);
         return opened;
       },
       (error: unknown) => {
-        request[OPENING] = undefined; // not `delete`: that would turn the request object into a slow dictionary
+        reading.delete(request);
         throw error;
       },
     );
-    request[OPENING] = read;
+    reading.set(request, read);
     return read;
   }
 

@@ -18,8 +18,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { getUser, login, logout, type DjangoAuthUser } from '../auth/django-login.js';
 import { AUTH_SESSION_KEYS, MODEL_BACKEND } from '../auth/session-auth-hash.js';
-import { REQUEST_SESSION } from '../session.constants.js';
-import { SessionRequests, type RequestSessionState } from '../session.requests.js';
+import { openedSessionOf, SessionRequests } from '../session.requests.js';
 import type { SessionStore } from '../session.store.js';
 
 type Callback = (error?: unknown) => void;
@@ -47,7 +46,7 @@ export interface DjangoPassportOptions<U extends DjangoAuthUser = DjangoAuthUser
 
 /** The request's `SessionStore`, as `SessionModule` left it on the request. */
 function openedSession(request: any): SessionStore<any> {
-  const state = request?.[REQUEST_SESSION] as RequestSessionState | undefined;
+  const state = openedSessionOf(request);
   if (state === undefined) {
     throw new Error('Django sessions for Passport: this request has no session. Use SessionModule.forRoot({ ..., requestSession: true }).');
   }
