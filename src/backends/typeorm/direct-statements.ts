@@ -28,7 +28,7 @@ interface BetterSqlite3Database {
 }
 
 /** A connection's prepared statements, by SQL (the engine has six). */
-const sqlite3Statements = new WeakMap<Sqlite3Database, Map<string, Promise<Sqlite3Statement>>>();
+const sqlite3Statements = new WeakMap<Sqlite3Database, Map<string, Sqlite3Statement>>();
 const betterStatements = new WeakMap<BetterSqlite3Database, Map<string, BetterSqlite3Statement>>();
 
 /**
@@ -47,18 +47,47 @@ const betterStatements = new WeakMap<BetterSqlite3Database, Map<string, BetterSq
  * "unfinalized statements"), so the connection's `close` finalizes them first. Reads run to
  * their end (SQLITE_DONE), so no read transaction stays open in WAL mode.
  */
-export function runDirect(dataSource: DataSource, sql: string, params: unknown[], read: boolean): Promise<StatementResult> | StatementResult | undefined {
+export function runDirect(
+  dataSource: DataSource,
+  sql: string,
+  params: unknown[],
+  read: boolean,
+  limit: StatementLimit,
+): Promise<StatementResult> | StatementResult | undefined {
   if (dataSource.subscribers.length > 0 || dataSource.options.maxQueryExecutionTime) return undefined;
   const { type } = dataSource.options;
   if (type === 'postgres') {
     const pool = (dataSource.driver as { master?: PgPool }).master;
-    return typeof pool?.query === 'function' ? runPostgres(dataSource, pool, sql, params) : undefined;
+    return typeof pool?.query === 'function' ? runPostgres(dataSource, pool, sql, params, limit) : undefined;
   }
   const connection = (dataSource.driver as { databaseConnection?: unknown }).databaseConnection;
   if (connection === undefined || connection === null) return undefined;
   if (type === 'better-sqlite3') return runBetter(dataSource, connection as BetterSqlite3Database, sql, params, read);
-  if (type === 'sqlite') return runSqlite3(dataSource, connection as Sqlite3Database, sql, params, read);
+  if (type === 'sqlite') return runSqlite3(dataSource, connection as Sqlite3Database, sql, params, read, limit);
   return undefined;
+}
+
+/** How long a statement may take (`storeTimeout`), and the error the caller gets when it takes longer (it goes on meanwhile). */
+export interface StatementLimit {
+  ms: number;
+  error(): Error;
+}
+
+/**
+ * One promise for a statement that answers through `start(done)`: settled by the statement, or by
+ * the limit, whichever comes first (one timer, no `Promise.race`: this runs for every request).
+ */
+function limited(dataSource: DataSource, sql: string, params: unknown[], limit: StatementLimit, start: (done: (error: unknown, result?: StatementResult) => void) => void): Promise<StatementResult> {
+  return new Promise<StatementResult>((resolve, reject) => {
+    const timer = setTimeout(() => reject(limit.error()), limit.ms);
+    start((error, result) => {
+      clearTimeout(timer);
+      if (error) {
+        dataSource.logger.logQueryError(error as Error, sql, params);
+        reject(error);
+      } else resolve(result!);
+    });
+  });
 }
 
 /**
@@ -66,15 +95,14 @@ export function runDirect(dataSource: DataSource, sql: string, params: unknown[]
  * back when it ends), without TypeORM's query runner around it. Unnamed statements, as TypeORM
  * sends them: named ones would break behind PgBouncer in transaction mode.
  */
-function runPostgres(dataSource: DataSource, pool: PgPool, sql: string, params: unknown[]): Promise<StatementResult> {
+function runPostgres(dataSource: DataSource, pool: PgPool, sql: string, params: unknown[], limit: StatementLimit): Promise<StatementResult> {
   dataSource.logger.logQuery(sql, params);
-  return pool.query(sql, params).then(
-    (result) => ({ records: result.rows, affected: result.rowCount ?? undefined }),
-    (error: unknown) => {
-      dataSource.logger.logQueryError(error as Error, sql, params);
-      throw error;
-    },
-  );
+  return limited(dataSource, sql, params, limit, (done) => {
+    pool.query(sql, params).then(
+      (result) => done(null, { records: result.rows, affected: result.rowCount ?? undefined }),
+      (error: unknown) => done(error ?? new Error('query failed')),
+    );
+  });
 }
 
 function runBetter(dataSource: DataSource, db: BetterSqlite3Database, sql: string, params: unknown[], read: boolean): StatementResult {
@@ -91,50 +119,42 @@ function runBetter(dataSource: DataSource, db: BetterSqlite3Database, sql: strin
   }
 }
 
-function runSqlite3(dataSource: DataSource, db: Sqlite3Database, sql: string, params: unknown[], read: boolean): Promise<StatementResult> {
+/** node-sqlite3: a statement prepared once (kept, once it prepared, for every later call), run on the connection's queue. */
+function runSqlite3(dataSource: DataSource, db: Sqlite3Database, sql: string, params: unknown[], read: boolean, limit: StatementLimit): Promise<StatementResult> {
   let statements = sqlite3Statements.get(db);
   if (statements === undefined) {
     sqlite3Statements.set(db, (statements = new Map()));
     finalizeBeforeClose(db, statements);
   }
   dataSource.logger.logQuery(sql, params);
-  let prepared = statements.get(sql);
-  if (prepared === undefined) {
-    prepared = new Promise<Sqlite3Statement>((resolve, reject) => {
-      const statement = db.prepare(sql, (error) => (error ? reject(error) : resolve(statement)));
+  const kept = statements;
+  return limited(dataSource, sql, params, limit, (done) => {
+    const execute = (statement: Sqlite3Statement) => {
+      if (read) statement.all(params, (error, rows) => done(error, { records: rows, affected: undefined }));
+      else {
+        statement.run(params, function (error) {
+          done(error, { records: [], affected: error ? undefined : this.changes });
+        });
+      }
+    };
+    const prepared = kept.get(sql);
+    if (prepared !== undefined) return execute(prepared);
+    const statement = db.prepare(sql, (error) => {
+      if (error) return done(error); // not kept: tried again next time (the table may not be there yet)
+      if (!kept.has(sql)) kept.set(sql, statement);
+      execute(kept.get(sql)!);
+      if (kept.get(sql) !== statement) statement.finalize();
     });
-    statements.set(sql, prepared);
-    // A statement that did not prepare (the table is not there yet) is tried again next time.
-    prepared.catch(() => statements.delete(sql));
-  }
-  return prepared
-    .then(
-      (statement) =>
-        new Promise<StatementResult>((resolve, reject) => {
-          if (read) statement.all(params, (error, rows) => (error ? reject(error) : resolve({ records: rows, affected: undefined })));
-          else {
-            statement.run(params, function (error) {
-              if (error) reject(error);
-              else resolve({ records: [], affected: this.changes });
-            });
-          }
-        }),
-    )
-    .catch((error: unknown) => {
-      dataSource.logger.logQueryError(error as Error, sql, params);
-      throw error;
-    });
+  });
 }
 
 /** Makes `db.close()` finalize this module's statements first (sqlite refuses to close a connection with live statements). */
-function finalizeBeforeClose(db: Sqlite3Database, statements: Map<string, Promise<Sqlite3Statement>>): void {
+function finalizeBeforeClose(db: Sqlite3Database, statements: Map<string, Sqlite3Statement>): void {
   const close = db.close;
   db.close = function (this: Sqlite3Database, callback?: (error: Error | null) => void) {
     const kept = [...statements.values()];
     statements.clear();
-    void Promise.all(kept.map((p) => p.then((s) => new Promise<void>((resolve) => s.finalize(() => resolve())), () => undefined))).then(() =>
-      close.call(db, callback),
-    );
+    void Promise.all(kept.map((statement) => new Promise<void>((resolve) => statement.finalize(() => resolve())))).then(() => close.call(db, callback));
     return db;
   };
 }

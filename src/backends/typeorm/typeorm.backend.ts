@@ -171,9 +171,12 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const params = statement.order.map((i) => args[i]);
     const dataSource = name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource;
     try {
-      const direct = runDirect(dataSource, statement.sql, params, statement.read);
-      // better-sqlite3 answers at once (nothing to time out); node-sqlite3 gets the same limit as below.
-      if (direct !== undefined) return 'then' in direct ? await withinStoreTimeout(direct, this.#timeoutMs, name) : direct;
+      // better-sqlite3 answers at once (nothing to time out); the others within storeTimeout, as below.
+      const direct = runDirect(dataSource, statement.sql, params, statement.read, {
+        ms: this.#timeoutMs,
+        error: () => storeTimeoutError(name, this.#timeoutMs),
+      });
+      if (direct !== undefined) return 'then' in direct ? await direct : direct;
     } catch (error) {
       throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
     }
@@ -220,10 +223,14 @@ export function resolveDataSource({ options, moduleRef }: EngineContext): () => 
 }
 
 /** `promise`, or a `SessionStoreUnavailable` once `ms` have passed (the statement itself goes on until the database ends it). */
+function storeTimeoutError(what: string, ms: number): SessionStoreUnavailable {
+  return new SessionStoreUnavailable(`The session database did not answer ${what} within ${ms} ms`);
+}
+
 function withinStoreTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SessionStoreUnavailable(`The session database did not answer ${what} within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(storeTimeoutError(what, ms)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
