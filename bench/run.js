@@ -15,6 +15,7 @@ import autocannon from 'autocannon';
 import { barChart } from './lib/chart.js';
 import { client, readCounter } from './lib/http.js';
 import { setUpPinning } from './lib/pinning.js';
+import { ServerUnavailable, spawnServer } from './lib/server-process.js';
 import { coarseCategory, COARSE_ORDER, summarise } from './lib/profile.js';
 import { fmt, fmtRatio, max, median, min } from './lib/stats.js';
 
@@ -364,65 +365,12 @@ async function startServer(spec, ctx, pinning, profileDir, extraEnv = {}) {
     await resetPostgres(ctx.url);
   }
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const argv = [...nodeArgs, scriptOf(spec)];
-  const [cmd, args] = pinning.pinned ? ['taskset', ['-c', String(pinning.serverCpu), process.execPath, ...argv]] : [process.execPath, argv];
-  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-  // stderr goes on to ours; its tail is kept for the reason of an early exit.
-  let stderrTail = '';
-  child.stderr.on('data', (chunk) => {
-    process.stderr.write(chunk);
-    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
-  });
-  const pending = new Map();
-  let nextId = 0;
-  let exited = null;
-  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-  child.on('message', (m) => {
-    if (m?.type === 'stats') {
-      pending.get(m.id)?.(m);
-      pending.delete(m.id);
-    }
-  });
-  const ready = await Promise.race([
-    new Promise((resolve) => child.on('message', (m) => m?.type === 'ready' && resolve(m))),
-    exitPromise.then(async (e) => {
-      await sleep(50); // the last of stderr
-      return { failed: `exited with ${e.signal ?? e.code} before listening`, code: e.code };
-    }),
-    sleep(90_000).then(() => ({ failed: 'did not listen within 90 s' })),
-  ]);
-  if (ready.failed) {
-    if (!exited) child.kill('SIGKILL');
-    if (ready.code === 3) throw new LeftOut(stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? 'exit code 3');
-    throw new Error(`server "${kind}" on ${ctx.platform}/${ctx.db} ${ready.failed}`);
+  try {
+    return await spawnServer({ script: scriptOf(spec), env, pinning, cwd: ROOT, name: `"${kind}" on ${ctx.platform}/${ctx.db}`, nodeArgs });
+  } catch (error) {
+    if (error instanceof ServerUnavailable) throw new LeftOut(error.message);
+    throw error;
   }
-  return {
-    port: ready.port,
-    settings: ready.settings,
-    pid: child.pid,
-    stats(texts = false, reset = false) {
-      if (exited) return Promise.reject(new Error(`server "${kind}" exited (${exited.signal ?? exited.code})`));
-      const id = ++nextId;
-      return new Promise((resolve, reject) => {
-        pending.set(id, resolve);
-        child.send({ type: 'stats', id, texts, reset });
-        setTimeout(() => pending.has(id) && (pending.delete(id), reject(new Error(`server "${kind}" did not answer stats`))), 10_000).unref();
-      });
-    },
-    async stop() {
-      if (exited) return exited;
-      child.send({ type: 'exit' });
-      const done = await Promise.race([exitPromise, sleep(15_000).then(() => null)]);
-      if (done === null) {
-        child.kill('SIGKILL'); // our own child, by its handle
-        return exitPromise;
-      }
-      return done;
-    },
-    get exited() {
-      return exited;
-    },
-  };
 }
 
 
@@ -505,20 +453,20 @@ async function createSessions(spec, port) {
 
 /** SQL statements per request, per route: N sequential requests, the server's counter before and after. */
 async function countStatements(server, port, cookies) {
-  const first = await server.stats(true);
+  const first = await server.stats({ texts: true });
   // A server that does not count SQL (bench/limit.js may not; Django does not use TypeORM).
   if (!first.queries) return null;
   const out = {};
   const c = client(port);
   try {
     for (const route of ROUTES) {
-      const before = await server.stats(true);
+      const before = await server.stats({ texts: true });
       const n = CONFIG.countRequests;
       for (let i = 0; i < n; i++) {
         const res = await c.request(route.method, route.path, route.cookie ? cookies[i % cookies.length] : undefined);
         if (res.status !== 200) throw new Error(`${route.method} ${route.path} answered ${res.status}: ${res.body}`);
       }
-      const after = await server.stats(true);
+      const after = await server.stats({ texts: true });
       const q = (k) => (after.queries[k] - before.queries[k]) / n;
       const beforeTexts = new Map(before.texts ?? []);
       const statements = (after.texts ?? [])
@@ -582,7 +530,7 @@ async function measureRound(spec, server, cookies, round, result, routes) {
   const { port } = server;
   for (const route of routes) {
     const countersBefore = route.id === 'write' && spec.group !== 'bare' ? await readCounters(port, cookies) : null;
-    const s0 = await server.stats(false, true);
+    const s0 = await server.stats({ reset: true });
     const t0 = process.hrtime.bigint();
     const loader0 = process.cpuUsage();
     const { result: r, okByCookie, latencies } = await load(port, route, CONFIG.duration, cookies);

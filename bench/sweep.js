@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { client, readCounter } from './lib/http.js';
 import { setUpPinning } from './lib/pinning.js';
+import { spawnServer } from './lib/server-process.js';
 import { fmt } from './lib/stats.js';
 
 const BENCH = import.meta.dirname;
@@ -269,55 +270,18 @@ async function pgCounts(url) {
 // ---- the app (bench/server.js) ---------------------------------------------------------------------
 
 async function startServer(env, pinning, driver) {
-  const argv = [path.join(BENCH, 'server.js')];
-  const [cmd, args] = pinning.pinned ? ['taskset', ['-c', String(pinning.serverCpu), process.execPath, ...argv]] : [process.execPath, argv];
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, BENCH_KIND: 'ours', BENCH_TRACE: 'on', BENCH_DRIVER: driver ?? 'sqlite', ...(LIB ? { BENCH_LIB: path.join(LIB, 'src', 'index.js') } : {}), ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let exited = null;
-  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-  const waiting = new Map();
-  let nextId = 0;
-  child.on('message', (m) => {
-    const w = waiting.get(m?.id);
-    if (w && m.type === w.type) {
-      waiting.delete(m.id);
-      w.resolve(m);
-    }
+  const server = await spawnServer({
+    script: path.join(BENCH, 'server.js'),
+    env: { ...process.env, BENCH_KIND: 'ours', BENCH_TRACE: 'on', BENCH_DRIVER: driver ?? 'sqlite', ...(LIB ? { BENCH_LIB: path.join(LIB, 'src', 'index.js') } : {}), ...env },
+    pinning,
+    cwd: ROOT,
+    name: 'ours',
+    listenTimeoutMs: 120_000,
   });
-  const ask = (message, answerType, timeoutMs = 600_000) => {
-    if (exited) return Promise.reject(new Error(`server exited (${exited.signal ?? exited.code})`));
-    const id = ++nextId;
-    return new Promise((resolve, reject) => {
-      waiting.set(id, { type: answerType, resolve });
-      child.send({ ...message, id });
-      exitPromise.then(() => waiting.has(id) && (waiting.delete(id), reject(new Error('server exited'))));
-      setTimeout(() => waiting.has(id) && (waiting.delete(id), reject(new Error(`server did not answer ${message.type}`))), timeoutMs).unref();
-    });
-  };
-  const ready = await Promise.race([
-    new Promise((resolve) => child.on('message', (m) => m?.type === 'ready' && resolve(m))),
-    exitPromise.then((e) => ({ failed: `exited with ${e.signal ?? e.code} before listening` })),
-    sleep(120_000).then(() => ({ failed: 'did not listen within 120 s' })),
-  ]);
-  if (ready.failed) {
-    if (!exited) child.kill('SIGKILL');
-    throw new Error(`server ${ready.failed}`);
-  }
-  return {
-    port: ready.port,
-    settings: ready.settings,
-    sweep: () => ask({ type: 'sweep' }, 'swept'),
-    trace: (reset) => ask({ type: 'trace', reset }, 'trace'),
-    async stop() {
-      if (exited) return exited;
-      child.send({ type: 'exit' });
-      const done = await Promise.race([exitPromise, sleep(15_000).then(() => null)]);
-      if (done === null) {
-        child.kill('SIGKILL'); // our own child, by its handle
-        return exitPromise;
-      }
-      return done;
-    },
-  };
+  return Object.assign(server, {
+    sweep: () => server.ask({ type: 'sweep' }, 'swept', 600_000),
+    trace: (reset) => server.ask({ type: 'trace', reset }, 'trace', 600_000),
+  });
 }
 
 /** `django-session clearsessions -d bench/lib/sweep-data-source.js` in its own process (on the load generator's CPU). */

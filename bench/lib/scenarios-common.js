@@ -1,13 +1,13 @@
 // Shared pieces of bench/scenarios.js: starting a bench server (bench/server.js, bench/limit.js,
 // bench/django/server.js: the same IPC protocol as bench/run.js speaks), loading it with
 // autocannon, an exact closed-loop load for the soak, Redis clean-up, RSS from /proc, a linear fit.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { client } from './http.js';
+import { spawnServer } from './server-process.js';
 
 export const BENCH = path.resolve(import.meta.dirname, '..');
 export const ROOT = path.resolve(BENCH, '..');
@@ -23,10 +23,7 @@ export const SCRIPTS = {
 };
 export const scriptExists = (name) => existsSync(SCRIPTS[name]);
 
-/** Exit code of a server that cannot run here (e.g. Django not installed): "left out", not a failure. */
-export const EXIT_UNAVAILABLE = 3;
-
-export class ServerUnavailable extends Error {}
+export { EXIT_UNAVAILABLE, ServerUnavailable } from './server-process.js';
 
 /** Resident set size of a process in bytes (VmRSS in /proc/<pid>/status), or NaN. */
 export function procRss(pid) {
@@ -39,74 +36,22 @@ export function procRss(pid) {
 }
 
 /**
- * Starts one bench server as bench/run.js does: `node <script>` (pinned with taskset to the
- * server CPU when pinning is on) with an IPC channel; resolves when it sends { type: 'ready' }.
- * Rejects with ServerUnavailable when it exits with code 3 (its last stderr line is the reason).
+ * Starts one bench server as bench/run.js does (bench/lib/server-process.js); rejects with
+ * ServerUnavailable when it leaves itself out (exit code 3). Its `stats()` fills in `rss` from /proc
+ * when the server does not send it.
  */
 export async function startServer({ script = SCRIPTS.server, env, pinning, name }) {
-  const argv = [script];
-  const [cmd, args] = pinning?.pinned ? ['taskset', ['-c', String(pinning.serverCpu), process.execPath, ...argv]] : [process.execPath, argv];
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-  let stderrTail = '';
-  child.stderr.on('data', (chunk) => {
-    process.stderr.write(chunk);
-    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
-  });
-  const pending = new Map();
-  let nextId = 0;
-  let exited = null;
-  const exitPromise = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-  child.on('message', (m) => {
-    if (m?.type === 'stats') {
-      pending.get(m.id)?.(m);
-      pending.delete(m.id);
+  const server = await spawnServer({ script, env: { ...process.env, ...env }, pinning, cwd: ROOT, name });
+  const stats = server.stats.bind(server);
+  server.stats = async (extra = {}) => {
+    const s = await stats(extra);
+    if (!Number.isFinite(s.rss)) {
+      s.rss = procRss(server.pid);
+      s.rssFrom = 'proc';
     }
-  });
-  const ready = await Promise.race([
-    new Promise((resolve) => child.on('message', (m) => m?.type === 'ready' && resolve(m))),
-    exitPromise.then((e) => ({ failed: `exited with ${e.signal ?? e.code} before listening`, code: e.code })),
-    sleep(90_000).then(() => ({ failed: 'did not listen within 90 s' })),
-  ]);
-  if (ready.failed) {
-    if (!exited) child.kill('SIGKILL'); // our own child, by its handle
-    const reason = stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? ready.failed;
-    if (ready.code === EXIT_UNAVAILABLE) throw new ServerUnavailable(reason);
-    throw new Error(`server ${name} ${ready.failed}: ${reason}`);
-  }
-  const pid = child.pid;
-  return {
-    port: ready.port,
-    settings: ready.settings,
-    pid,
-    /** The server's stats; `rss` filled in from /proc when the server does not send it. */
-    async stats(extra = {}) {
-      if (exited) throw new Error(`server ${name} exited (${exited.signal ?? exited.code})`);
-      const id = ++nextId;
-      const s = await new Promise((resolve, reject) => {
-        pending.set(id, resolve);
-        child.send({ type: 'stats', id, ...extra });
-        setTimeout(() => pending.has(id) && (pending.delete(id), reject(new Error(`server ${name} did not answer stats`))), 10_000).unref();
-      });
-      if (!Number.isFinite(s.rss)) {
-        s.rss = procRss(pid);
-        s.rssFrom = 'proc';
-      }
-      return s;
-    },
-    async stop() {
-      if (exited) return exited;
-      child.send({ type: 'exit' });
-      const done = await Promise.race([exitPromise, sleep(15_000).then(() => null)]);
-      if (done === null) {
-        child.kill('SIGKILL'); // our own child, by its handle
-        return exitPromise;
-      }
-      return done;
-    },
-    get exited() {
-      return exited;
-    },
+    return s;
   };
+  return server;
 }
 
 /** One session per connection, each created by a POST /write; returns the cookies. */
