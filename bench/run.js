@@ -15,6 +15,7 @@ import autocannon from 'autocannon';
 import { barChart } from './lib/chart.js';
 import { client, readCounter } from './lib/http.js';
 import { setUpPinning } from './lib/pinning.js';
+import { deleteRedisKeys as sharedDeleteRedisKeys, redisClient as sharedRedisClient } from './lib/scenarios-common.js';
 import { ServerUnavailable, spawnServer } from './lib/server-process.js';
 import { coarseCategory, COARSE_ORDER, summarise } from './lib/profile.js';
 import { fmt, fmtRatio, max, median, min } from './lib/stats.js';
@@ -284,41 +285,10 @@ async function resetPostgres(url) {
 
 // ---- Redis (cache, cached_db) and the file engine's directory -----------------------------------
 
-/** A connected node-redis client for the run's own checks and clean-up, or null when Redis does not answer. */
-async function redisClient() {
-  const { createClient } = await import('redis');
-  const c = createClient({ url: REDIS_URL, disableOfflineQueue: true, socket: { connectTimeout: 2000, reconnectStrategy: false } });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.ping();
-    return c;
-  } catch {
-    // destroy() throws at once on a client that never connected: Redis is then left out, not the run.
-    try {
-      await c.destroy?.();
-    } catch {
-      // nothing to close
-    }
-    return null;
-  }
-}
-
+/** A client of the bench's Redis, or null when none answers (bench/lib/scenarios-common.js). */
+const redisClient = () => sharedRedisClient(REDIS_URL);
 /** Deletes the keys under `prefix` (SCAN MATCH + DEL; the Redis is shared, so never FLUSHDB); returns how many. */
-async function deleteRedisKeys(prefix) {
-  const c = await redisClient();
-  if (!c) return 0;
-  let n = 0;
-  try {
-    for await (const keys of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-      const batch = Array.isArray(keys) ? keys : [keys];
-      if (batch.length > 0) n += await c.del(batch);
-    }
-  } finally {
-    await c.close();
-  }
-  return n;
-}
+const deleteRedisKeys = (prefix) => sharedDeleteRedisKeys(REDIS_URL, prefix);
 
 /** A fresh, empty directory for the file engine's sessions. */
 function sessionDir(name) {
