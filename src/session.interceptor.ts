@@ -126,7 +126,9 @@ export class SessionInterceptor implements NestInterceptor {
             });
           },
         });
-      }, fail);
+      }, fail)
+        // Whatever throws while setting up the handler's stream reaches the subscriber, as in rxjs.
+        .catch(fail);
       return () => handled?.unsubscribe();
     });
   }
