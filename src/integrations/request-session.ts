@@ -37,14 +37,37 @@ export function requestSessionFacade(
   request: Record<PropertyKey, any>,
   options: ResolvedSessionOptions,
 ): Record<string, any> {
+  // One small object per request behind a handler shared by all: middleware such as Passport reads
+  // req.session on every request, so what the facade allocates is paid by every route.
+  const facade: Facade = { state, request, options, snapshot: undefined, detached: undefined, api: undefined, proxy: undefined };
+  return (facade.proxy = new Proxy(facade, FACADE_HANDLER) as unknown as Record<string, any>);
+}
+
+/** The facade's own state (the Proxy's target: never seen by middleware, which sees the traps). */
+interface Facade {
+  readonly state: RequestSessionState;
+  readonly request: Record<PropertyKey, any>;
+  readonly options: ResolvedSessionOptions;
+  /** The data as JSON when middleware first looked (for changes made in place, e.g. passport.user). */
+  snapshot: string | undefined;
+  /** After `regenerate()`: the old data, which the object the caller held keeps showing. */
+  detached: Record<string, unknown> | undefined;
+  /** The methods, made when middleware first asks for one. */
+  api: Record<string, unknown> | undefined;
+  proxy: Record<string, any> | undefined;
+}
+
+/** Records what the data was when middleware first looked at it. */
+function look(facade: Facade): void {
+  facade.snapshot ??= JSON.stringify(facade.state.store.toJSON());
+  facade.state.facadeSnapshot = facade.snapshot;
+}
+
+/** express-session's and @fastify/session's methods over the facade's store. */
+function facadeMethods(facade: Facade): Record<string, unknown> {
+  const { state, request, options } = facade;
   const { store } = state;
-  // What the data was when middleware first looked (for changes made in place, e.g. passport.user).
-  let snapshot: string | undefined;
-  const look = () => {
-    snapshot ??= JSON.stringify(store.toJSON());
-    state.facadeSnapshot = snapshot;
-  };
-  const api: Record<string, unknown> = {
+  return {
     regenerate(callbackOrKeep?: Callback | readonly string[]) {
       // express-session: a new, empty session under a new key; the old one is destroyed. The
       // object the caller held keeps the old data (passport's keepSessionInfo reads it).
@@ -53,10 +76,10 @@ export function requestSessionFacade(
       const keep = Array.isArray(callbackOrKeep) ? (callbackOrKeep as readonly string[]) : [];
       const previous = store.toJSON();
       const io = store.flush().then(() => {
-        detached = previous;
+        facade.detached = previous;
         for (const key of keep) if (Object.hasOwn(previous, key)) store.set(key, previous[key]);
         const fresh = requestSessionFacade(state, request, options);
-        if (request.session === proxy) request.session = fresh;
+        if (request.session === facade.proxy) request.session = fresh;
       });
       return settle(io, callback);
     },
@@ -71,10 +94,10 @@ export function requestSessionFacade(
     },
     touch() {
       // The expiry is renewed by every save; nothing to do before one.
-      return proxy;
+      return facade.proxy;
     },
     get(key: string) {
-      look();
+      look(facade);
       return store.get(key);
     },
     set(key: string, value: unknown) {
@@ -84,51 +107,60 @@ export function requestSessionFacade(
       else store.set(key, value);
     },
     data() {
-      look();
+      look(facade);
       return store.toJSON();
     },
     toJSON() {
       return store.toJSON();
     },
   };
-  let detached: Record<string, unknown> | undefined;
-  const proxy: Record<string, any> = new Proxy(Object.create(null) as Record<string, any>, {
-    get(_target, property) {
-      if (typeof property !== 'string') return undefined;
-      if (property === 'id') return store.sessionKey ?? undefined;
-      if (property === 'cookie') return cookieView(state.store, options);
-      if (API.has(property)) return api[property];
-      if (detached !== undefined) return detached[property];
-      look();
-      return store.get(property);
-    },
-    set(_target, property, value) {
-      if (typeof property !== 'string' || API.has(property)) return false;
-      look();
-      store.set(property, value);
-      return true;
-    },
-    deleteProperty(_target, property) {
-      if (typeof property !== 'string') return false;
-      look();
-      store.pop(property, undefined);
-      return true;
-    },
-    has(_target, property) {
-      return typeof property === 'string' && (API.has(property) || store.has(property));
-    },
-    ownKeys() {
-      return detached !== undefined ? Object.keys(detached) : (store.keys() as string[]);
-    },
-    getOwnPropertyDescriptor(_target, property) {
-      if (typeof property !== 'string') return undefined;
-      const data = detached ?? (store.has(property) ? { [property]: store.get(property) } : undefined);
-      if (data === undefined || !(property in data)) return undefined;
-      return { value: data[property], writable: true, enumerable: true, configurable: true };
-    },
-  });
-  return proxy;
 }
+
+const FACADE_HANDLER: ProxyHandler<Facade> = {
+  get(facade, property) {
+    if (typeof property !== 'string') return undefined;
+    const { store } = facade.state;
+    if (property === 'id') return store.sessionKey ?? undefined;
+    if (property === 'cookie') return cookieView(store, facade.options);
+    if (API.has(property)) return (facade.api ??= facadeMethods(facade))[property];
+    if (facade.detached !== undefined) return facade.detached[property];
+    look(facade);
+    return store.get(property);
+  },
+  set(facade, property, value) {
+    if (typeof property !== 'string' || API.has(property)) return false;
+    look(facade);
+    facade.state.store.set(property, value);
+    return true;
+  },
+  deleteProperty(facade, property) {
+    if (typeof property !== 'string') return false;
+    look(facade);
+    facade.state.store.pop(property, undefined);
+    return true;
+  },
+  has(facade, property) {
+    return typeof property === 'string' && (API.has(property) || facade.state.store.has(property));
+  },
+  ownKeys(facade) {
+    return facade.detached !== undefined ? Object.keys(facade.detached) : (facade.state.store.keys() as string[]);
+  },
+  getOwnPropertyDescriptor(facade, property) {
+    if (typeof property !== 'string') return undefined;
+    const { store } = facade.state;
+    const data = facade.detached ?? (store.has(property) ? { [property]: store.get(property) } : undefined);
+    if (data === undefined || !(property in data)) return undefined;
+    return { value: data[property], writable: true, enumerable: true, configurable: true };
+  },
+  // Object.defineProperty(req.session, key, { value }) stores the value, as an assignment does (the
+  // target's own fields are the facade's, never the session's).
+  defineProperty(facade, property, descriptor) {
+    if (typeof property !== 'string' || API.has(property) || !('value' in descriptor)) return false;
+    look(facade);
+    facade.state.store.set(property, descriptor.value);
+    return true;
+  },
+};
 
 /** A read-only view of what express-session keeps in `req.session.cookie`. */
 function cookieView(store: SessionStore, options: ResolvedSessionOptions) {

@@ -18,6 +18,13 @@ class PlainController {
     return { visits: request.session.visits ?? null, user: request.session.passport?.user ?? null, id: request.session.id ?? null };
   }
 
+  /** req.session as an object: its keys, spread, `in`, JSON. */
+  @Get('shape')
+  shape(@Req() request: any) {
+    const s = request.session;
+    return { keys: Object.keys(s), spread: { ...s }, hasVisits: 'visits' in s, hasSave: 'save' in s, json: JSON.parse(JSON.stringify(s)) };
+  }
+
   /** @Session() and req.session are one object. */
   @Post('both')
   @HttpCode(200)
@@ -38,6 +45,8 @@ function addMiddleware(app: INestApplication, platform: Platform): void {
       await new Promise<void>((resolve, reject) => request.session.save((e: unknown) => (e ? reject(e) : resolve())));
     }
     if (path.includes('rename')) s.passport.user = 'bob'; // in place: passport never sets modified
+    if (path.includes('define')) Object.defineProperty(s, 'defined', { value: 'yes', writable: true, enumerable: true, configurable: true });
+    if (path.includes('forget')) delete s.visits;
     if (path.includes('logout')) await new Promise<void>((resolve) => s.destroy(() => resolve()));
   };
   if (platform === 'express') {
@@ -102,6 +111,21 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
     expect(reply.status).toBe(200);
     expect(client.sessionKey).toBeUndefined();
     expect(await dataOf(key)).toBeUndefined();
+  });
+
+  it('req.session behaves as an object: keys, spread, in, JSON, defineProperty and delete store or remove a key', async () => {
+    const client = t.client();
+    await client.get('/plain?count');
+    expect((await client.get('/shape?define')).json()).toEqual({
+      keys: ['visits', 'defined'],
+      spread: { visits: 1, defined: 'yes' },
+      hasVisits: true,
+      hasSave: true,
+      json: { visits: 1, defined: 'yes' },
+    });
+    expect(await dataOf(client.sessionKey)).toEqual({ visits: 1, defined: 'yes' });
+    expect((await client.get('/shape?forget')).json()).toMatchObject({ keys: ['defined'], hasVisits: false });
+    expect(await dataOf(client.sessionKey)).toEqual({ defined: 'yes' });
   });
 
   it('@Session() in the handler is the same session middleware saw', async () => {
