@@ -35,7 +35,7 @@ import 'reflect-metadata';
 import { Controller, Get, HttpCode, Module, Post, Req, Res } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createHash, createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { threadCpu } from './lib/thread-cpu.js';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { inflateSync } from 'node:zlib';
@@ -342,23 +342,6 @@ Reflect.decorate([Module({ controllers: [LimitController] })], AppModule);
 
 // ---- stats and main ----------------------------------------------------------------------------
 
-/** CPU (µs) of the main thread and of the others (libuv's pool runs node-sqlite3's queries), from /proc. */
-function threadCpu() {
-  try {
-    let main = 0;
-    let others = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const us = (Number(f[11]) + Number(f[12])) * 1e4; // utime + stime, USER_HZ 100
-      if (Number(tid) === process.pid) main += us;
-      else others += us;
-    }
-    return { main, others };
-  } catch {
-    return null;
-  }
-}
 
 async function main() {
   if (STORE !== 'signed_cookies') store = await STORES[STORE]();

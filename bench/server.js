@@ -45,10 +45,11 @@ import { Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import fs, { readdirSync, readFileSync } from 'node:fs';
+import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { threadCpu } from './lib/thread-cpu.js';
 import { DataSource, EntitySchema, EventSubscriber } from 'typeorm';
 
 const kind = process.env.BENCH_KIND ?? 'bare';
@@ -401,27 +402,6 @@ async function createApp(AppModule) {
   return NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 }
 
-/**
- * CPU time (µs) of the main thread and of all other threads (libuv's pool runs node-sqlite3's
- * queries, zlib...; V8 has GC helpers), from /proc on Linux; null elsewhere.
- */
-function threadCpu() {
-  try {
-    const tick = 1e6 / 100; // USER_HZ is 100 on Linux
-    let main = 0;
-    let others = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const us = (Number(fields[11]) + Number(fields[12])) * tick; // utime + stime
-      if (Number(tid) === process.pid) main += us;
-      else others += us;
-    }
-    return { main, others };
-  } catch {
-    return null;
-  }
-}
 
 // ---- main ------------------------------------------------------------------------------------
 
