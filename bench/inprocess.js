@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { ensurePostgresDatabase } from './lib/postgres.js';
 import { median } from './lib/stats.js';
 
 const { values: opt } = parseArgs({
@@ -85,15 +86,7 @@ async function child() {
 async function postgresUrl() {
   const base = process.env.BENCH_PG_URL ?? process.env.TEST_POSTGRES_URL;
   if (!base) throw new Error('--driver postgres needs BENCH_PG_URL or TEST_POSTGRES_URL');
-  const { default: pg } = await import('pg');
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'djs_inprocess'");
-  if (exists.rowCount === 0) await admin.query('CREATE DATABASE djs_inprocess');
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = '/djs_inprocess';
-  return url.href;
+  return (await ensurePostgresDatabase(base, 'djs_inprocess')).url;
 }
 
 /** CPU µs per call of `op`, called 10 at a time, after a warm-up. */

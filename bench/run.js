@@ -16,6 +16,7 @@ import { barChart } from './lib/chart.js';
 import { client, readCounter } from './lib/http.js';
 import { setUpPinning } from './lib/pinning.js';
 import { deleteRedisKeys as sharedDeleteRedisKeys, redisClient as sharedRedisClient } from './lib/scenarios-common.js';
+import { ensurePostgresDatabase, pgClient } from './lib/postgres.js';
 import { ServerUnavailable, spawnServer } from './lib/server-process.js';
 import { coarseCategory, COARSE_ORDER, summarise } from './lib/profile.js';
 import { fmt, fmtRatio, max, median, min } from './lib/stats.js';
@@ -250,29 +251,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 // ---- databases ---------------------------------------------------------------------------------
 
-async function preparePostgres(url) {
-  const { default: pg } = await import('pg');
-  const base = new URL(url);
-  const name = process.env.BENCH_POSTGRES_DB ?? 'djs_bench';
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) die(`BENCH_POSTGRES_DB must be a plain identifier, got ${name}`);
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-    const version = (await admin.query('SHOW server_version')).rows[0].server_version;
-    const benchUrl = new URL(base);
-    benchUrl.pathname = `/${name}`;
-    return { url: benchUrl.toString(), name, version };
-  } finally {
-    await admin.end();
-  }
+function preparePostgres(url) {
+  return ensurePostgresDatabase(url, process.env.BENCH_POSTGRES_DB ?? 'djs_bench');
 }
 
 async function resetPostgres(url) {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const c = await pgClient(url);
   try {
     // The bench's own database: every table in it (ours, connect-typeorm's, Django's) goes, so
     // each server starts on an empty database (Django's migrate then creates its tables again).

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setUpPinning } from './lib/pinning.js';
+import { ensurePostgresDatabase, pgClient } from './lib/postgres.js';
 import { fmt, median } from './lib/stats.js';
 import {
   BENCH,
@@ -502,31 +503,10 @@ async function queryPlan(file, sql) {
  * djs_scenarios_empty, whose tables are dropped before each start.
  */
 async function preparePostgres(url) {
-  const { default: pg } = await import('pg');
-  const connect = async (u) => {
-    const c = new pg.Client({ connectionString: u });
-    await c.connect();
-    return c;
-  };
-  const withDb = (name) => {
-    const u = new URL(url);
-    u.pathname = `/${name}`;
-    return u.toString();
-  };
-  const admin = await connect(url);
-  let version;
-  try {
-    for (const name of ['djs_scenarios_1m', 'djs_scenarios_empty']) {
-      if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-    }
-    version = (await admin.query('SHOW server_version')).rows[0].server_version;
-  } finally {
-    await admin.end();
-  }
-  const fullUrl = withDb('djs_scenarios_1m');
-  const emptyUrl = withDb('djs_scenarios_empty');
+  const { url: fullUrl, version } = await ensurePostgresDatabase(url, 'djs_scenarios_1m');
+  const { url: emptyUrl } = await ensurePostgresDatabase(url, 'djs_scenarios_empty');
   const { seededSessionData, tableDdl } = await import('./lib/scenarios-seed.js');
-  const c = await connect(fullUrl);
+  const c = await pgClient(fullUrl);
   const t0 = Date.now();
   let seeded = false;
   try {
@@ -559,7 +539,7 @@ async function preparePostgres(url) {
     fullUrl,
     emptyUrl,
     async emptyReset() {
-      const e = await connect(emptyUrl);
+      const e = await pgClient(emptyUrl);
       try {
         await e.query('DROP TABLE IF EXISTS django_session, migrations, typeorm_metadata CASCADE');
       } finally {
@@ -567,7 +547,7 @@ async function preparePostgres(url) {
       }
     },
     async fullCount() {
-      const f = await connect(fullUrl);
+      const f = await pgClient(fullUrl);
       try {
         return Number((await f.query('SELECT count(*) AS n FROM django_session')).rows[0].n);
       } finally {
@@ -575,7 +555,7 @@ async function preparePostgres(url) {
       }
     },
     async fullReset() {
-      const f = await connect(fullUrl);
+      const f = await pgClient(fullUrl);
       try {
         return (await f.query("DELETE FROM django_session WHERE expire_date < '2090-01-01'")).rowCount;
       } finally {

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { client, readCounter } from './lib/http.js';
 import { setUpPinning } from './lib/pinning.js';
+import { ensurePostgresDatabase, pgClient } from './lib/postgres.js';
 import { spawnServer } from './lib/server-process.js';
 import { fmt } from './lib/stats.js';
 
@@ -176,26 +177,9 @@ async function sqliteCounts(file) {
 
 // ---- PostgreSQL ----------------------------------------------------------------------------------
 
-async function pgClient(url) {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
 
-async function preparePostgres(url) {
-  const name = process.env.BENCH_SWEEP_PG_DB ?? 'djs_sweep';
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) die(`BENCH_SWEEP_PG_DB must be a plain identifier, got ${name}`);
-  const admin = await pgClient(url);
-  try {
-    if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-    const version = (await admin.query('SHOW server_version')).rows[0].server_version;
-    const u = new URL(url);
-    u.pathname = `/${name}`;
-    return { url: u.toString(), name, version };
-  } finally {
-    await admin.end();
-  }
+function preparePostgres(url) {
+  return ensurePostgresDatabase(url, process.env.BENCH_SWEEP_PG_DB ?? 'djs_sweep');
 }
 
 /** The table (the migration's DDL), ROWS expired rows and LIVE live ones via generate_series, then ANALYZE. */
