@@ -171,6 +171,15 @@ async function gql(client: Client, query: string, variables?: Record<string, unk
   return client.post('/graphql', { query, variables });
 }
 
+
+/** A client of `t` holding a stored session with `data` (an hour to live). */
+async function clientWithSession(t: TestApp, data: Record<string, unknown>): Promise<{ client: Client; key: string }> {
+  const key = await t.store.put(unknownKey(), data, Date.now() + 3600_000);
+  const client = t.client();
+  client.jar.set('sessionid', key);
+  return { client, key };
+}
+
 describe.each(DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
@@ -180,13 +189,7 @@ describe.each(DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
   });
   afterAll(() => t?.close());
 
-  /** A client holding a stored session with `data`. */
-  async function withSession(data: Record<string, unknown>): Promise<{ client: Client; key: string }> {
-    const key = await t.store.put(unknownKey(), data, Date.now() + 3600_000);
-    const client = t.client();
-    client.jar.set('sessionid', key);
-    return { client, key };
-  }
+  const withSession = (data: Record<string, unknown>) => clientWithSession(t, data);
 
   it('three resolvers that take the session: one SELECT for the HTTP request, no write', async () => {
     const { client } = await withSession({ visits: 4, color: 'blue' });
@@ -345,12 +348,7 @@ describe.each(DRIVERS)('GraphQL resolvers on %s (%s), with requestSession and a 
   });
   afterAll(() => t?.close());
 
-  async function withSession(data: Record<string, unknown>): Promise<{ client: Client; key: string }> {
-    const key = await t.store.put(unknownKey(), data, Date.now() + 3600_000);
-    const client = t.client();
-    client.jar.set('sessionid', key);
-    return { client, key };
-  }
+  const withSession = (data: Record<string, unknown>) => clientWithSession(t, data);
 
   it('one read, one commit after the operation (RequestSessionInstaller\'s, at the response\'s end)', async () => {
     const { client, key } = await withSession({ visits: 1 });
