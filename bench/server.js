@@ -49,8 +49,9 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { trace, TraceSubscriber } from './lib/statement-trace.js';
 import { threadCpu } from './lib/thread-cpu.js';
-import { DataSource, EntitySchema, EventSubscriber } from 'typeorm';
+import { DataSource, EntitySchema } from 'typeorm';
 
 const kind = process.env.BENCH_KIND ?? 'bare';
 const db = process.env.BENCH_DB ?? 'sqlite';
@@ -114,40 +115,10 @@ const sqlLogger = new CountingLogger();
 
 // ---- SQL statement timeline (BENCH_TRACE=on, for bench/sweep.js) -------------------------------
 
-/**
- * Start and end (ms, performance.now()) of every statement, from TypeORM's BeforeQuery/AfterQuery
- * events. The time includes any wait for the connection (node-sqlite3 runs one statement at a time
- * on it; pg waits for a pool client) or for a lock (sqlite's busy handler).
- */
-const trace = [];
-// TypeORM's sqlite driver shares one query runner among all statements, so the two events are
-// paired by the statement's parameter array (the same object in both); a statement without
-// parameters, by its text (first in, first out).
-const traceStarts = new WeakMap();
-const traceStartsByText = new Map();
-class TraceSubscriber {
-  beforeQuery(event) {
-    const start = { t: performance.now(), sql: event.query };
-    if (event.parameters && typeof event.parameters === 'object') traceStarts.set(event.parameters, start);
-    else traceStartsByText.set(event.query, [...(traceStartsByText.get(event.query) ?? []), start]);
-  }
-  afterQuery(event) {
-    let start;
-    if (event.parameters && typeof event.parameters === 'object') {
-      start = traceStarts.get(event.parameters);
-      traceStarts.delete(event.parameters);
-    } else start = traceStartsByText.get(event.query)?.shift();
-    if (!start) return;
-    const head = start.sql.trimStart().slice(0, 6).toUpperCase();
-    trace.push({ kind: head, start: start.t, end: performance.now(), ok: event.success !== false, conn: event.connection?.name });
-  }
-}
-// TypeORM only takes subscriber classes registered by @EventSubscriber().
-EventSubscriber()(TraceSubscriber);
 const tracing = process.env.BENCH_TRACE === 'on';
 if (tracing) {
   // Every DataSource of the process, also one the library opens itself (the db engine's own read
-  // connection on a sqlite file in WAL mode, which takes no subscribers from the app's options).
+  // connection on a sqlite file in WAL mode, which shares the app's subscribers once initialised).
   const initialize = DataSource.prototype.initialize;
   DataSource.prototype.initialize = async function (...args) {
     const result = await initialize.apply(this, args);

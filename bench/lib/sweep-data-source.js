@@ -18,7 +18,8 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DataSource, EventSubscriber } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { trace, TraceSubscriber } from './statement-trace.js';
 
 // The entity of the build whose CLI runs (the CLI checks the DataSource knows that very class).
 const lib = await import(process.env.SWEEP_LIB ? pathToFileURL(process.env.SWEEP_LIB).href : '../../dist/src/index.js');
@@ -26,29 +27,6 @@ const { SessionEntity } = lib;
 // A build from before the helper (--lib) gets this build's.
 const { sqliteDataSourceOptions } = lib.sqliteDataSourceOptions ? lib : await import('../../dist/src/index.js');
 
-const trace = [];
-// Paired by the statement's parameter array (the same object in both events; TypeORM's sqlite
-// driver shares one query runner), else by its text.
-const starts = new WeakMap();
-const startsByText = new Map();
-class TraceSubscriber {
-  beforeQuery(event) {
-    const start = { t: performance.now(), sql: event.query };
-    if (event.parameters && typeof event.parameters === 'object') starts.set(event.parameters, start);
-    else startsByText.set(event.query, [...(startsByText.get(event.query) ?? []), start]);
-  }
-  afterQuery(event) {
-    let start;
-    if (event.parameters && typeof event.parameters === 'object') {
-      start = starts.get(event.parameters);
-      starts.delete(event.parameters);
-    } else start = startsByText.get(event.query)?.shift();
-    if (!start) return;
-    trace.push({ kind: start.sql.trimStart().slice(0, 6).toUpperCase(), start: start.t, end: performance.now(), ok: event.success !== false });
-  }
-}
-// TypeORM only takes subscriber classes registered by @EventSubscriber().
-EventSubscriber()(TraceSubscriber);
 if (process.env.SWEEP_TRACE) {
   process.on('exit', () => writeFileSync(process.env.SWEEP_TRACE, JSON.stringify({ timeOrigin: performance.timeOrigin, trace })));
 }
