@@ -7,7 +7,7 @@ import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
-import { runDirect } from './direct-statements.js';
+import { runDirect, type StatementLimit } from './direct-statements.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
 /** A `django_session` row as the db engine reads it. */
@@ -38,6 +38,8 @@ export class TypeOrmSessionBackend extends SessionBackend {
   #reader: DataSource | undefined;
   #dialect?: Dialect;
   #statements?: Record<StatementName, Statement>;
+  /** Each statement's `storeTimeout` limit for the direct driver path, made once. */
+  readonly #limits: Partial<Record<StatementName, StatementLimit>> = {};
 
   /**
    * @param dataSource the DataSource (or, in a Nest app, how to find it once every provider exists)
@@ -172,10 +174,8 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const dataSource = name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource;
     try {
       // better-sqlite3 answers at once (nothing to time out); the others within storeTimeout, as below.
-      const direct = runDirect(dataSource, statement.sql, params, statement.read, {
-        ms: this.#timeoutMs,
-        error: () => storeTimeoutError(name, this.#timeoutMs),
-      });
+      const limit = (this.#limits[name] ??= { ms: this.#timeoutMs, error: () => storeTimeoutError(name, this.#timeoutMs) });
+      const direct = runDirect(dataSource, statement.sql, params, statement.read, limit);
       if (direct !== undefined) return 'then' in direct ? await direct : direct;
     } catch (error) {
       throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
