@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from 'node:util';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SESSION_OPTIONS } from '../session.constants.js';
@@ -39,7 +40,17 @@ export function requestSessionFacade(
 ): Record<string, any> {
   // One small object per request behind a handler shared by all: middleware such as Passport reads
   // req.session on every request, so what the facade allocates is paid by every route.
-  const facade: Facade = { state, request, options, snapshot: undefined, detached: undefined, api: undefined, proxy: undefined };
+  const facade: Facade = {
+    state,
+    request,
+    options,
+    snapshot: undefined,
+    detached: undefined,
+    api: undefined,
+    proxy: undefined,
+    // util.inspect prints a Proxy's target, calling this with the Proxy as `this`: it closes over the state.
+    [inspect.custom]: (_depth: number, inspectOptions: InspectOptions) => `RequestSession ${inspect(state.store, inspectOptions)}`,
+  };
   return (facade.proxy = new Proxy(facade, FACADE_HANDLER) as unknown as Record<string, any>);
 }
 
@@ -55,6 +66,8 @@ interface Facade {
   /** The methods, made when middleware first asks for one. */
   api: Record<string, unknown> | undefined;
   proxy: Record<string, any> | undefined;
+  /** Printing `req.session` (util.inspect shows a Proxy's target): the session, never the request or the options. */
+  [inspect.custom]: (depth: number, options: InspectOptions) => string;
 }
 
 /** Records what the data was when middleware first looked at it. */

@@ -4,6 +4,7 @@
  * `@Session()`, and for changes made in place (`req.session.passport.user = id`).
  */
 import 'reflect-metadata';
+import { inspect } from 'node:util';
 import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
 import { Session, type SessionStore } from '../../src/index.js';
 import { PLATFORMS, sqliteAppPerSuite, startSqliteApp, type Platform } from '../support/app.js';
@@ -23,6 +24,12 @@ class PlainController {
   shape(@Req() request: any) {
     const s = request.session;
     return { keys: Object.keys(s), spread: { ...s }, hasVisits: 'visits' in s, hasSave: 'save' in s, json: JSON.parse(JSON.stringify(s)) };
+  }
+
+  /** What a log line of req.session shows. */
+  @Get('print')
+  print(@Req() request: any) {
+    return { printed: inspect(request.session) };
   }
 
   /** @Session() and req.session are one object. */
@@ -126,6 +133,17 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
     expect(await dataOf(client.sessionKey)).toEqual({ visits: 1, defined: 'yes' });
     expect((await client.get('/shape?forget')).json()).toMatchObject({ keys: ['defined'], hasVisits: false });
     expect(await dataOf(client.sessionKey)).toEqual({ defined: 'yes' });
+  });
+
+  it('printing req.session shows the session, not the request (its headers) nor the options (the secret)', async () => {
+    const client = t.client();
+    await client.get('/plain?count');
+    const { printed } = (await client.get('/print', { headers: { authorization: 'Bearer do-not-log-me' } })).json();
+    expect(printed).toMatch(/^RequestSession SessionStore \{/);
+    expect(printed).toContain('visits: 1');
+    expect(printed).not.toContain('do-not-log-me');
+    expect(printed).not.toContain(SECRET);
+    expect(printed).not.toMatch(/headers|secretKey/);
   });
 
   it('@Session() in the handler is the same session middleware saw', async () => {
