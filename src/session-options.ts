@@ -50,7 +50,7 @@ function fail(option: string, problem: string): never {
 
 function checkBoolean(options: Record<string, unknown>, name: string): void {
   if (options[name] !== undefined && typeof options[name] !== 'boolean') {
-    fail(name, `must be a boolean, got ${JSON.stringify(options[name])}`);
+    fail(name, `must be a boolean, got ${describe(options[name])}`);
   }
 }
 
@@ -76,22 +76,22 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
 
   const cookieName = input.cookieName ?? SESSION_DEFAULTS.cookieName;
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    fail('cookieName', `must be a cookie token (letters, digits, !#$%&'*+-.^_\`|~), got ${JSON.stringify(cookieName)}`);
+    fail('cookieName', `must be a cookie token (letters, digits, !#$%&'*+-.^_\`|~), got ${describe(cookieName)}`);
   }
 
   const cookieAge = input.cookieAge ?? SESSION_DEFAULTS.cookieAge;
   if (typeof cookieAge !== 'number' || !Number.isInteger(cookieAge) || cookieAge < 0 || cookieAge > MAX_EXPIRY_SECONDS) {
-    fail('cookieAge', `must be a whole number of seconds from 0 to ${MAX_EXPIRY_SECONDS} (100 years), got ${JSON.stringify(cookieAge)}`);
+    fail('cookieAge', `must be a whole number of seconds from 0 to ${MAX_EXPIRY_SECONDS} (100 years), got ${describe(cookieAge)}`);
   }
 
   const cookieDomain = input.cookieDomain ?? SESSION_DEFAULTS.cookieDomain;
   if (cookieDomain !== null && (typeof cookieDomain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(cookieDomain))) {
-    fail('cookieDomain', `must be null or a domain such as ".example.com", got ${JSON.stringify(cookieDomain)}`);
+    fail('cookieDomain', `must be null or a domain such as ".example.com", got ${describe(cookieDomain)}`);
   }
 
   const cookiePath = input.cookiePath ?? SESSION_DEFAULTS.cookiePath;
   if (typeof cookiePath !== 'string' || !cookiePath.startsWith('/') || /[;\x00-\x1f\x7f]/.test(cookiePath)) {
-    fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${JSON.stringify(cookiePath)}`);
+    fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${describe(cookiePath)}`);
   }
 
   for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode', 'privateCacheControl', 'requestSession']) {
@@ -101,7 +101,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
 
   const cookieSameSite = input.cookieSameSite ?? SESSION_DEFAULTS.cookieSameSite;
   if (!['Lax', 'Strict', 'None', false].includes(cookieSameSite as string | false)) {
-    fail('cookieSameSite', `must be 'Lax', 'Strict', 'None' or false, got ${JSON.stringify(cookieSameSite)}`);
+    fail('cookieSameSite', `must be 'Lax', 'Strict', 'None' or false, got ${describe(cookieSameSite)}`);
   }
   if (cookieSameSite === 'None' && !cookieSecure) {
     // Browsers reject SameSite=None cookies without Secure; the session would silently never stick.
@@ -169,6 +169,58 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
   });
 }
 
+/**
+ * Django's `check --deploy` test for a weak key (security.W009 for `SECRET_KEY`, W025 for each
+ * fallback): fewer than 50 characters, fewer than 5 distinct ones, or the prefix `startproject`
+ * gives the key it generates for development.
+ */
+export function isWeakSecretKey(key: string): boolean {
+  return key.length < 50 || new Set(key).size < 5 || key.startsWith('django-insecure-');
+}
+
+/** A `cookieAge` past this (5 years) is more likely milliseconds than a session's lifetime. */
+const SUSPICIOUS_COOKIE_AGE = 5 * 365 * 24 * 60 * 60;
+
+/** How loud an option warning is: `error` where the setting is exploitable as it stands. */
+export interface OptionWarning {
+  readonly level: 'warn' | 'error';
+  readonly message: string;
+}
+
+/**
+ * What the resolved options deserve a word about at boot, as Django's `check --deploy` gives:
+ * a weak secret key (louder on `signed_cookies`, where every visitor holds data signed with it and
+ * can test guesses offline), and values that are almost surely a unit mistake. Never the values.
+ */
+export function optionWarnings(options: ResolvedSessionOptions): OptionWarning[] {
+  const warnings: OptionWarning[] = [];
+  const weak = (which: string) =>
+    `${which} has fewer than 50 characters, fewer than 5 distinct characters, or starts with "django-insecure-" ` +
+    '(the development key Django generates); generate a long random value (Django\'s get_random_secret_key()), ' +
+    'or the sessions it signs can be forged (security.W009)';
+  if (isWeakSecretKey(options.secretKey)) {
+    warnings.push(
+      options.engine === 'signed_cookies'
+        ? {
+            level: 'error',
+            message: `${weak('secretKey')}. On the signed_cookies engine every visitor holds a session signed with it and can guess the key offline, then sign any session, a login included.`,
+          }
+        : { level: 'warn', message: weak('secretKey') },
+    );
+  }
+  options.secretKeyFallbacks.forEach((key, i) => {
+    if (isWeakSecretKey(key)) warnings.push({ level: 'warn', message: weak(`secretKeyFallbacks[${i}]`).replace('W009', 'W025') });
+  });
+  if (options.cookieAge > SUSPICIOUS_COOKIE_AGE) {
+    const years = Math.round(options.cookieAge / (365 * 24 * 60 * 60));
+    warnings.push({
+      level: 'warn',
+      message: `cookieAge is about ${years} years: it is in seconds, as Django's SESSION_COOKIE_AGE (milliseconds given by mistake?)`,
+    });
+  }
+  return warnings;
+}
+
 /** What printing the options shows instead of a secret, or of a client that may hold a password. */
 export const REDACTED = '[secret]';
 
@@ -218,9 +270,18 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
   return Object.freeze({ client, keyPrefix, version, serializer });
 }
 
-/** An option's value for a message: never an object's contents (a client may hold a password). */
+/**
+ * What an option's value is, for a message, never the value itself: a configuration error is
+ * printed at boot, logged and often shipped to an error tracker, and the value may be a secret
+ * put in the wrong option (a key as `cookieName`, a Redis URL with its password as the client).
+ * The kind and, for a string, its length are enough to see what went wrong.
+ */
 function describe(value: unknown): string {
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (typeof value === 'object' && value !== null) return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  return JSON.stringify(value) ?? String(value);
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `a function or class (${value.name || 'anonymous'})`;
+  if (Array.isArray(value)) return `an array of ${value.length} items`;
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  if (typeof value === 'number') return Number.isFinite(value) ? (Number.isInteger(value) ? 'a whole number outside that range' : 'a fraction') : 'a non-finite number';
+  return `a ${typeof value}`;
 }

@@ -1,4 +1,4 @@
-import type { Provider } from '@nestjs/common';
+import { Logger, type Provider } from '@nestjs/common';
 import { APP_FILTER, ModuleRef } from '@nestjs/core';
 import { ENGINES } from './backends/engines.js';
 import { SessionBackend } from './backends/session-backend.js';
@@ -7,7 +7,7 @@ import { SESSION_OPTIONS } from './session.constants.js';
 import { SessionExceptionFilter } from './session.filter.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
-import { resolveSessionOptions } from './session-options.js';
+import { optionWarnings, resolveSessionOptions } from './session-options.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
 import { RequestSessionInstaller } from './integrations/request-session.js';
 import { SessionRequests } from './session.requests.js';
@@ -40,7 +40,12 @@ export async function backendFor(options: ResolvedSessionOptions, codec: Session
 export const SESSION_PROVIDERS: Provider[] = [
   {
     provide: SESSION_OPTIONS,
-    useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options),
+    useFactory: (options: SessionModuleOptions) => {
+      const resolved = resolveSessionOptions(options);
+      const logger = new Logger('SessionModule');
+      for (const { level, message } of optionWarnings(resolved)) logger[level](message);
+      return resolved;
+    },
     inject: [SESSION_MODULE_OPTIONS],
   },
   { provide: SessionCodec, useFactory: codecFor, inject: [SESSION_OPTIONS] },

@@ -403,13 +403,14 @@ export class SessionStore<T extends SessionData = SessionData> {
   }
 
   /**
-   * What `console.log(session)` / `util.inspect` / Nest's `Logger` show: the key, the flags and
+   * What `console.log(session)` / `util.inspect` / Nest's `Logger` show: the first characters of
+   * the key (the whole key is a login credential: a log line must not hand it out), the flags and
    * the data (the visitor's own), never the module's secrets. Does not mark the session accessed.
    */
   [inspect.custom](_depth: number, options: InspectOptions): string {
     // Read without applying what was loaded: printing must not change what the response does.
     const data = Object.fromEntries(this.#cache ?? this.#loaded ?? []);
-    const shown = { sessionKey: this.#key, modified: this.#modified, accessed: this.#accessed, data };
+    const shown = { sessionKey: sessionKeyHint(this.#key), modified: this.#modified, accessed: this.#accessed, data };
     return `SessionStore ${inspect(shown, options)}`;
   }
 
@@ -417,6 +418,14 @@ export class SessionStore<T extends SessionData = SessionData> {
   toJSON(): Partial<T> {
     return Object.fromEntries(this.#cache ?? (this.#applyLoaded(), this.#cache!)) as Partial<T>;
   }
+}
+
+/** Characters of a session key that printing shows: enough to tell sessions apart in a log, too few to use. */
+const KEY_HINT_LENGTH = 8;
+
+/** What may be shown of a session key (`'2b1189a1…'`): its first characters, never the whole credential. */
+export function sessionKeyHint(key: string | null): string | null {
+  return key === null ? null : `${key.slice(0, KEY_HINT_LENGTH)}…`;
 }
 
 function assertKey(key: unknown): asserts key is string {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Post } from '@nestjs/common';
 import { Session } from '../session.decorator.js';
 import { KeyError } from '../session.errors.js';
-import type { SessionStore } from '../session.store.js';
+import { sessionKeyHint, type SessionStore } from '../session.store.js';
 import { PAGE } from './demo.page.js';
 
 /** The members the demo knows (the seed's `members.get_object(username__exact=...)`). */
@@ -26,12 +26,15 @@ export class DemoController {
     return PAGE;
   }
 
-  /** What the session holds now (the page shows it). */
+  /**
+   * What the session holds now (the page shows it). The key only by its first characters: the
+   * whole key is the visitor's login, which the HttpOnly cookie keeps from page scripts (an XSS).
+   */
   @Get('session')
   show(@Session() session: DemoSession) {
     return {
       member: memberOf(session),
-      sessionKey: session.sessionKey,
+      sessionKey: sessionKeyHint(session.sessionKey),
       data: session.toJSON(),
       expireAtBrowserClose: session.getExpireAtBrowserClose(),
       expiresAt: session.getExpiryDate(),

@@ -25,8 +25,11 @@ import {
 } from './support.js';
 
 // The page globals the callbacks below use: they run in the browser, and test/tsconfig has no DOM lib.
-declare const document: { cookie: string };
+declare const document: { cookie: string; body: { innerText: string } };
 declare const location: { pathname: string };
+
+/** What the demo shows of a session key: its first characters, never the credential itself. */
+const keyHint = (key: string) => `${key.slice(0, 8)}…`;
 
 describeWith(['chromium'], 'the demo in Chromium', ({ chromium }) => {
   let demo: Demo;
@@ -65,8 +68,11 @@ describeWith(['chromium'], 'the demo in Chromium', ({ chromium }) => {
     await page.evaluate(() => (document.cookie = 'probe=visible'));
     expect(await page.evaluate(() => document.cookie)).toBe('probe=visible');
     // ...while the server got it with the page's request, and knows who this is.
-    expect(await shownSession(page)).toMatchObject({ member: 'ada', sessionKey: cookie!.value, data: { member_id: 1 } });
+    expect(await shownSession(page)).toMatchObject({ member: 'ada', sessionKey: keyHint(cookie!.value), data: { member_id: 1 } });
     expect(demo.last('GET', '/session').sessionid).toBe(cookie!.value);
+    // Nor can a script read the key another way: what the page fetches shows only its first characters.
+    expect(await page.evaluate(async () => (await fetch('/session')).text())).not.toContain(cookie!.value);
+    expect(await page.evaluate(() => document.body.innerText)).not.toContain(cookie!.value);
     await screenshot(page, 'logged-in');
   });
 
@@ -151,7 +157,7 @@ describeWith(['chromium'], 'the demo in Chromium', ({ chromium }) => {
       await Promise.all([page.waitForNavigation(), page.click('#go')]);
       expect(page.url()).toBe(`${demo.origin}/session`);
       expect(demo.last('GET', '/session')).toMatchObject({ host: `${APP_HOST}:${demo.port}`, sessionid: victim });
-      expect(await pageJson(page)).toMatchObject({ member: 'ada', sessionKey: victim });
+      expect(await pageJson(page)).toMatchObject({ member: 'ada', sessionKey: keyHint(victim) });
     });
   });
 
@@ -195,7 +201,7 @@ describeWith(['chromium'], 'the demo in Chromium', ({ chromium }) => {
 
         await openDemo(page, remembered);
         expect(demo.last('GET', '/session')).toMatchObject({ host: `127.0.0.1:${demo.port}`, sessionid: keys[1] });
-        expect(await shownSession(page)).toMatchObject({ member: 'ada', sessionKey: keys[1] });
+        expect(await shownSession(page)).toMatchObject({ member: 'ada', sessionKey: keyHint(keys[1]!) });
         await screenshot(page, 'after-restart-remembered');
       } finally {
         await second.close();
