@@ -32,5 +32,6 @@ export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-Cr
 export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type SessionCodecOptions, type SessionDict, type DecodeStatus } from './codec/session-codec.js';
 export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions } from './auth/index.js';
 export { SocketSessionStore, SocketSessionError, rememberSessionHandshake } from './integrations/websocket.js';
+export { SessionContextError } from './transports/index.js';
 export { DjangoPassportSerializer, DjangoSessionManager, DjangoSessionStrategy, useDjangoSessions, type DjangoPassportOptions, type PassportInstance } from './integrations/passport.js';
 export { sqliteDataSourceOptions, type SqliteSessionDataSourceSettings, type SqliteSessionDataSourceOptions, type SqliteSynchronous } from './sqlite-options.js';

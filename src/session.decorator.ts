@@ -1,29 +1,17 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
-import { messageSessionOf } from './integrations/websocket.js';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import { openedSessionOf, type RequestSessionState } from './session.requests.js';
+import { sessionOf } from './transports/index.js';
 
 const INTERCEPTORS_METADATA = '__interceptors__'; // @nestjs/common's @UseInterceptors()
 
-/** The session `SessionInterceptor` opened for this handler: kept on the HTTP request, or (WebSocket) in the message's arguments. */
-function openedIn(context: ExecutionContext): RequestSessionState | undefined {
-  switch (context.getType<string>()) {
-    case 'graphql': {
-      const http = graphqlHttpOf(context);
-      if (http === undefined) throw new Error(NO_GRAPHQL_REQUEST);
-      return openedSessionOf(http.request);
-    }
-    case 'ws':
-      return messageSessionOf(context);
-    default:
-      return openedSessionOf(context.switchToHttp().getRequest());
-  }
-}
-
+/**
+ * The session the transport keeps for this handler's request (see `transports/`): what
+ * `SessionInterceptor` or a guard's `forContext()` opened. `SessionContextError` in a context
+ * without sessions (a microservice's).
+ */
 const SessionParam = createParamDecorator((_data: unknown, context: ExecutionContext) => {
-  const opened = openedIn(context);
+  const opened = sessionOf(context);
   if (opened === undefined) {
     throw new Error('@Session() found no session: import SessionModule.forRoot() in the application module');
   }

@@ -10,20 +10,13 @@ import {
 } from '@nestjs/common';
 import { catchError, concatMap, from, Observable, throwError, type Subscription } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
-import { graphqlHttpOf, NO_GRAPHQL_REQUEST } from './integrations/graphql.js';
-import {
-  attachMessageSession,
-  handshakeOf,
-  isWsException,
-  messageSessionOf,
-  NO_HANDSHAKE,
-  SocketSessionError,
-  socketSessionMessage,
-  SocketSessionStore,
-} from './integrations/websocket.js';
+import { isWsException, messageSessionOf, SocketSessionError, socketSessionMessage } from './integrations/websocket.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
-import { changedInPlace, commitBeforeEnd, commitsOnFastifySend, SessionRequests, type RequestSessionState } from './session.requests.js';
+import { changedInPlace, SessionRequests, type RequestSessionState } from './session.requests.js';
+import { graphqlTransport } from './transports/graphql.js';
+import { openMessageSession } from './transports/websocket.js';
+import type { CommitAtEnd } from './transports/transport.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
@@ -65,6 +58,8 @@ export class SessionInterceptor implements NestInterceptor {
   private readonly usesSession = new WeakMap<Function, boolean>();
   /** The status each handler answers with when it succeeds (`@HttpCode()`, or Nest's 201 for POST, else 200). */
   private readonly handlerStatus = new WeakMap<Function, number>();
+  /** The response phase at the response's end, as the transports call it (made once). */
+  private readonly commitAtResponseEnd: CommitAtEnd = (state, response) => this.commitAtEnd(state, response);
 
   constructor(protected readonly requests: SessionRequests) {}
 
@@ -136,55 +131,37 @@ export class SessionInterceptor implements NestInterceptor {
   /**
    * A GraphQL resolver: opens (or joins) the session of the operation's HTTP request, and leaves
    * the commit to the response's end. Idempotent, so a global SessionInterceptor and the
-   * resolver's own may both run.
+   * resolver's own may both run (and a guard's `forContext()` before them).
    */
   private interceptResolver(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.shouldOpen(context)) return next.handle();
-    const http = graphqlHttpOf(context);
-    if (http === undefined) return throwError(() => new Error(NO_GRAPHQL_REQUEST));
-    return from(this.requests.open(http.request)).pipe(
-      concatMap((opened) => {
-        this.commitAtResponseEnd(opened, http.request, http.response);
-        return next.handle().pipe(
+    return from(graphqlTransport.open(context, this.requests, this.commitAtResponseEnd)).pipe(
+      concatMap((opened) =>
+        next.handle().pipe(
           catchError((error: unknown) => {
             opened.failedStatus = Math.max(opened.failedStatus ?? 0, resolverStatusOf(error));
             return throwError(() => error);
           }),
-        );
-      }),
+        ),
+      ),
     );
   }
 
-  /** Makes a GraphQL operation's session commit when its HTTP response leaves. */
-  private commitAtResponseEnd(opened: RequestSessionState, request: Record<PropertyKey, any>, response: any): void {
-    // requestSession: RequestSessionInstaller commits every request's session at its response's end.
-    if (this.requests.options.requestSession) return;
-    if (request.raw !== undefined) {
-      // Fastify: SessionRoutes added the onSend hook at start-up, having found the resolvers.
-      if (!commitsOnFastifySend(request.server)) {
-        throw new Error('@Session() in a GraphQL resolver on Fastify needs SessionModule to find the resolver at start-up (a provider of a module the app imports)');
-      }
-      return;
-    }
-    if (typeof response?.end !== 'function') throw new Error(NO_GRAPHQL_REQUEST);
-    commitBeforeEnd(opened, response, (state, res) => this.commitAtEnd(state, res));
-  }
-
   /**
-   * A WebSocket message to a handler that takes `@Session()`: the session is read from the
-   * handshake's cookie for each message (a logout over HTTP shows at the next one), and saved after
-   * the handler when changed — never created, as no cookie can be sent (`SocketSessionError`).
-   * `saveEveryRequest` does not apply: it renews the cookie, which a socket cannot.
+   * A WebSocket message to a handler that takes `@Session()`, or whose guard opened the message's
+   * session (`forContext()`): the session is read from the handshake's cookie for each message (a
+   * logout over HTTP shows at the next one), and saved after the handler when changed — never
+   * created, as no cookie can be sent (`SocketSessionError`). `saveEveryRequest` does not apply:
+   * it renews the cookie, which a socket cannot.
    */
   private interceptMessage(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.takesSession(context)) return next.handle();
+    const guarded = messageSessionOf(context);
     // Another SessionInterceptor (the global one, around the handler's own) answers for it.
-    if (messageSessionOf(context) !== undefined) return next.handle();
-    const handshake = handshakeOf(context.getArgByIndex(0));
-    if (handshake === undefined) return throwError(() => new Error(NO_HANDSHAKE));
-    return from(this.requests.read(handshake, SocketSessionStore)).pipe(
+    if (guarded?.intercepted) return next.handle();
+    if (guarded === undefined && !this.takesSession(context)) return next.handle();
+    return from(guarded === undefined ? openMessageSession(context, this.requests) : Promise.resolve(guarded)).pipe(
       concatMap((opened) => {
-        attachMessageSession(context, opened);
+        opened.intercepted = true; // from here on, this interceptor answers for it
         return next.handle().pipe(
           concatMap((value) => from(this.commitMessage(opened, 200).then(() => value))),
           catchError((error: unknown) =>

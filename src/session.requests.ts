@@ -94,6 +94,11 @@ export class SessionRequests {
    * it is being read (the resolvers of one GraphQL operation, side by side) share that one read.
    */
   open(request: Record<PropertyKey, any>): Promise<RequestSessionState> {
+    // Checked first: nothing below may throw once the read is under way, or its rejection would
+    // go unobserved (and end the process).
+    if (request === null || typeof request !== 'object') {
+      return Promise.reject(new TypeError(`No request to open a session for (got ${request === null ? 'null' : typeof request})`));
+    }
     const existing = this.openedFor(request);
     if (existing !== undefined) return Promise.resolve(existing);
     const opening = reading.get(request);

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { Inject, Injectable, type Type } from '@nestjs/common';
-import { ApplicationConfig, HttpAdapterHost, MetadataScanner, ModulesContainer } from '@nestjs/core';
+import { APP_GUARD, ApplicationConfig, HttpAdapterHost, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { isGraphqlResolver } from './integrations/graphql.js';
 import { captureHandshakes, isMessageHandler } from './integrations/websocket.js';
 import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
@@ -27,9 +27,10 @@ const PATH_METADATA = 'path'; // @nestjs/common's @Get()/@Post()... and @Control
  * interceptors, so those may open the session with `forContext()` too.
  *
  * Outside controllers, it also prepares what the session needs where providers take `@Session()`
- * (and only then): GraphQL resolvers on Fastify, an `onSend` hook that commits an operation's
- * session with its reply; WebSocket gateways, the handshake cookie of each client kept for its
- * messages (the ws adapter's clients keep none).
+ * or are guarded (a guard may call `forContext()`), and only then: GraphQL resolvers on Fastify, an
+ * `onSend` hook that commits an operation's session with its reply; WebSocket gateways, the
+ * handshake cookie of each client kept for its messages (the ws adapter's clients keep none), and,
+ * for guarded message handlers, the interceptor that commits a guard's session after the handler.
  */
 @Injectable()
 export class SessionRoutes {
@@ -53,15 +54,38 @@ export class SessionRoutes {
   ) {
     // Now, at the app's creation: the gateways bind to the WebSocket adapter at app.init(), before
     // SessionModule.configure(), and app.useWebSocketAdapter() comes in between.
-    if (this.handlers().messageHandlersTakeSession) captureHandshakes(this.config);
+    const { messageHandlersTakeSession, messageHandlersGuarded } = this.handlers();
+    if (messageHandlersTakeSession || messageHandlersGuarded) captureHandshakes(this.config);
+    if (messageHandlersGuarded) {
+      // A guard of a message handler without @Session() may open the message's session: the
+      // interceptor must run around the handler to save it. Global until configure() (the gateways
+      // bind before it, with the global interceptors of that moment), where install() keeps it
+      // global only if the HTTP routes need it too (they are registered after).
+      this.config.addGlobalInterceptor(this.interceptor);
+      this.globalForGateways = true;
+    }
   }
+
+  /** The interceptor was made global at the app's creation, for guarded gateway handlers. */
+  private globalForGateways = false;
 
   /** Makes the interceptor global when something outside `@Session()` handlers may use the session. */
   install(): void {
     this.commitResolversOnSend();
+    // The gateways have bound with it; the routes, registered next, get it only if they need it,
+    // and then last, inside the app's own global interceptors.
+    if (this.globalForGateways) this.removeGlobalInterceptor();
     if (this.interceptsEveryRoute || !this.needsEveryRoute()) return;
     this.interceptsEveryRoute = true;
     this.config.addGlobalInterceptor(this.interceptor);
+  }
+
+  /** Takes the interceptor off the app's global ones (the gateways, bound already, keep it). */
+  private removeGlobalInterceptor(): void {
+    this.globalForGateways = false;
+    const interceptors = this.config.getGlobalInterceptors();
+    const at = interceptors.indexOf(this.interceptor);
+    if (at >= 0) interceptors.splice(at, 1);
   }
 
   /**
@@ -71,33 +95,60 @@ export class SessionRoutes {
    */
   private commitResolversOnSend(): void {
     const adapter = this.adapterHost?.httpAdapter;
-    if (adapter === undefined || adapter.getType() !== 'fastify' || this.options.requestSession) return;
-    const { resolversTakeSession, resolvers } = this.handlers();
-    if (!resolversTakeSession && !(resolvers && this.options.saveEveryRequest)) return;
+    if (adapter === undefined || adapter === null || adapter.getType() !== 'fastify' || this.options.requestSession) return;
+    const { resolversTakeSession, resolvers, resolversGuarded } = this.handlers();
+    const guarded = resolversGuarded || this.config.getGlobalGuards().length > 0;
+    if (!resolversTakeSession && !(resolvers && (this.options.saveEveryRequest || guarded))) return;
     commitOnFastifySend(adapter.getInstance(), this.requests, (state, reply) => this.interceptor.commitAtEnd(state, reply));
   }
 
   /** The app's providers' GraphQL resolvers and gateway message handlers, looked at once. */
   private handlers(): ProviderHandlers {
     if (this.providerHandlers !== undefined) return this.providerHandlers;
-    const found: ProviderHandlers = { resolvers: false, resolversTakeSession: false, messageHandlersTakeSession: false };
+    const found: ProviderHandlers = {
+      resolvers: false,
+      resolversTakeSession: false,
+      resolversGuarded: false,
+      messageHandlersTakeSession: false,
+      messageHandlersGuarded: false,
+    };
     const scanner = new MetadataScanner();
+    const appGuards = this.hasAppGuards();
     for (const module of this.modules.values()) {
       for (const wrapper of module.providers.values()) {
         const provider = wrapper.metatype as Type | null;
         // Class providers only: a factory's metatype is the factory function.
         if (typeof provider !== 'function' || wrapper.inject || typeof provider.prototype !== 'object') continue;
+        const classGuarded = appGuards || hasGuards(provider);
         for (const name of scanner.getAllMethodNames(provider.prototype)) {
           const method = provider.prototype[name];
           const resolver = isGraphqlResolver(method);
+          const messageHandler = isMessageHandler(method);
           const takesSession = Reflect.getMetadata(SESSION_PARAM_METADATA, provider, name) === true;
+          const guarded = classGuarded || hasGuards(method);
           found.resolvers ||= resolver;
           found.resolversTakeSession ||= resolver && takesSession;
-          found.messageHandlersTakeSession ||= takesSession && isMessageHandler(method);
+          found.resolversGuarded ||= resolver && guarded;
+          found.messageHandlersTakeSession ||= takesSession && messageHandler;
+          found.messageHandlersGuarded ||= messageHandler && guarded && !takesSession;
         }
       }
     }
     return (this.providerHandlers = found);
+  }
+
+  /**
+   * Whether the app registers global guards as providers (`APP_GUARD`), which guard gateways and
+   * resolvers too. Looked at in the modules: at the app's creation they are not yet in its config.
+   */
+  private hasAppGuards(): boolean {
+    const prefix = `${APP_GUARD} (`; // Nest's key for each: 'APP_GUARD (UUID: ...)'
+    for (const module of this.modules.values()) {
+      for (const collection of [module.providers, module.injectables]) {
+        for (const token of collection.keys()) if (typeof token === 'string' && token.startsWith(prefix)) return true;
+      }
+    }
+    return false;
   }
 
   private needsEveryRoute(): boolean {
@@ -129,8 +180,12 @@ interface ProviderHandlers {
   resolvers: boolean;
   /** One of them takes `@Session()`. */
   resolversTakeSession: boolean;
+  /** One of them is guarded (its own guards, its class's, or an `APP_GUARD`): a guard may open the session. */
+  resolversGuarded: boolean;
   /** A gateway's message handler takes `@Session()`. */
   messageHandlersTakeSession: boolean;
+  /** A gateway's message handler that does not take `@Session()` is guarded. */
+  messageHandlersGuarded: boolean;
 }
 
 /** Whether guards are bound to a controller or a handler. */

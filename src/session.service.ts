@@ -6,8 +6,10 @@ import { SessionCodec, type SessionDict } from './codec/session-codec.js';
 import { decodeLogged } from './codec/suspicious-session.js';
 import { SESSION_OPTIONS } from './session.constants.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
+import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRequests } from './session.requests.js';
 import { SessionStore, type SessionData } from './session.store.js';
+import { transportOf, type CommitAtEnd } from './transports/index.js';
 
 /**
  * Sessions outside the request cycle — Django's `SessionStore(session_key=...)` and
@@ -28,6 +30,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     return `SessionService ${inspect({ engine: this.backend.engineName, options: this.options }, options)}`;
   }
 
+  /** The response phase of a session committed when its response leaves (a GraphQL operation's). */
+  private readonly commitAtEnd: CommitAtEnd;
+
   constructor(
     @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
     /** Signs and reads `session_data` with the configured secrets. */
@@ -35,7 +40,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     /** The configured engine (also injectable as `SessionBackend`). */
     readonly backend: SessionBackend,
     private readonly requests: SessionRequests,
-  ) {}
+    interceptor: SessionInterceptor,
+  ) {
+    this.commitAtEnd = (state, response) => interceptor.commitAtEnd(state, response);
+  }
 
   onModuleInit(): void {
     setDefaultCodec(this.codec);
@@ -97,8 +105,19 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The request's session, for a guard (guards run before interceptors, so `@Session()` is not yet
-   * filled in). The same object then reaches the handler's `@Session()` and is saved after it.
+   * The session of the request a guard is looking at (guards run before interceptors, so
+   * `@Session()` is not yet filled in): the same object then reaches the handler's `@Session()`
+   * and is saved by the same rules. On every transport the module serves:
+   *
+   * - HTTP: the request's session (a change is saved also when the guard refuses with a 4xx);
+   * - GraphQL: the operation's HTTP request's session, shared by its resolvers and committed once
+   *   when the response leaves;
+   * - WebSocket: the message's session (its handshake cookie's), which the handler's `@Session()`
+   *   gets and which is saved after the handler (`SessionModule` runs its interceptor around
+   *   guarded gateway handlers) — never created: no cookie can be sent (`SocketSessionError`).
+   *
+   * Any other context (a microservice's `'rpc'`) rejects with `SessionContextError`, as does a
+   * context missing what its transport needs (a GraphQL context without `req`).
    *
    * @example
    * ```ts
@@ -112,9 +131,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
    * ```
    */
   async forContext<T extends SessionData = SessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
-    const http = context.switchToHttp();
-    const opened = await this.requests.open(http.getRequest());
-    this.requests.holdForGuard(opened, http.getResponse());
+    const opened = await transportOf(context).open(context, this.requests, this.commitAtEnd);
     return opened.store as SessionStore<T>;
   }
 }

@@ -46,7 +46,7 @@ export function isGraphqlResolver(method: unknown): boolean {
   return typeof method === 'function' && Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) !== undefined;
 }
 
-/** What `@Session()` says when a resolver's context has no HTTP request. */
+/** What `@Session()` and `forContext()` say when a resolver's context has no HTTP request. */
 export const NO_GRAPHQL_REQUEST =
-  '@Session() found no HTTP request in the GraphQL context: it needs `req` in the context (as @nestjs/apollo and @nestjs/mercurius put it; ' +
+  'The session found no HTTP request in the GraphQL context: @Session() and SessionService.forContext() need `req` in the context (as @nestjs/apollo and @nestjs/mercurius put it; ' +
   'a `context` factory of your own must keep it). Subscriptions over a WebSocket have no session.';

@@ -134,7 +134,7 @@ const FACADE_HANDLER: ProxyHandler<Facade> = {
     if (typeof property !== 'string') return undefined;
     const { store } = facade.state;
     if (property === 'id') return store.sessionKey ?? undefined;
-    if (property === 'cookie') return cookieView(store, facade.options);
+    if (property === 'cookie') return new CookieView(store, facade.options);
     if (API.has(property)) return (facade.api ??= facadeMethods(facade))[property];
     if (facade.detached !== undefined) return facade.detached[property];
     look(facade);
@@ -175,20 +175,99 @@ const FACADE_HANDLER: ProxyHandler<Facade> = {
   },
 };
 
-/** A read-only view of what express-session keeps in `req.session.cookie`. */
-function cookieView(store: SessionStore, options: ResolvedSessionOptions) {
-  const browser = store.getExpireAtBrowserClose();
-  return {
-    maxAge: browser ? null : store.getExpiryAge() * 1000,
-    expires: browser ? null : store.getExpiryDate(),
-    path: options.cookiePath,
-    domain: options.cookieDomain ?? undefined,
-    secure: options.cookieSecure,
-    httpOnly: options.cookieHttpOnly,
-    sameSite: options.cookieSameSite === false ? undefined : options.cookieSameSite.toLowerCase(),
-  };
-}
+/**
+ * What express-session keeps in `req.session.cookie`, over the session's expiry. The "remember me"
+ * writes of express-session's API are Django's `set_expiry()`, so the stored expiry and the
+ * cookie's `Max-Age` follow them:
+ *
+ * - `maxAge = ms` → `setExpiry(seconds)` (rounded, at least 1 s; 0 or less: expired now, as
+ *   express-session's cookie is — not Django's `0`, which means at browser close);
+ * - `expires = date` → `setExpiry(date)`;
+ * - `maxAge = null`, `expires = null` or `false` → `setExpiry(0)`: a cookie that ends when the
+ *   browser closes, express-session's browser-session cookie.
+ *
+ * Anything else is refused with a `TypeError`.
+ */
+class CookieView {
+  // Private fields: printing or spreading the cookie shows neither the session nor the options.
+  readonly #store: SessionStore;
+  readonly #options: ResolvedSessionOptions;
 
+  constructor(store: SessionStore, options: ResolvedSessionOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get maxAge(): number | null {
+    return this.#store.getExpireAtBrowserClose() ? null : this.#store.getExpiryAge() * 1000;
+  }
+  set maxAge(ms: unknown) {
+    if (ms === null || ms === undefined) {
+      this.#store.setExpiry(0);
+      return;
+    }
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`req.session.cookie.maxAge takes milliseconds or null, got ${typeof ms === 'number' ? ms : typeof ms}`);
+    const seconds = Math.round(ms / 1000);
+    this.#store.setExpiry(ms > 0 ? Math.max(seconds, 1) : Math.min(seconds, -1));
+  }
+
+  get expires(): Date | null {
+    return this.#store.getExpireAtBrowserClose() ? null : this.#store.getExpiryDate();
+  }
+  set expires(date: unknown) {
+    if (date === null || date === undefined || date === false) {
+      this.#store.setExpiry(0);
+      return;
+    }
+    if (!(date instanceof Date)) throw new TypeError(`req.session.cookie.expires takes a Date, null or false, got ${typeof date}`);
+    this.#store.setExpiry(date);
+  }
+
+  // The attributes below are the module's options, the same for every session: a write (as
+  // express-session allows) is accepted and changes nothing.
+
+  /** express-session's `originalMaxAge`: the lifetime given to the cookie, which is the current one here. */
+  get originalMaxAge(): number | null {
+    return this.maxAge;
+  }
+  set originalMaxAge(_ignored: unknown) {}
+
+  get path(): string {
+    return this.#options.cookiePath;
+  }
+  set path(_ignored: unknown) {}
+
+  get domain(): string | undefined {
+    return this.#options.cookieDomain ?? undefined;
+  }
+  set domain(_ignored: unknown) {}
+
+  get secure(): boolean {
+    return this.#options.cookieSecure;
+  }
+  set secure(_ignored: unknown) {}
+
+  get httpOnly(): boolean {
+    return this.#options.cookieHttpOnly;
+  }
+  set httpOnly(_ignored: unknown) {}
+
+  get sameSite(): string | undefined {
+    return this.#options.cookieSameSite === false ? undefined : this.#options.cookieSameSite.toLowerCase();
+  }
+  set sameSite(_ignored: unknown) {}
+
+  /** What printing `req.session.cookie` shows: its attributes. */
+  [inspect.custom](_depth: number, inspectOptions: InspectOptions): string {
+    return `Cookie ${inspect(this.toJSON(), inspectOptions)}`;
+  }
+
+  /** What `JSON.stringify(req.session.cookie)` shows, as express-session's cookie. */
+  toJSON() {
+    const { maxAge, expires, path, domain, secure, httpOnly, sameSite } = this;
+    return { maxAge, expires, path, domain, secure, httpOnly, sameSite };
+  }
+}
 
 /**
  * Installs `req.session` when the `requestSession` option is on: at the application's creation,
@@ -206,8 +285,10 @@ export class RequestSessionInstaller {
     adapterHost: HttpAdapterHost,
   ) {
     if (!options.requestSession) return;
-    const adapter = adapterHost.httpAdapter;
-    if (adapter === undefined) return; // an application context without HTTP
+    // An application context (NestFactory.createApplicationContext(): a worker, a script, the
+    // clearsessions CLI) has no HTTP server, and Nest gives it a null adapter: no request to serve.
+    const adapter = adapterHost?.httpAdapter;
+    if (adapter === undefined || adapter === null) return;
     const instance = adapter.getInstance();
     const open = async (request: Record<PropertyKey, any>) => {
       const state = await requests.open(request);

@@ -87,9 +87,9 @@ export function handshakeOf(client: unknown): CookieCarrier | undefined {
   return undefined;
 }
 
-/** What `@Session()` says when a message's client came without a handshake it could read. */
+/** What `@Session()` and `forContext()` say when a message's client came without a handshake they could read. */
 export const NO_HANDSHAKE =
-  '@Session() found no handshake for this WebSocket client (socket.io keeps it as client.handshake; for ws, SessionModule keeps the upgrade request ' +
+  'The session found no handshake for this WebSocket client (socket.io keeps it as client.handshake; for ws, SessionModule keeps the upgrade request ' +
   'when the app uses a Nest WebSocket adapter). With another adapter, call rememberSessionHandshake(client, request) in handleConnection(client, request).';
 
 /** What of Nest's `ApplicationConfig` capturing handshakes uses. */

@@ -7,9 +7,14 @@ import 'reflect-metadata';
 import { inspect } from 'node:util';
 import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
 import { Session, type SessionStore } from '../../src/index.js';
-import { PLATFORMS, sqliteAppPerSuite, startSqliteApp, type Platform } from '../support/app.js';
+import { PLATFORMS, sessionCookieOf, SqliteFile, sqliteAppPerSuite, startSqliteApp, stored, type Platform } from '../support/app.js';
 
 const SECRET = 'request-session-secret';
+
+/** "Remember me for 30 days", as Passport recipes write it: express-session's maxAge, in ms. */
+const REMEMBER_MS = 30 * 24 * 3600 * 1000;
+/** An expiry given as a date, two hours away. */
+const UNTIL_MS = 2 * 3600 * 1000;
 
 @Controller()
 class PlainController {
@@ -24,6 +29,13 @@ class PlainController {
   shape(@Req() request: any) {
     const s = request.session;
     return { keys: Object.keys(s), spread: { ...s }, hasVisits: 'visits' in s, hasSave: 'save' in s, json: JSON.parse(JSON.stringify(s)) };
+  }
+
+  /** What express-session's `req.session.cookie` says of the cookie's lifetime. */
+  @Get('cookie')
+  cookie(@Req() request: any) {
+    const { maxAge, expires } = request.session.cookie;
+    return { maxAge, expires: expires === null ? null : expires.getTime() };
   }
 
   /** What a log line of req.session shows. */
@@ -54,6 +66,11 @@ function addMiddleware(app: INestApplication, platform: Platform): void {
     if (path.includes('rename')) s.passport.user = 'bob'; // in place: passport never sets modified
     if (path.includes('define')) Object.defineProperty(s, 'defined', { value: 'yes', writable: true, enumerable: true, configurable: true });
     if (path.includes('forget')) delete s.visits;
+    // express-session's "remember me": the cookie's lifetime set through req.session.cookie.
+    if (path.includes('remember')) s.cookie.maxAge = REMEMBER_MS;
+    if (path.includes('until')) s.cookie.expires = new Date(Date.now() + UNTIL_MS);
+    if (path.includes('browsermax')) s.cookie.maxAge = null;
+    if (path.includes('browserexpires')) s.cookie.expires = false;
     if (path.includes('logout')) await new Promise<void>((resolve) => s.destroy(() => resolve()));
   };
   if (platform === 'express') {
@@ -152,5 +169,52 @@ describe.each(PLATFORMS)('req.session (requestSession: true) on %s', (platform) 
     const reply = await client.post('/both?count');
     expect(reply.json()).toEqual({ sameData: true });
     expect(await dataOf(client.sessionKey)).toEqual({ visits: 2, fromHandler: true });
+  });
+
+  describe('req.session.cookie.maxAge / .expires (express-session\'s "remember me": Django\'s set_expiry())', () => {
+    /** What the SQLite file holds for `key`: the data and the expiry (epoch ms). */
+    async function row(key: string | undefined) {
+      const db = await SqliteFile.open(t.file);
+      try {
+        return await stored(db, key!, SECRET);
+      } finally {
+        await db.close();
+      }
+    }
+
+    it('maxAge = 30 days in ms: the cookie\'s Max-Age and the stored expiry are 30 days, and stay so on later saves', async () => {
+      const client = t.client();
+      const before = Date.now();
+      const reply = await client.get('/plain?count&remember');
+      expect(reply.status).toBe(200);
+      expect(sessionCookieOf(reply)?.attributes['max-age']).toBe(String(REMEMBER_MS / 1000));
+      const saved = (await row(client.sessionKey))!;
+      expect(saved.data).toEqual({ visits: 1, _session_expiry: REMEMBER_MS / 1000 });
+      expect(saved.expireMs).toBeGreaterThanOrEqual(before + REMEMBER_MS - 2000);
+      expect(saved.expireMs).toBeLessThanOrEqual(Date.now() + REMEMBER_MS + 2000);
+      expect((await client.get('/cookie')).json().maxAge).toBe(REMEMBER_MS);
+      // A later change keeps the lifetime chosen.
+      expect(sessionCookieOf(await client.get('/plain?count'))?.attributes['max-age']).toBe(String(REMEMBER_MS / 1000));
+    });
+
+    it('expires = a Date two hours away: Max-Age and the stored expiry follow it', async () => {
+      const client = t.client();
+      const reply = await client.get('/plain?count&until');
+      const maxAge = Number(sessionCookieOf(reply)?.attributes['max-age']);
+      expect(Math.abs(maxAge - UNTIL_MS / 1000)).toBeLessThanOrEqual(2);
+      const saved = (await row(client.sessionKey))!;
+      expect(Math.abs(saved.expireMs - (Date.now() + UNTIL_MS))).toBeLessThanOrEqual(5000);
+    });
+
+    it.each(['browsermax', 'browserexpires'])('%s (maxAge = null, expires = false): a cookie that ends with the browser (no Max-Age, no Expires), as set_expiry(0)', async (how) => {
+      const client = t.client();
+      const reply = await client.get(`/plain?count&${how}`);
+      const cookie = sessionCookieOf(reply)!;
+      expect(cookie.value).toMatch(/^[a-z0-9]{32}$/);
+      expect(cookie.attributes['max-age']).toBeUndefined();
+      expect(cookie.attributes.expires).toBeUndefined();
+      expect((await row(client.sessionKey))!.data).toEqual({ visits: 1, _session_expiry: 0 });
+      expect((await client.get('/cookie')).json()).toEqual({ maxAge: null, expires: null });
+    });
   });
 });

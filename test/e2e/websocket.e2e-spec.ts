@@ -14,23 +14,16 @@ import {
   type CallHandler,
   type CanActivate,
   type ExecutionContext,
-  type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { map, type Observable } from 'rxjs';
-import { IoAdapter } from '@nestjs/platform-socket.io';
-import { WsAdapter } from '@nestjs/platform-ws';
-import { io as ioClient, type Socket } from 'socket.io-client';
-import WebSocket from 'ws';
 import { Session, SocketSessionError, type SessionStore } from '../../src/index.js';
 import { logs, PLATFORMS, sessionCookieOf, startApp, unknownKey, type EngineUnderTest, type Platform, type TestApp } from '../support/app.js';
+import { ADAPTERS, connect, reply, useAdapter, type AdapterName, type SocketClient } from '../support/sockets.js';
 
 type Data = { user: string; visits: number; flag: string };
-
-/** What a handler answers: an event both adapters send as is (socket.io emits it, ws sends it as JSON). */
-const reply = (data: unknown) => ({ event: 'reply', data });
 
 /** Runs inside SessionInterceptor: what it reads of the message must be what Nest passed. */
 @Injectable()
@@ -128,63 +121,6 @@ class AuthController {
     await session.flush();
     return { ok: true };
   }
-}
-
-type AdapterName = 'socket.io' | 'ws';
-const ADAPTERS: AdapterName[] = ['socket.io', 'ws'];
-
-/** One message's answer: the handler's reply, or the exception Nest sent instead. */
-interface Answer {
-  event: 'reply' | 'exception';
-  data: any;
-}
-
-/** A connected client of either kind, sending one message at a time. */
-interface SocketClient {
-  send(event: string): Promise<Answer>;
-  close(): void;
-}
-
-async function connect(adapter: AdapterName, url: string, cookie?: string): Promise<SocketClient> {
-  const headers: Record<string, string> = cookie === undefined ? {} : { cookie };
-  if (adapter === 'socket.io') {
-    const socket: Socket = ioClient(url, { transports: ['websocket'], extraHeaders: headers, forceNew: true, reconnection: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-    return {
-      send: (event) =>
-        new Promise((resolve) => {
-          const done = (answer: Answer) => {
-            socket.off('reply');
-            socket.off('exception');
-            resolve(answer);
-          };
-          socket.on('reply', (data) => done({ event: 'reply', data }));
-          socket.on('exception', (data) => done({ event: 'exception', data }));
-          socket.emit(event, { n: 1 });
-        }),
-      close: () => socket.close(),
-    };
-  }
-  const ws = new WebSocket(url.replace('http', 'ws'), { headers });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return {
-    send: (event) =>
-      new Promise((resolve) => {
-        ws.once('message', (raw) => resolve(JSON.parse(raw.toString()) as Answer));
-        ws.send(JSON.stringify({ event, data: { n: 1 } }));
-      }),
-    close: () => ws.close(),
-  };
-}
-
-function useAdapter(adapter: AdapterName) {
-  return (app: INestApplication) => app.useWebSocketAdapter(adapter === 'ws' ? new WsAdapter(app) : new IoAdapter(app));
 }
 
 const CASES: Array<[AdapterName, Platform]> = ADAPTERS.flatMap((adapter) => PLATFORMS.map((platform): [AdapterName, Platform] => [adapter, platform]));
