@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Type } from '@nestjs/common';
+import type { LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { TypeOrmSessionBackend } from '../backends/typeorm/typeorm.backend.js';
@@ -64,9 +64,27 @@ export async function loadAppModule(file: string): Promise<Function> {
   return chosen;
 }
 
+/**
+ * What the app says while it starts (its warnings and errors), on stderr: stdout carries the
+ * command's answer alone, for the scripts and cron jobs that read it.
+ */
+const stderrLogger: LoggerService = {
+  log: () => undefined,
+  warn: (message: unknown, ...params: unknown[]) => writeLog('WARN', message, params),
+  error: (message: unknown, ...params: unknown[]) => writeLog('ERROR', message, params),
+};
+
+function writeLog(level: string, message: unknown, params: unknown[]): void {
+  // Nest passes the context (a logger's name) as the last string parameter.
+  const context = typeof params.at(-1) === 'string' ? `[${String(params.at(-1))}] ` : '';
+  process.stderr.write(`${level} ${context}${message instanceof Error ? message.message : String(message)}\n`);
+}
+
 /** `clearsessions` on the engine an app configures: starts the app's modules (no HTTP server), sweeps, closes. */
 export async function clearAppSessions(appModule: Function): Promise<{ count: number; engine: string; sweeps: boolean }> {
-  const app = await NestFactory.createApplicationContext(appModule as Type, { logger: ['error', 'warn'] });
+  // abortOnError: false, so that a module that cannot start rejects here ("clearsessions failed: ...")
+  // instead of Nest ending the process on its own.
+  const app = await NestFactory.createApplicationContext(appModule as Type, { logger: stderrLogger, abortOnError: false });
   try {
     const sessions = app.get(SessionService, { strict: false });
     const { engineName, sweepsExpired } = sessions.backend;

@@ -12,7 +12,23 @@
  * (see readme-examples.ts).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +40,7 @@ import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000
 import { CreateDemoAuthUser1700000000100 } from '../../src/demo/auth-user.js';
 import { MODEL_BACKEND, SessionCodec } from '../../src/index.js';
 import { readmeExamples, readReadme, runExample, Visitor, writeExamples, type RunningExample } from './readme-examples.js';
+import { describeWith } from '../support/env.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = join(root, '.tmp', 'consumers');
@@ -124,6 +141,7 @@ beforeAll(() => {
       }),
     );
     cpSync(join(root, 'test', 'consumers', 'app.ts.txt'), join(dir, 'src', 'main.ts'));
+    cpSync(join(root, 'test', 'consumers', 'trust-app.ts.txt'), join(dir, 'src', 'trust.ts'));
     cpSync(join(root, 'test', 'consumers', 'data-source.ts.txt'), join(dir, 'src', 'data-source.ts'));
     for (const [name, text] of Object.entries(DATA_SOURCE_FILES)) writeFileSync(join(dir, name), text);
     writeExamples(join(dir, 'src', 'examples'), examples);
@@ -319,6 +337,19 @@ describe("the README's integration examples, compiled from README.md and run fro
       const stranger = await new Visitor(app.url).graphql('{ items }');
       expect({ body: stranger.body, setCookie: stranger.setCookie }).toEqual({ body: { data: { items: 0 } }, setCookie: [] });
     });
+
+    it("the resolver's guard (forContext) refuses an anonymous operation with a GraphQL error, and lets a shopper through", async () => {
+      for (const cookie of [null, 'nosuchsessionnosuchsession000000', 'not a key']) {
+        const refused = await new Visitor(app.url, cookie).graphql('{ canCheckout }');
+        expect(refused.status).toBe(200);
+        expect(refused.body).toMatchObject({ data: null, errors: [{ message: 'Forbidden resource' }] });
+      }
+      const shopper = new Visitor(app.url);
+      await shopper.graphql('mutation { add }');
+      expect((await shopper.graphql('{ canCheckout }')).body).toEqual({ data: { canCheckout: true } });
+      // The process is still there after the refusals, and serves as before.
+      expect((await shopper.graphql('{ items }')).body).toEqual({ data: { items: 1 } });
+    });
   });
 
   describe.each(['socket.io', 'ws'])('a WebSocket gateway on %s', (adapter) => {
@@ -326,33 +357,48 @@ describe("the README's integration examples, compiled from README.md and run fro
     beforeAll(async () => (app = await runExample(exampleMain('websocket'), { SECRET_KEY: EXAMPLE_SECRET, ...(adapter === 'ws' ? { WS_ADAPTER: 'ws' } : {}) })), 60_000);
     afterAll(() => app?.stop());
 
-    /** A connected socket carrying `cookie`; `whoami()` sends the message and resolves to the answer's data. */
-    async function connect(cookie: string | null): Promise<{ whoami(): Promise<unknown>; close(): void }> {
+    /**
+     * A connected socket carrying `cookie`. `ask(event)` sends the message and resolves to the first
+     * answer: `{ event, data }` (Nest's `exception` event included), or null when none came within 500 ms.
+     */
+    async function connect(cookie: string | null): Promise<{ ask(event: string): Promise<{ event: string; data: unknown } | null>; whoami(): Promise<unknown>; close(): void }> {
       const headers: Record<string, string> = cookie === null ? {} : { cookie: `sessionid=${cookie}` };
+      const within = <T,>(answer: Promise<T>) => Promise.race([answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 500))]);
+      let ask: (event: string) => Promise<{ event: string; data: unknown } | null>;
+      let close: () => void;
       if (adapter === 'socket.io') {
         const socket = ioClient(app.url, { transports: ['websocket'], extraHeaders: headers, forceNew: true, reconnection: false });
         await new Promise<void>((resolve, reject) => {
           socket.once('connect', () => resolve());
           socket.once('connect_error', reject);
         });
-        return {
-          whoami: () => new Promise((resolve) => socket.once('whoami', resolve).emit('whoami', {})),
-          close: () => socket.close(),
-        };
+        ask = (event) =>
+          within(
+            new Promise((resolve) => {
+              const answered = (name: string) => (data: unknown) => {
+                socket.off(event).off('exception');
+                resolve({ event: name, data });
+              };
+              socket.once(event, answered(event)).once('exception', answered('exception')).emit(event, {});
+            }),
+          );
+        close = () => socket.close();
+      } else {
+        const ws = new WebSocket(app.url.replace('http', 'ws'), { headers });
+        await new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', reject);
+        });
+        ask = (event) =>
+          within(
+            new Promise((resolve) => {
+              ws.once('message', (raw) => resolve(JSON.parse(String(raw)) as { event: string; data: unknown }));
+              ws.send(JSON.stringify({ event, data: {} }));
+            }),
+          );
+        close = () => ws.close();
       }
-      const ws = new WebSocket(app.url.replace('http', 'ws'), { headers });
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      return {
-        whoami: () =>
-          new Promise((resolve) => {
-            ws.once('message', (raw) => resolve((JSON.parse(String(raw)) as { event: string; data: unknown }).data));
-            ws.send(JSON.stringify({ event: 'whoami', data: {} }));
-          }),
-        close: () => ws.close(),
-      };
+      return { ask, whoami: async () => (await ask('whoami'))?.data, close };
     }
 
     it("a socket sees the session of the cookie it connected with, and a logout over HTTP on its next message", async () => {
@@ -371,6 +417,207 @@ describe("the README's integration examples, compiled from README.md and run fro
         anonymous.close();
       }
     });
+
+    it("the handler's guard (forContext) sees the handshake cookie's session: members through, anonymous sockets refused", async () => {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/login', { user: 'ada' });
+      const member = await connect(visitor.cookie);
+      const anonymous = await connect(null);
+      const stranger = await connect('nosuchsessionnosuchsession000000');
+      try {
+        expect(await member.ask('secret')).toEqual({ event: 'secret', data: 'for members' });
+        const refusal = { event: 'exception', data: expect.objectContaining({ status: 'error', message: 'Forbidden resource' }) };
+        expect(await anonymous.ask('secret')).toEqual(refusal);
+        expect(await stranger.ask('secret')).toEqual(refusal);
+        // Still serving: the refusals crashed nothing.
+        expect(await anonymous.whoami()).toBeNull();
+        expect(await member.whoami()).toBe('ada');
+      } finally {
+        member.close();
+        anonymous.close();
+        stranger.close();
+      }
+    });
+  });
+});
+
+// ---- the packed package holds: hostile stores and contexts without an HTTP server ---------------
+
+const trustMain = (format: string) => join(work, format, 'dist', 'trust.js');
+
+/** How long `request` took, and what it answered. */
+async function timed(request: Promise<Response>): Promise<{ ms: number; status: number; body: string; setCookie: string[] }> {
+  const started = performance.now();
+  const response = await request;
+  const body = await response.text();
+  return { ms: performance.now() - started, status: response.status, body, setCookie: response.headers.getSetCookie() };
+}
+
+/** A valid session key nobody was given (32 characters of [a-z0-9], as Django makes them). */
+const aKey = () => randomBytes(32).toString('hex').replace(/[^a-z0-9]/g, '').slice(0, 24) + 'trust000';
+
+/**
+ * Requests `/visit` with each hostile key at once, and `/ping` (no session) while they are in
+ * flight: every answer comes within `withinMs`, the ping within a second, nobody waits behind a
+ * hostile value, and each visitor ends with a session of its own.
+ */
+async function visitAll(url: string, keys: string[], withinMs: number) {
+  const visits = keys.map((key) => timed(fetch(`${url}/visit`, { headers: { cookie: `sessionid=${key}` } })));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const ping = await timed(fetch(`${url}/ping`));
+  const answers = await Promise.all(visits);
+  expect({ status: ping.status, body: ping.body }).toEqual({ status: 200, body: 'pong' });
+  expect(ping.ms).toBeLessThan(1000);
+  for (const answer of answers) {
+    expect(answer.ms).toBeLessThan(withinMs);
+    expect(answer.status).toBe(200);
+  }
+  return answers;
+}
+
+const rss = async (url: string) => ((await (await fetch(`${url}/rss`)).json()) as { rss: number }).rss;
+
+/** Pickle opcodes (protocol 4, as django-redis writes), each a Buffer. */
+const op = (text: string) => Buffer.from(text, 'latin1');
+const PROTO4 = op('\x80\x04');
+/** `{'a': <items>}`: EMPTY_DICT MARK 'a' MARK <items> LIST SETITEMS STOP. */
+const dictOfList = (items: Buffer) => Buffer.concat([PROTO4, op('}(\x8c\x01a('), items, op('lu.')]);
+/** `{'<name>': <value>}` from the value's opcodes. */
+const dictOf = (name: string, value: Buffer) => Buffer.concat([PROTO4, op(`}(\x8c${String.fromCharCode(name.length)}${name}`), value, op('u.')]);
+/** Python's `pickle` LONG1 of a big int: little-endian two's complement, as `pickle.dumps(10**400)` writes it. */
+function long1(value: bigint): Buffer {
+  const bytes: number[] = [];
+  let v = value;
+  while (v > 0n) {
+    bytes.push(Number(v & 0xffn));
+    v >>= 8n;
+  }
+  if (bytes.at(-1)! & 0x80) bytes.push(0);
+  return Buffer.concat([op('\x8a'), Buffer.from([bytes.length]), Buffer.from(bytes)]);
+}
+/** `list(range(n))` as Python pickles it (without framing): BININT1 / BININT2 / BININT, APPENDS per 1000. */
+function rangeList(n: number): Buffer {
+  const parts = [op('](')];
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % 1000 === 0) parts.push(op('e('));
+    if (i < 256) parts.push(Buffer.from([0x4b, i]));
+    else if (i < 65536) parts.push(Buffer.from([0x4d, i & 0xff, i >> 8]));
+    else {
+      const b = Buffer.alloc(5);
+      b[0] = 0x4a;
+      b.writeInt32LE(i, 1);
+      parts.push(b);
+    }
+  }
+  parts.push(op('e'));
+  return Buffer.concat(parts);
+}
+const FOUR_MIB = 4 * 1024 * 1024;
+
+describeWith(['redis'], 'the packed package holds against a Redis holding hostile values (cache engine)', ({ redis: redisUrl }) => {
+  let app: RunningExample;
+  let client: ReturnType<typeof import('redis').createClient>;
+  const keyPrefix = `nds-test:consumers-trust:${process.pid}`;
+  const cacheKey = (key: string) => `${keyPrefix}:1:django.contrib.sessions.cache${key}`;
+
+  beforeAll(async () => {
+    const { createClient } = await import('redis');
+    client = createClient({ url: redisUrl });
+    await client.connect();
+    app = await runExample(trustMain('esm'), { MODE: 'cache', REDIS_URL: redisUrl, KEY_PREFIX: keyPrefix });
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+    for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}:*` })) if (keys.length > 0) await client.del(keys);
+    client.destroy();
+  });
+
+  async function plant(value: Buffer): Promise<string> {
+    const key = aKey();
+    await client.set(cacheKey(key), value, { EX: 600 });
+    return key;
+  }
+
+  it('pickles made to stall or swell the process are refused within a second each, side by side, with memory bounded', async () => {
+    const before = await rss(app.url);
+    const hostile = await Promise.all([
+      // four million empty dicts in a 4 MiB value
+      plant(dictOfList(op('}'.repeat(FOUR_MIB - 16)))),
+      // 4 MiB of EMPTY_DICT opcodes, left on the stack
+      plant(Buffer.concat([PROTO4, op('}'.repeat(FOUR_MIB - 8)), op('.')])),
+      // 10 KB: one 1,000-item list referenced 4,000 times (memo), 4 million items once expanded
+      plant(dictOfList(Buffer.concat([op(']\x94('), op('K\x07'.repeat(1000)), op('e'), op('h\x00'.repeat(3999))]))),
+    ]);
+    const answers = await visitAll(app.url, hostile, 1000);
+    for (const answer of answers) {
+      // Refused as data that does not verify: a fresh session under a new key, the planted value untouched.
+      expect(JSON.parse(answer.body)).toEqual({ visits: 1 });
+      expect(answer.setCookie).toEqual([expect.stringMatching(/^sessionid=[a-z0-9]{32};/)]);
+      expect(answer.setCookie[0]).not.toContain(hostile[answers.indexOf(answer)]);
+    }
+    expect(await rss(app.url)).toBeLessThan(before + 16 * FOUR_MIB);
+    expect((await client.exists(hostile.map(cacheKey)))).toBe(hostile.length);
+  });
+
+  it("a genuine session holding list(range(150000)), inf, nan and 10**400 is read and saved, and read again", async () => {
+    const big = await plant(dictOf('big', rangeList(150_000)));
+    const floats = await plant(
+      Buffer.concat([PROTO4, op('}(\x8c\x03infG\x7f\xf0\x00\x00\x00\x00\x00\x00\x8c\x03nanG\x7f\xf8\x00\x00\x00\x00\x00\x00\x8c\x04huge'), long1(10n ** 400n), op('u.')]),
+    );
+    for (const key of [big, floats]) {
+      for (const visits of [1, 2]) {
+        const answer = await timed(fetch(`${app.url}/visit`, { headers: { cookie: `sessionid=${key}` } }));
+        expect({ status: answer.status, body: JSON.parse(answer.body) }).toEqual({ status: 200, body: { visits } });
+        expect(answer.setCookie).toEqual([expect.stringMatching(new RegExp(`^sessionid=${key};`))]);
+      }
+    }
+    // What Python would need to read it back: the big list and the special numbers kept as pickle writes them.
+    const { RESP_TYPES } = await import('redis');
+    const saved = (await client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(cacheKey(floats))) as unknown as Buffer;
+    expect(saved.includes(op('G\x7f\xf0\x00\x00\x00\x00\x00\x00'))).toBe(true);
+    expect(saved.includes(long1(10n ** 400n).subarray(2))).toBe(true);
+  });
+});
+
+describe('the packed package holds against a session directory holding FIFOs and a sparse file (file engine)', () => {
+  let app: RunningExample;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'djs-trust-files-'));
+    app = await runExample(trustMain('esm'), { MODE: 'file', SESSION_DIR: dir });
+  }, 60_000);
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('four FIFOs and a 1 GiB sparse file named like sessions answer within the store timeout, and nobody waits behind them', async () => {
+    const fifos = [aKey(), aKey(), aKey(), aKey()];
+    for (const key of fifos) execFileSync('mkfifo', [join(dir, `sessionid${key}`)]);
+    const sparse = aKey();
+    const fd = openSync(join(dir, `sessionid${sparse}`), 'w');
+    ftruncateSync(fd, 1024 * 1024 * 1024);
+    closeSync(fd);
+    const before = await rss(app.url);
+    await visitAll(app.url, [...fifos, sparse], 3000);
+    // The thread pool is free: a visitor after them keeps a session as usual.
+    const visitor = new Visitor(app.url);
+    expect((await visitor.get('/visit')).body).toEqual({ visits: 1 });
+    expect((await visitor.get('/visit')).body).toEqual({ visits: 2 });
+    expect(await rss(app.url)).toBeLessThan(before + 64 * 1024 * 1024);
+  });
+});
+
+describe('the packed package in an application context (no HTTP server), with requestSession: true', () => {
+  it.each(Object.keys(FORMATS))('%s: creates, loads and sweeps sessions, then exits', (format) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'djs-trust-context-'));
+    try {
+      const run = spawnSync(process.execPath, [trustMain(format)], { cwd, env: { ...process.env, MODE: 'context' }, encoding: 'utf8', timeout: 60_000 });
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: 'CONTEXT OK {"job":"nightly"} 0\n', stderr: '' });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
 
@@ -473,6 +720,8 @@ describe.each(Object.keys(FORMATS))('the installed django-session bin in a %s ap
       }
       const swept = run(['clearsessions', '-m', 'file-app.module.mjs'], { SESSION_DIR: db, ENGINE: 'file' });
       expect({ status: swept.status, stdout: swept.stdout }).toEqual({ status: 0, stdout: 'Deleted 2 expired sessions.\n' });
+      // The app's boot warning (its key is weak) goes to stderr, out of the answer scripts read.
+      expect(swept.stderr).toMatch(/^WARN \[SessionModule\] secretKey has fewer than 50 characters/);
       expect(readdirSync(db)).toEqual([`sessionid${LIVE}`]);
       const none = run(['clearsessions', '--module', 'file-app.module.mjs'], { SESSION_DIR: db, ENGINE: 'signed_cookies' });
       expect({ status: none.status, stdout: none.stdout }).toEqual({ status: 0, stdout: 'The signed_cookies engine expires sessions by itself: nothing to clear.\n' });
