@@ -36,7 +36,21 @@ export interface CookieCarrier {
 
 /** @internal Whether middleware changed the data in place since it first looked (`req.session.passport.user = id`). */
 export function changedInPlace(state: RequestSessionState): boolean {
-  return state.facadeSnapshot !== undefined && JSON.stringify(state.store.toJSON()) !== state.facadeSnapshot;
+  return state.facadeSnapshot !== undefined && dataSnapshot(state) !== state.facadeSnapshot;
+}
+
+/**
+ * @internal The session's data as text, to tell later whether it changed in place. Python's
+ * numbers that JSON lacks (NaN, ±Infinity, an int past the double range read as a bigint) are
+ * written as marked text, so that JSON.stringify neither throws on them nor makes them null.
+ */
+export function dataSnapshot(state: RequestSessionState): string {
+  return JSON.stringify(state.store.toJSON(), pythonNumbersAsText);
+}
+
+function pythonNumbersAsText(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return `\u0000int:${value}`;
+  return typeof value === 'number' && !Number.isFinite(value) ? `\u0000float:${value}` : value;
 }
 
 const logger = new Logger('SessionInterceptor');

@@ -33,6 +33,17 @@
  * Both read the top-level dict into a Map in stored order: Python dicts keep insertion order, and
  * a JS object would move integer-like keys ("10") first. Nested dicts are plain objects.
  * JS numbers cannot tell 1.0 from 1: integral numbers are written as ints, others as floats.
+ * Python's numbers that JSON lacks round-trip: float('nan'), float('inf') and float('-inf') are
+ * read as NaN, Infinity and -Infinity, an int past the double range (10**400) as an exact bigint,
+ * and written back as Python wrote them (BINFLOAT / LONG1 / LONG4; `NaN`, `Infinity`, digits).
+ * An int of more than 4,300 digits is refused: Python's json could neither write nor read it.
+ *
+ * Whoever can write to the Redis writes what these read, so reading is bounded by the module's
+ * `maxDecodedBytes` (the engine passes it; default 4 MiB) in bytes of the JSON the session would
+ * be as `session_data`: a longer value is refused, and so is one that would expand past it (a
+ * pickle's memo shares containers: 10 KB can stand for 95 MiB). For pickle the bound also holds
+ * while reading, so a pickle of millions of empty containers is refused after a few hundred
+ * milliseconds and a few megabytes (see ./pickle.ts). A refused value is no session.
  *
  * Both serializers apply the project's one depth rule, MAX_JSON_DEPTH (500 levels), reading and
  * writing, so that switching serializer never changes what a session may hold. It suits pickle
@@ -49,10 +60,34 @@ import {
   pythonKindOf,
 } from './pickle.js';
 import { writtenKeyOrder } from './json-key-order.js';
-import { DEFAULT_MAX_DECODED_BYTES, pythonFloatRepr, MAX_JSON_DEPTH, jsonDepthExceeds, pythonJsonDumps } from './signing.js';
+import {
+  assertByteLimit,
+  DEFAULT_MAX_DECODED_BYTES,
+  jsonDepthExceeds,
+  jsonEncodedLength,
+  MAX_JSON_DEPTH,
+  parsePythonJson,
+  pythonFloatRepr,
+  pythonJsonDumps,
+} from './signing.js';
 
 /** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
 export type CacheSerializerName = 'pickle' | 'json';
+
+/**
+ * The limit a cache engine passes to its serializer: the module's `maxDecodedBytes`.
+ *
+ * @example
+ * CACHE_SERIALIZERS.pickle.loads(value, { maxDecodedBytes: options.maxDecodedBytes });
+ */
+export interface CacheSerializerOptions {
+  /**
+   * The most bytes of JSON a session may be once written out as `session_data` (Python's compact
+   * `json.dumps`, shared references expanded), and the most bytes `loads` reads. Default
+   * `DEFAULT_MAX_DECODED_BYTES` (4 MiB).
+   */
+  maxDecodedBytes?: number;
+}
 
 /**
  * One of django-redis's value serializers, for a session dict.
@@ -68,17 +103,23 @@ export interface CacheSerializer {
    * The bytes django-redis stores for this dict (pickle: a top-level `_session_expiry` that is an
    * exact aware-UTC isoformat() string is written as the datetime Django 3.2 stores). Throws a
    * `TypeError` for values Python would not read back the same (undefined, functions, symbols,
-   * bigint, NaN/±Infinity, class instances, non-string keys, cycles) and for nesting deeper than
-   * `MAX_JSON_DEPTH` (500) levels, the session dict counting as level 1.
+   * bigint, class instances, non-string keys, cycles) and for nesting deeper than
+   * `MAX_JSON_DEPTH` (500) levels, the session dict counting as level 1. NaN, ±Infinity and bigints
+   * past the double range, which `loads` returns for what Python stored, are written as Python
+   * writes them. Pickle: throws a `RangeError` when the pickle fits `maxDecodedBytes` but its JSON,
+   * shared containers expanded, would not (`loads` could not read it back).
    */
-  dumps(session: ReadonlyMap<string, unknown>): Buffer;
+  dumps(session: ReadonlyMap<string, unknown>, options?: CacheSerializerOptions): Buffer;
   /**
    * The stored dict, as a Map in stored key order. Throws (PickleError, SyntaxError or TypeError)
    * when `data` is not a dict of None, bool, int, float, str, list, tuple and dict (pickle: plus
-   * a datetime as the top-level `_session_expiry`, read as its isoformat() string), or nests
-   * deeper than `MAX_JSON_DEPTH` (500) levels.
+   * a datetime as the top-level `_session_expiry`, read as its isoformat() string), nests deeper
+   * than `MAX_JSON_DEPTH` (500) levels, is longer than `maxDecodedBytes`, or would be more than
+   * `maxDecodedBytes` of JSON once written out (the work of reading is bounded by it too).
+   * Python's NaN and ±Infinity are read as those numbers, an int past the double range as a
+   * bigint; an int of more than 4,300 digits is refused, as Python's json refuses it.
    */
-  loads(data: Buffer): Map<string, unknown>;
+  loads(data: Buffer, options?: CacheSerializerOptions): Map<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,9 +127,12 @@ export interface CacheSerializer {
 // ---------------------------------------------------------------------------------------------
 
 
-/** Appends Python's `json.dumps(v)` (default separators, ensure_ascii) to `out`. */
+/**
+ * Appends Python's `json.dumps(v)` (default separators, ensure_ascii) to `out`. Recursive, never
+ * deeper than MAX_JSON_DEPTH calls: the depth is checked before descending.
+ */
 function writeJson(v: unknown, path: string, depth: number, ancestors: Set<object>, out: string[]): void {
-  switch (pythonKindOf(v, path)) {
+  switch (pythonKindOf(v, path, true)) {
     case 'none':
       out.push('null');
       return;
@@ -97,11 +141,14 @@ function writeJson(v: unknown, path: string, depth: number, ancestors: Set<objec
       return;
     case 'int':
       // Exact digits: Python prints 2**64 in full where JS would print 18446744073709552000.
-      out.push(Number.isSafeInteger(v) ? String(v) : BigInt(v as number).toString());
+      out.push(typeof v === 'bigint' || Number.isSafeInteger(v) ? String(v) : BigInt(v as number).toString());
       return;
-    case 'float':
-      out.push(pythonFloatRepr(v as number));
+    case 'float': {
+      // Python's json writes NaN, Infinity and -Infinity (allow_nan=True, django-redis's default).
+      const x = v as number;
+      out.push(Number.isFinite(x) ? pythonFloatRepr(x) : Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity');
       return;
+    }
     case 'str':
       out.push(pythonJsonDumps(v));
       return;
@@ -136,9 +183,14 @@ function writeJson(v: unknown, path: string, depth: number, ancestors: Set<objec
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 
-function jsonLoads(data: Buffer): Map<string, unknown> {
+// The most a character of django-redis's JSON can grow once written as `session_data`: a
+// non-ASCII character becomes \uXXXX (6), '1e20' (4) becomes 21 digits.
+const MAX_REWRITE_GROWTH = 6;
+
+function jsonLoads(data: Buffer, options: CacheSerializerOptions = {}): Map<string, unknown> {
   if (!Buffer.isBuffer(data)) throw new TypeError('cache value must be a Buffer');
-  if (data.length > DEFAULT_MAX_DECODED_BYTES) throw new TypeError(`the value is larger than ${DEFAULT_MAX_DECODED_BYTES} bytes`);
+  const limit = byteLimit(options);
+  if (data.length > limit) throw new TypeError(`the value is larger than maxDecodedBytes (${limit} bytes)`);
   let text: string;
   try {
     text = utf8Strict.decode(data);
@@ -148,11 +200,15 @@ function jsonLoads(data: Buffer): Map<string, unknown> {
   }
   // The project's one JSON depth rule (see MAX_JSON_DEPTH): what Python's json reliably reads.
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new TypeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-  // Python's json.loads also takes NaN/Infinity, which JSON.parse refuses (SyntaxError); nothing
-  // this package writes contains them. JSON.parse makes "__proto__" an own data property.
-  const parsed: unknown = JSON.parse(text);
+  // Python's json.loads also takes NaN, Infinity, -Infinity and ints past the double range, which
+  // JSON.parse refuses or rounds to Infinity: parsePythonJson reads them as Python does.
+  // "__proto__" is an own data property, as JSON.parse makes it.
+  const parsed: unknown = parsePythonJson(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new TypeError('the JSON cache value is not an object');
+  }
+  if (text.length * MAX_REWRITE_GROWTH > limit && jsonEncodedLength(parsed, limit) > limit) {
+    throw new TypeError(`the session would be more than maxDecodedBytes (${limit} bytes) of JSON once written out`);
   }
   const record = parsed as Record<string, unknown>;
   const ordered = writtenKeyOrder(text, record) ?? Object.keys(record);
@@ -164,23 +220,10 @@ function assertSession(session: unknown): ReadonlyMap<string, unknown> {
   return session as ReadonlyMap<string, unknown>;
 }
 
-/**
- * Refuses a loaded session that would grow past `limit` once written out again. A pickle may
- * refer to one list many times (memo GETs), so a few hundred bytes can stand for 2^40 items: the
- * next save (or a JSON response of the session) would expand them. Counts each value once per
- * reference, one unit per scalar and one per string character, and stops at the limit, so the
- * walk itself is bounded too.
- */
-function assertExpandedSize(session: ReadonlyMap<string, unknown>, limit: number): void {
-  let budget = limit;
-  const stack: unknown[] = [...session.keys(), ...session.values()];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    budget -= typeof value === 'string' ? value.length + 1 : 1;
-    if (budget < 0) throw new PickleError(`the session expands past ${limit} bytes once written out (shared references)`);
-    if (Array.isArray(value)) stack.push(...value);
-    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) stack.push(k, v);
-  }
+function byteLimit(options: CacheSerializerOptions | undefined): number {
+  const limit = options?.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  assertByteLimit(limit);
+  return limit;
 }
 
 /** The session key Django 3.2 may pickle a datetime under: set_expiry(datetime | timedelta). */
@@ -188,18 +231,25 @@ const DATETIME_KEYS: readonly string[] = Object.freeze(['_session_expiry']);
 
 const pickleSerializer: CacheSerializer = Object.freeze({
   name: 'pickle' as const,
-  dumps: (session: ReadonlyMap<string, unknown>): Buffer =>
-    pickleDumps(assertSession(session), { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS }),
-  loads: (data: Buffer): Map<string, unknown> => {
-    if (data.length > DEFAULT_MAX_DECODED_BYTES) throw new PickleError(`the value is larger than ${DEFAULT_MAX_DECODED_BYTES} bytes`);
-    const session = pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS });
-    assertExpandedSize(session, DEFAULT_MAX_DECODED_BYTES);
-    return session;
+  dumps: (session: ReadonlyMap<string, unknown>, options?: CacheSerializerOptions): Buffer =>
+    pickleDumps(assertSession(session), {
+      maxDepth: MAX_JSON_DEPTH,
+      datetimeKeys: DATETIME_KEYS,
+      pythonNumbers: true,
+      maxDecodedBytes: byteLimit(options),
+    }),
+  loads: (data: Buffer, options?: CacheSerializerOptions): Map<string, unknown> => {
+    const limit = byteLimit(options);
+    if (data.length > limit) throw new PickleError(`the value is larger than maxDecodedBytes (${limit} bytes)`);
+    // maxDecodedBytes bounds the work and the memory too: a value is refused as soon as what it
+    // made would write more JSON than that (see PickleLoadsOptions.maxDecodedBytes).
+    return pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS, maxDecodedBytes: limit, pythonNumbers: true });
   },
 });
 
 const jsonSerializer: CacheSerializer = Object.freeze({
   name: 'json' as const,
+  // django-redis's own value: its length is the caller's to check against maxDecodedBytes.
   dumps: (session: ReadonlyMap<string, unknown>): Buffer => {
     const out: string[] = [];
     writeJson(assertSession(session), 'session', 1, new Set(), out);

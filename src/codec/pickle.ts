@@ -24,6 +24,24 @@
  * containers deep and has no cycles. Stricter than CPython, which ignores bytes after STOP,
  * tolerates leftover stack items and reads Python 2 STRING opcodes as str.
  *
+ * A pickle is a program: a few bytes can make millions of containers (`}` is one byte) or, through
+ * the memo, stand for gigabytes of data. With `maxDecodedBytes` (the cache serializers pass the
+ * module's), what is made is bounded by the JSON it would write as `session_data`, not by the
+ * input's size: every value pushed is charged the least JSON it can write (a container 2 bytes, a
+ * str its length + 2, None 4, a separator 1, a memo reference what its value writes at least), and
+ * the pickle is refused as soon as the charges pass the limit, before more is built; then the
+ * result's exact JSON length, shared containers counted at each reference, must be within it too.
+ * Empty dicts and lists are a shared token until something needs one of its own, and at most
+ * 4 × maxDepth + 16 items may wait on the stack outside a MARK (CPython leaves a few per level of
+ * nesting there), so a hostile pickle costs a stack slot per container at most, never an object.
+ *
+ * Numbers: an int is a JS number (rounded to the nearest double past 2^53, as JSON.parse rounds),
+ * a float a number (NaN and ±Infinity included). With `pythonNumbers` (the cache serializers), an
+ * int a double cannot hold at all (past ±2^1024, which would be ±Infinity, a float) is an exact
+ * bigint, and one of more than 4,300 digits is refused as Python's own `int()` and json refuse it;
+ * the writer then writes NaN and ±Infinity as BINFLOAT and such bigints as LONG1/LONG4, so
+ * whatever was read is written back as Python wrote it.
+ *
  * One exception, only when asked for with `datetimeKeys` (the cache serializer passes
  * ['_session_expiry']): a `datetime.datetime` that is the value of one of those keys of the
  * top-level dict. Django 3.2's `set_expiry(datetime | timedelta)` stores `_session_expiry` as an
@@ -80,6 +98,8 @@
  * read back by Python to the same value.
  */
 
+import { isPythonOnlyNumber, jsonEncodedLength, MAX_INT_DIGITS } from './signing.js';
+
 /**
  * Raised by {@link pickleLoads} for anything outside the supported subset, truncated or trailing
  * data, and structures that are too deep or cyclic. The message names the opcode and the offset.
@@ -107,6 +127,21 @@ export interface PickleLoadsOptions {
   /** Refuse (PickleError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
   maxDepth?: number;
   /**
+   * Refuse (PickleError) a value that would be more than this many bytes of JSON once written out
+   * as `session_data` (Python's compact `json.dumps`), every shared reference expanded. Bounds the
+   * work as well as the result: while reading, each value made is charged the JSON it would at
+   * least write (a container 2 bytes, a str its length + 2, a separator 1...), so a pickle of 4
+   * million empty dicts is refused after at most `maxDecodedBytes / 2` of them, never built.
+   * Default none (the cache serializers pass `maxDecodedBytes`).
+   */
+  maxDecodedBytes?: number;
+  /**
+   * Read an int past the double range (which a number would hold as ±Infinity, a float) as an
+   * exact bigint, and refuse (PickleError) an int of more than MAX_INT_DIGITS (4,300) digits, which
+   * Python's json could neither write nor read. Default false: such ints are ±Infinity.
+   */
+  pythonNumbers?: boolean;
+  /**
    * Keys of the top-level dict whose value may be a `datetime.datetime` (naive, or aware UTC with
    * `pytz.utc` or `datetime.timezone.utc`), read as its `isoformat()` string. Default none: every
    * GLOBAL/REDUCE is refused. See the file header for the exact shapes.
@@ -124,6 +159,18 @@ export interface PickleDumpsOptions {
   /** Refuse (TypeError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
   maxDepth?: number;
   /**
+   * Write NaN, ±Infinity (as floats) and bigints past the double range (as ints), the numbers
+   * Python has and JSON lacks, which a session read with `pythonNumbers` may hold. Default false:
+   * they are refused (TypeError), as for any other value.
+   */
+  pythonNumbers?: boolean;
+  /**
+   * Refuse (RangeError) a value whose pickle is at most this many bytes but whose JSON, shared
+   * containers expanded, would be more: {@link pickleLoads} with the same limit could not read it
+   * back. Default none.
+   */
+  maxDecodedBytes?: number;
+  /**
    * Keys of the top-level dict whose string value, when it is exactly what `isoformat()` writes
    * for an aware UTC datetime, is written as `datetime.datetime(..., tzinfo=pytz.utc)` as Django
    * 3.2 pickles it. Default none.
@@ -135,6 +182,12 @@ function checkDatetimeKeys(keys: readonly string[] | undefined): ReadonlySet<str
   if (keys === undefined) return new Set();
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new TypeError('datetimeKeys must be an array of strings');
   return new Set(keys);
+}
+
+function checkByteLimit(limit: number | undefined): number {
+  if (limit === undefined) return Infinity;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError(`maxDecodedBytes must be a positive integer, got ${String(limit)}`);
+  return limit;
 }
 
 function checkMaxDepth(maxDepth: number | undefined): number {
@@ -230,15 +283,43 @@ function describeOpcode(op: number): string {
 // (integer-like keys included) until the top level is handed out as a Map, and APPEND/SETITEM
 // must be able to tell a list from a tuple or a dict.
 class PyDict {
-  readonly map = new Map<string, unknown>();
+  // Made on the first item: a pickle may hold millions of empty dicts, and a Map is not small.
+  private items: Map<string, unknown> | undefined;
+  get size(): number {
+    return this.items === undefined ? 0 : this.items.size;
+  }
+  set(key: string, value: unknown): void {
+    (this.items ??= new Map()).set(key, value);
+  }
+  get map(): ReadonlyMap<string, unknown> {
+    return this.items ?? NO_ITEMS;
+  }
 }
+const NO_ITEMS: ReadonlyMap<string, unknown> = new Map();
 class PyList {
-  constructor(readonly items: unknown[]) {}
+  // Made on the first item, as PyDict's Map.
+  constructor(private values?: unknown[]) {}
+  get items(): readonly unknown[] {
+    return this.values ?? NO_VALUES;
+  }
+  add(item: unknown): void {
+    (this.values ??= []).push(item);
+  }
 }
+const NO_VALUES: readonly unknown[] = Object.freeze([]);
 class PyTuple {
   constructor(readonly items: readonly unknown[]) {}
 }
 type PyContainer = PyDict | PyList | PyTuple;
+
+// An empty dict or list that nothing refers to twice is one shared token on the stack until
+// something needs the container itself (an item added, a memo entry, DUP): a pickle of millions of
+// EMPTY_DICTs then costs a stack slot each, not an object. Python's empty tuple is one object
+// anyway. The Materializer makes a new {} or [] for each occurrence.
+const AN_EMPTY_DICT = Object.freeze(new PyDict()) as PyDict;
+const AN_EMPTY_LIST = Object.freeze(new PyList()) as PyList;
+const THE_EMPTY_TUPLE: PyTuple = Object.freeze(new PyTuple(Object.freeze([])));
+const isEmptyToken = (v: unknown): boolean => v === AN_EMPTY_DICT || v === AN_EMPTY_LIST || v === THE_EMPTY_TUPLE;
 
 // The parts of a datetime, read only with `datetimeKeys` (see the file header). They exist on the
 // stack and in the memo only: REDUCE consumes them, and the Materializer refuses any left in the
@@ -359,6 +440,17 @@ function datetimeStateOfUtcIsoformat(iso: string): Buffer | undefined {
   return isoformatOfDatetimeState(state, true) === iso ? state : undefined;
 }
 
+/**
+ * The fewest bytes of JSON `v` (a value on the stack) writes: what a reference to it (DUP, a
+ * memo GET) is charged.
+ */
+function minimumJson(v: unknown): number {
+  if (v === null || v === true) return 4;
+  if (v === false) return 5;
+  if (typeof v === 'string') return v.length + 2;
+  return isContainer(v) ? 2 : 1;
+}
+
 function isContainer(v: unknown): v is PyContainer {
   return v instanceof PyDict || v instanceof PyList || v instanceof PyTuple;
 }
@@ -369,14 +461,99 @@ class Unpickler {
   private pos = 0;
   private at = 0; // offset of the opcode being executed, for messages
   private op = 0;
-  private readonly stack: unknown[] = [];
+  private readonly items: unknown[] = [];
+  // The same value pushed again and again (a run of `}`, DUP or GET, as in a pickle planted to
+  // swell the process) is counted here rather than stored, until another operation reads the
+  // stack: such a pickle is refused by its budget before the run takes any memory.
+  private runValue: unknown = undefined;
+  private runCount = 0;
   private readonly marks: number[] = [];
-  private readonly memo = new Map<number, unknown>();
+  // An array, not a Map: MEMOIZE numbers entries densely from 0, and a million of them cost a
+  // slot each rather than a hash-table entry. `memoSize` is Python's len(memo).
+  private readonly memo: unknown[] = [];
+  private memoSize = 0;
 
   constructor(
     private readonly data: Buffer,
     private readonly datetimeKeys: ReadonlySet<string>,
+    /**
+     * What is left of maxDecodedBytes: each value made is charged at most the JSON it will write,
+     * so a legitimate pickle never runs out before its JSON would, and a hostile one is stopped
+     * after making maxDecodedBytes / 2 containers at most. A datetime's parts (its module and
+     * class names as str among them) are charged a little more than the isoformat they become:
+     * BUDGET_SLACK covers that.
+     */
+    private budget: number,
+    private readonly pythonNumbers: boolean,
+    /**
+     * The most items the stack may hold outside any MARK. CPython's pickler leaves at most a few
+     * per level of nesting there (a container, a key, up to three tuple items; batches of list
+     * items and dict pairs go after a MARK), so more is no pickle of a value `maxDepth` deep.
+     */
+    private readonly maxLooseItems: number,
   ) {}
+
+  /** The stack, with any run of one value written out. */
+  private get stack(): unknown[] {
+    this.endRun();
+    return this.items;
+  }
+
+  private endRun(): void {
+    if (this.runCount === 0) return;
+    const value = this.runValue;
+    for (let i = 0; i < this.runCount; i++) this.items.push(value);
+    this.runCount = 0;
+    this.runValue = undefined;
+  }
+
+  /** Charges `bytes` of JSON to the budget (a negative count refunds); refuses the pickle once it is spent. */
+  private charge(bytes: number): void {
+    this.budget -= bytes;
+    if (this.budget < 0) this.fail('makes more than maxDecodedBytes of JSON: refused before building it');
+  }
+
+  /**
+   * Pushes a value that writes at least `bytes` of JSON. After a MARK it is an item of the
+   * container the MARK will make or fill, so its separator is charged now; settle() corrects
+   * the count when the items land.
+   */
+  private push(value: unknown, bytes: number): void {
+    if (this.marks.length > 0) {
+      this.charge(bytes + 1);
+    } else {
+      this.charge(bytes);
+      if (this.items.length + this.runCount >= this.maxLooseItems) this.fail(`leaves more than ${this.maxLooseItems} items outside a MARK, more than any pickle of a value this deep`);
+    }
+    if (this.runCount > 0 && value === this.runValue) {
+      this.runCount++;
+      return;
+    }
+    this.endRun();
+    this.runValue = value;
+    this.runCount = 1;
+  }
+
+  /**
+   * `items` stack items (pushed `afterMark` or not) land in a container that held `before` items
+   * (dict: pairs, each writing ':' and ',' between pairs): charges what their separators write
+   * beyond what push() charged.
+   */
+  private settle(items: number, before: number, afterMark: boolean): void {
+    if (items === 0) return;
+    // Between n items of a list n - 1 commas; in a dict, n/2 colons and n/2 - 1 commas: also
+    // n - 1. One more when the container already held some.
+    this.charge(items - (before === 0 ? 1 : 0) - (afterMark ? items : 0));
+  }
+
+  /** The top of the stack as a container of its own (an empty token replaced by a new one). */
+  private ownTop(): unknown {
+    const top = this.top();
+    if (!isEmptyToken(top) || top === THE_EMPTY_TUPLE) return top;
+    const own = top === AN_EMPTY_DICT ? new PyDict() : new PyList();
+    this.stack[this.stack.length - 1] = own;
+    return own;
+  }
 
   run(): unknown {
     const data = this.data;
@@ -413,118 +590,137 @@ class Unpickler {
         case POP_MARK:
           this.popMark();
           break;
-        case DUP:
-          this.stack.push(this.top());
+        case DUP: {
+          // A second reference writes the value again.
+          const top = this.ownTop();
+          this.push(top, minimumJson(top));
           break;
+        }
 
         case NONE:
-          this.stack.push(null);
+          this.push(null, 4);
           break;
         case NEWTRUE:
-          this.stack.push(true);
+          this.push(true, 4);
           break;
         case NEWFALSE:
-          this.stack.push(false);
+          this.push(false, 5);
           break;
 
         case BININT1:
-          this.stack.push(this.u8());
+          this.push(this.u8(), 1);
           break;
         case BININT2:
-          this.stack.push(this.take(2).readUInt16LE(0));
+          this.push(this.take(2).readUInt16LE(0), 1);
           break;
         case BININT:
-          this.stack.push(this.take(4).readInt32LE(0));
+          this.push(this.take(4).readInt32LE(0), 1);
           break;
         case LONG1:
-          this.stack.push(decodeLong(this.take(this.u8())));
+          this.push(this.long(this.take(this.u8())), 1);
           break;
         case LONG4: {
           const n = this.take(4).readInt32LE(0);
           if (n < 0) this.fail('LONG4 has a negative byte count');
-          this.stack.push(decodeLong(this.take(n)));
+          this.push(this.long(this.take(n)), 1);
           break;
         }
         case INT:
-          this.stack.push(this.textInt());
+          this.push(this.textInt(), 1);
           break;
         case LONG:
-          this.stack.push(this.textLong());
+          this.push(this.textLong(), 1);
           break;
 
         case BINFLOAT:
-          this.stack.push(this.take(8).readDoubleBE(0));
+          this.push(this.take(8).readDoubleBE(0), 1);
           break;
         case FLOAT:
-          this.stack.push(this.textFloat());
+          this.push(this.textFloat(), 1);
           break;
 
         case SHORT_BINUNICODE:
-          this.stack.push(this.utf8(this.take(this.u8())));
+          this.pushStr(this.utf8(this.take(this.u8())));
           break;
         case BINUNICODE:
-          this.stack.push(this.utf8(this.take(this.take(4).readUInt32LE(0))));
+          this.pushStr(this.utf8(this.take(this.take(4).readUInt32LE(0))));
           break;
         case BINUNICODE8:
-          this.stack.push(this.utf8(this.take(this.u64())));
+          this.pushStr(this.utf8(this.take(this.u64())));
           break;
         case UNICODE:
-          this.stack.push(this.rawUnicodeEscape(this.line()));
+          this.pushStr(this.rawUnicodeEscape(this.line()));
           break;
 
         case EMPTY_LIST:
-          this.stack.push(new PyList([]));
+          this.push(AN_EMPTY_LIST, 2);
           break;
-        case LIST:
-          this.stack.push(new PyList(this.popMark()));
+        case LIST: {
+          const items = this.popMark();
+          this.settle(items.length, 0, true);
+          this.push(items.length === 0 ? AN_EMPTY_LIST : new PyList(items), 2);
           break;
+        }
         case APPEND: {
+          const afterMark = this.marks.length > 0;
           const item = this.pop();
-          this.list().items.push(item);
+          const target = this.list();
+          this.settle(1, target.items.length, afterMark);
+          target.add(item);
           break;
         }
         case APPENDS: {
           const items = this.popMark();
-          const target = this.list().items;
+          const target = this.list();
+          this.settle(items.length, target.items.length, true);
           // A loop, not push(...items): a spread of 100,000 arguments overflows the call stack.
-          for (const item of items) target.push(item);
+          for (const item of items) target.add(item);
           break;
         }
 
         case EMPTY_TUPLE:
-          this.stack.push(new PyTuple([]));
+          this.push(THE_EMPTY_TUPLE, 2);
           break;
-        case TUPLE:
-          this.stack.push(new PyTuple(this.popMark()));
+        case TUPLE: {
+          const items = this.popMark();
+          this.settle(items.length, 0, true);
+          this.push(items.length === 0 ? THE_EMPTY_TUPLE : new PyTuple(items), 2);
           break;
+        }
         case TUPLE1:
         case TUPLE2:
         case TUPLE3: {
           const n = op - TUPLE1 + 1;
           if (this.stack.length - n < this.fence()) this.fail('stack underflow');
-          this.stack.push(new PyTuple(this.stack.splice(this.stack.length - n, n)));
+          this.settle(n, 0, this.marks.length > 0);
+          this.push(new PyTuple(this.stack.splice(this.stack.length - n, n)), 2);
           break;
         }
 
         case EMPTY_DICT:
-          this.stack.push(new PyDict());
+          this.push(AN_EMPTY_DICT, 2);
           break;
         case DICT: {
           const items = this.popMark();
+          if (items.length === 0) {
+            this.push(AN_EMPTY_DICT, 2);
+            break;
+          }
           const dict = new PyDict();
-          this.setItems(dict, items);
-          this.stack.push(dict);
+          this.setItems(dict, items, true);
+          this.push(dict, 2);
           break;
         }
         case SETITEM: {
+          const afterMark = this.marks.length > 0;
           const value = this.pop();
           const key = this.pop();
-          this.setItems(this.dict(), [key, value]);
+          this.setItems(this.dict(), [key, value], afterMark);
           break;
         }
         case SETITEMS: {
           const items = this.popMark();
-          this.setItems(this.dict(), items);
+          this.setItems(this.dict(), items, true);
           break;
         }
 
@@ -533,7 +729,7 @@ class Unpickler {
           this.datetimesOnly();
           const module = this.line();
           const name = this.line();
-          this.stack.push(this.global(module, name));
+          this.push(this.global(module, name), 1);
           break;
         }
         case STACK_GLOBAL: {
@@ -541,46 +737,48 @@ class Unpickler {
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail(`needs a module and a name that are str, got ${kindOf(module)} and ${kindOf(name)}`);
-          this.stack.push(this.global(module, name));
+          this.push(this.global(module, name), 1);
           break;
         }
         case SHORT_BINBYTES:
           this.datetimesOnly();
-          this.stack.push(new PyBytes(op, this.at, this.take(this.u8())));
+          this.push(new PyBytes(op, this.at, this.take(this.u8())), 1);
           break;
         case BINBYTES:
           this.datetimesOnly();
-          this.stack.push(new PyBytes(op, this.at, this.take(this.take(4).readUInt32LE(0))));
+          this.push(new PyBytes(op, this.at, this.take(this.take(4).readUInt32LE(0))), 1);
           break;
         case REDUCE: {
           this.datetimesOnly();
           const args = this.pop();
           const callable = this.pop();
-          this.stack.push(this.reduce(callable, args));
+          this.push(this.reduce(callable, args), 1);
           break;
         }
 
+        // The memo refers to the container itself: an empty token becomes one of its own first.
         case PUT:
-          this.memo.set(this.textIndex(), this.top());
+          this.memoPut(this.textIndex());
           break;
         case BINPUT:
-          this.memo.set(this.u8(), this.top());
+          this.memoPut(this.u8());
           break;
         case LONG_BINPUT:
-          this.memo.set(this.take(4).readUInt32LE(0), this.top());
+          this.memoPut(this.take(4).readUInt32LE(0));
           break;
         case MEMOIZE:
           // Lib/pickle.py: memo[len(memo)] = stack[-1]
-          this.memo.set(this.memo.size, this.top());
+          this.memoPut(this.memoSize);
           break;
+        // A memo reference writes the value again.
         case GET:
-          this.stack.push(this.memoGet(this.textIndex()));
+          this.pushAgain(this.memoGet(this.textIndex()));
           break;
         case BINGET:
-          this.stack.push(this.memoGet(this.u8()));
+          this.pushAgain(this.memoGet(this.u8()));
           break;
         case LONG_BINGET:
-          this.stack.push(this.memoGet(this.take(4).readUInt32LE(0)));
+          this.pushAgain(this.memoGet(this.take(4).readUInt32LE(0)));
           break;
 
         default:
@@ -708,30 +906,47 @@ class Unpickler {
   }
 
   private list(): PyList {
-    const target = this.top();
+    const target = this.ownTop();
     if (!(target instanceof PyList)) this.fail(`targets ${kindOf(target)}, not a list`);
     return target;
   }
 
   private dict(): PyDict {
-    const target = this.top();
+    const target = this.ownTop();
     if (!(target instanceof PyDict)) this.fail(`targets ${kindOf(target)}, not a dict`);
     return target;
   }
 
-  private setItems(dict: PyDict, items: unknown[]): void {
+  private pushAgain(value: unknown): void {
+    this.push(value, minimumJson(value));
+  }
+
+  /** A str writes at least its length and two quotes. */
+  private pushStr(s: string): void {
+    this.push(s, s.length + 2);
+  }
+
+  private setItems(dict: PyDict, items: unknown[], afterMark: boolean): void {
     if (items.length % 2 !== 0) this.fail('has an odd number of items');
+    this.settle(items.length, dict.size, afterMark);
     for (let i = 0; i < items.length; i += 2) {
       const key = items[i];
       if (typeof key !== 'string') this.fail(`has a dict key that is ${kindOf(key)}; only str keys are supported`);
       // Python semantics: a repeated key keeps its first position and takes the last value.
-      dict.map.set(key, items[i + 1]);
+      dict.set(key, items[i + 1]);
     }
   }
 
   private memoGet(index: number): unknown {
-    if (!this.memo.has(index)) this.fail(`refers to memo index ${index}, which was never stored`);
-    return this.memo.get(index);
+    // Nothing stored is undefined: the stack holds None as null.
+    const value = this.memo[index];
+    if (value === undefined) this.fail(`refers to memo index ${index}, which was never stored`);
+    return value;
+  }
+
+  private memoPut(index: number): void {
+    if (this.memo[index] === undefined) this.memoSize++;
+    this.memo[index] = this.ownTop();
   }
 
   private textIndex(): number {
@@ -741,24 +956,42 @@ class Unpickler {
   }
 
   // Protocol 0-1 INT: decimal, with "00"/"01" standing for False/True (Python 2.2 booleans).
-  private textInt(): number | boolean {
+  private textInt(): number | bigint | boolean {
     const text = this.line();
     if (text === '00') return false;
     if (text === '01') return true;
     return this.decimal(text);
   }
 
-  private textLong(): number {
+  private textLong(): number | bigint {
     const text = this.line();
     return this.decimal(text.endsWith('L') ? text.slice(0, -1) : text);
   }
 
-  private decimal(text: string): number {
+  private decimal(text: string): number | bigint {
     // What Python writes (repr of an int). Python would also take 0x.., underscores and spaces.
     if (!/^[+-]?(?:0|[1-9]\d*)$/.test(text)) this.fail(`has an invalid integer ${JSON.stringify(text.slice(0, 40))}`);
     // Number() rounds to the nearest double, as JSON.parse does for big integers.
     const n = Number(text);
+    if (this.pythonNumbers && !Number.isFinite(n)) {
+      // Python's int(text) itself refuses more digits (ValueError), so pickle.loads would too.
+      if (text.replace(/^[+-]/, '').length > MAX_INT_DIGITS) this.fail(`has an int of more than ${MAX_INT_DIGITS} digits, which Python refuses to read`);
+      return BigInt(text);
+    }
     return n === 0 ? 0 : n; // no -0 from "-0"
+  }
+
+  /** LONG1/LONG4: a number, or with pythonNumbers a bigint where a number would be ±Infinity. */
+  private long(bytes: Buffer): number | bigint {
+    if (!this.pythonNumbers) return decodeLong(bytes);
+    const n = significantLongBytes(bytes);
+    // 1,787 bytes hold more than 4,300 digits whatever they are; shorter ones are checked exactly.
+    const value = n > 1787 ? undefined : decodeLongExact(bytes.subarray(0, n));
+    if (value === undefined || !(isPythonOnlyNumber(value) || Number.isFinite(Number(value)))) {
+      this.fail(`has an int of more than ${MAX_INT_DIGITS} digits, which Python's json could neither write nor read`);
+    }
+    const asNumber = Number(value);
+    return Number.isFinite(asNumber) ? asNumber : value;
   }
 
   private textFloat(): number {
@@ -824,26 +1057,36 @@ function kindOf(v: unknown): string {
   if (v === null) return 'None';
   if (typeof v === 'string') return 'a str';
   if (typeof v === 'boolean') return 'a bool';
-  return Number.isInteger(v) ? 'an int' : 'a float';
+  return typeof v === 'bigint' || Number.isInteger(v) ? 'an int' : 'a float';
 }
 
 // Doubles cannot exceed 2^1024: 129 significant bytes are already ±Infinity. Checked after
 // stripping sign-extension bytes, so BigInt never sees more than that.
 const MAX_LONG_BYTES = 129;
 
-/** LONG1/LONG4 payload: little-endian two's complement; the nearest double, as JSON.parse rounds. */
-function decodeLong(bytes: Buffer): number {
+/** How many bytes of a LONG1/LONG4 payload count, redundant sign-extension bytes left out. */
+function significantLongBytes(bytes: Buffer): number {
   let n = bytes.length;
   if (n === 0) return 0;
-  const negative = ((bytes[n - 1] as number) & 0x80) !== 0;
-  const pad = negative ? 0xff : 0x00;
+  const pad = ((bytes[n - 1] as number) & 0x80) !== 0 ? 0xff : 0x00;
   while (n > 1 && bytes[n - 1] === pad && ((bytes[n - 2] as number) & 0x80) === (pad & 0x80)) n--;
-  if (n > MAX_LONG_BYTES) return negative ? -Infinity : Infinity;
-  let hex = '';
-  for (let i = n - 1; i >= 0; i--) hex += (bytes[i] as number).toString(16).padStart(2, '0');
-  let value = BigInt('0x' + hex);
-  if (negative) value -= 1n << BigInt(8 * n);
-  return Number(value);
+  return n;
+}
+
+/** LONG1/LONG4 payload (little-endian two's complement) as the exact bigint. */
+function decodeLongExact(bytes: Buffer): bigint {
+  const n = bytes.length;
+  if (n === 0) return 0n;
+  const hex = Buffer.from(bytes).reverse().toString('hex');
+  const value = BigInt('0x' + hex);
+  return ((bytes[n - 1] as number) & 0x80) !== 0 ? value - (1n << BigInt(8 * n)) : value;
+}
+
+/** LONG1/LONG4 payload: little-endian two's complement; the nearest double, as JSON.parse rounds. */
+function decodeLong(bytes: Buffer): number {
+  const n = significantLongBytes(bytes);
+  if (n > MAX_LONG_BYTES) return ((bytes[bytes.length - 1] as number) & 0x80) !== 0 ? -Infinity : Infinity;
+  return Number(decodeLongExact(bytes.subarray(0, n)));
 }
 
 /**
@@ -935,6 +1178,11 @@ class Materializer {
       );
     }
     if (!isContainer(v)) return { value: v, height: 0 };
+    if (isEmptyToken(v)) {
+      // One of many occurrences of an empty dict or list, or the empty tuple: a new one each time.
+      this.checkDepth(depth);
+      return { value: v === AN_EMPTY_DICT ? {} : [], height: 1 };
+    }
     const known = this.done.get(v);
     if (known !== undefined) {
       this.checkDepth(depth + known.height - 1);
@@ -984,25 +1232,60 @@ function defineEntry(obj: Record<string, unknown>, key: string, value: unknown):
   }
 }
 
-function load(data: Buffer, datetimeKeys: ReadonlySet<string>): unknown {
+interface LoadSettings {
+  maxDepth: number;
+  datetimeKeys: ReadonlySet<string>;
+  maxDecodedBytes: number;
+  pythonNumbers: boolean;
+}
+
+function loadSettings(options: PickleLoadsOptions): LoadSettings {
+  return {
+    maxDepth: checkMaxDepth(options.maxDepth),
+    datetimeKeys: checkDatetimeKeys(options.datetimeKeys),
+    maxDecodedBytes: checkByteLimit(options.maxDecodedBytes),
+    pythonNumbers: options.pythonNumbers === true,
+  };
+}
+
+// A datetime's parts are charged a few bytes more than the isoformat string they become.
+const BUDGET_SLACK = 64;
+
+function load(data: Buffer, settings: LoadSettings): unknown {
   if (!Buffer.isBuffer(data)) throw new TypeError('pickle data must be a Buffer');
-  return new Unpickler(data, datetimeKeys).run();
+  return new Unpickler(data, settings.datetimeKeys, settings.maxDecodedBytes + BUDGET_SLACK, settings.pythonNumbers, 4 * settings.maxDepth + 16).run();
+}
+
+/**
+ * Refuses a value that would write more than maxDecodedBytes of JSON: the memo shares containers,
+ * so a few kilobytes of pickle can stand for gigabytes of JSON, which the next save (or a JSON
+ * response) would have to write. Counted in bytes of `session_data` JSON, shared containers
+ * measured once (linear work).
+ */
+function checkExpandedSize(value: unknown, settings: LoadSettings): void {
+  if (settings.maxDecodedBytes === Infinity) return;
+  if (jsonEncodedLength(value, settings.maxDecodedBytes) > settings.maxDecodedBytes) {
+    throw new PickleError(`the value expands past maxDecodedBytes (${settings.maxDecodedBytes} bytes) of JSON once written out, shared references expanded`);
+  }
 }
 
 /**
  * `pickle.loads` restricted to JSON-like data: None → null, bool, int and float → number (ints
- * beyond 2^53 round to the nearest double, as with JSON.parse), str → string, list and tuple →
- * array, dict (str keys only) → plain object. Shared containers stay shared. With `datetimeKeys`,
- * a datetime.datetime under those keys of a top-level dict → its `isoformat()` string. Throws
- * {@link PickleError} for everything else; never constructs or calls anything.
+ * beyond 2^53 round to the nearest double, as with JSON.parse; with `pythonNumbers`, one beyond
+ * the double range is a bigint), str → string, list and tuple → array, dict (str keys only) →
+ * plain object. Shared containers stay shared. With `datetimeKeys`, a datetime.datetime under
+ * those keys of a top-level dict → its `isoformat()` string. Throws {@link PickleError} for
+ * everything else, and past `maxDecodedBytes` of JSON (see the file header); never constructs or
+ * calls anything.
  *
  * @example
  * pickleLoads(Buffer.from('80047d942e', 'hex')); // {}
  */
 export function pickleLoads(data: Buffer, options: PickleLoadsOptions = {}): unknown {
-  const maxDepth = checkMaxDepth(options.maxDepth);
-  const datetimeKeys = checkDatetimeKeys(options.datetimeKeys);
-  return new Materializer(maxDepth, datetimeKeys).convertRoot(load(data, datetimeKeys)).value;
+  const settings = loadSettings(options);
+  const value = new Materializer(settings.maxDepth, settings.datetimeKeys).convertRoot(load(data, settings)).value;
+  checkExpandedSize(value, settings);
+  return value;
 }
 
 /**
@@ -1016,17 +1299,17 @@ export function pickleLoads(data: Buffer, options: PickleLoadsOptions = {}): unk
  * pickleLoadsDict(data, { datetimeKeys: ['_session_expiry'] }).get('_session_expiry'); // '2030-01-02T03:04:05+00:00'
  */
 export function pickleLoadsDict(data: Buffer, options: PickleLoadsOptions = {}): Map<string, unknown> {
-  const maxDepth = checkMaxDepth(options.maxDepth);
-  const datetimeKeys = checkDatetimeKeys(options.datetimeKeys);
-  const root = load(data, datetimeKeys);
+  const settings = loadSettings(options);
+  const root = load(data, settings);
   if (!(root instanceof PyDict)) {
     throw new PickleError(`the pickle holds ${kindOf(root)}, not a dict`);
   }
-  const materializer = new Materializer(maxDepth, datetimeKeys);
+  const materializer = new Materializer(settings.maxDepth, settings.datetimeKeys);
   const out = new Map<string, unknown>();
   // Goes through the materializer as one container, so cycles through the root are caught.
   const obj = materializer.convertRoot(root).value as Record<string, unknown>;
   for (const key of root.map.keys()) out.set(key, obj[key]);
+  checkExpandedSize(out, settings);
   return out;
 }
 
@@ -1187,7 +1470,7 @@ function encodeLong(x: bigint): Buffer {
 }
 
 function describeJs(v: unknown): string {
-  if (typeof v !== 'object' || v === null) return typeof v === 'number' ? String(v) : typeof v;
+  if (typeof v !== 'object' || v === null) return typeof v === 'number' ? String(v) : typeof v === 'bigint' ? 'a bigint' : typeof v;
   let name: unknown;
   try {
     name = (v as { constructor?: { name?: unknown } }).constructor?.name;
@@ -1205,15 +1488,17 @@ function describeJs(v: unknown): string {
  */
 export type PyKind = 'none' | 'bool' | 'int' | 'float' | 'str' | 'list' | 'dict';
 
-function pyKind(v: unknown): PyKind | undefined {
+function pyKind(v: unknown, pythonNumbers: boolean): PyKind | undefined {
   switch (typeof v) {
     case 'string':
       return 'str';
     case 'boolean':
       return 'bool';
     case 'number':
-      if (!Number.isFinite(v)) return undefined;
+      if (!Number.isFinite(v)) return pythonNumbers ? 'float' : undefined;
       return Number.isInteger(v) ? 'int' : 'float';
+    case 'bigint':
+      return pythonNumbers && isPythonOnlyNumber(v) ? 'int' : undefined;
     case 'object': {
       if (v === null) return 'none';
       const proto: unknown = Object.getPrototypeOf(v);
@@ -1250,14 +1535,17 @@ export function pythonDictEntries(v: object, path: string): Array<[string, unkno
 /**
  * Classifies `v` as one of Python's JSON-like types or throws a `TypeError` naming `path`: the
  * same refusals for pickle and JSON (undefined, functions, symbols, bigint, NaN/±Infinity, class
- * instances). Integral numbers are ints (JS cannot tell 1.0 from 1), others floats.
+ * instances). Integral numbers are ints (JS cannot tell 1.0 from 1), others floats. With
+ * `pythonNumbers`, NaN and ±Infinity are floats and a bigint past the double range an int (the
+ * numbers a session read from Django's data may hold: see isPythonOnlyNumber in ./signing.ts).
  *
  * @example
  * pythonKindOf(2 ** 64, 'n'); // 'int'
+ * pythonKindOf(Infinity, 'max', true); // 'float'
  * pythonKindOf(new Date(), 'cart.when'); // TypeError: value at "cart.when" is a Date; ...
  */
-export function pythonKindOf(v: unknown, path: string): PyKind {
-  const kind = pyKind(v);
+export function pythonKindOf(v: unknown, path: string, pythonNumbers = false): PyKind {
+  const kind = pyKind(v, pythonNumbers);
   if (kind === undefined) {
     throw new TypeError(`value at "${path}" is ${describeJs(v)}; only None, bool, finite numbers, str, arrays, plain objects and Maps can be stored`);
   }
@@ -1285,11 +1573,14 @@ class Pickler {
   private readonly singletonMemo = new Map<string, number>();
   private readonly ancestors = new Set<object>();
   private root: unknown = undefined;
+  /** A container was written twice (BINGET): its JSON may be far longer than the pickle. */
+  sharesContainers = false;
 
   constructor(
     private readonly protocol: 4 | 5,
     private readonly maxDepth: number,
     private readonly datetimeKeys: ReadonlySet<string>,
+    private readonly pythonNumbers: boolean,
   ) {}
 
   dump(value: unknown): Buffer {
@@ -1305,7 +1596,7 @@ class Pickler {
   /** Writes `v` at nesting level `depth`; returns its height (containers on its longest path down). */
   private save(v: unknown, path: string, depth: number): number {
     this.out.opcodeBoundary();
-    switch (pythonKindOf(v, path)) {
+    switch (pythonKindOf(v, path, this.pythonNumbers)) {
       case 'none':
         this.out.byte(NONE);
         return 0;
@@ -1313,7 +1604,7 @@ class Pickler {
         this.out.byte(v ? NEWTRUE : NEWFALSE);
         return 0;
       case 'int':
-        this.saveInt(v as number);
+        this.saveInt(v as number | bigint);
         return 0;
       case 'float':
         this.out.opcodeDoubleBE(BINFLOAT, v as number);
@@ -1327,23 +1618,28 @@ class Pickler {
     }
   }
 
-  private saveInt(n: number): void {
-    if (n >= 0 && n <= 0xff) {
+  private saveInt(n: number | bigint): void {
+    if (typeof n === 'bigint') {
+      this.saveLong(encodeLong(n));
+    } else if (n >= 0 && n <= 0xff) {
       this.out.bytes(Uint8Array.of(BININT1, n));
     } else if (n >= 0 && n <= 0xffff) {
       this.out.bytes(Uint8Array.of(BININT2, n & 0xff, n >> 8));
     } else if (n >= -0x80000000 && n <= 0x7fffffff) {
       this.out.opcodeInt32LE(BININT, n, true);
     } else {
-      const bytes = encodeLong(BigInt(n));
-      // A finite double needs at most 129 bytes, so LONG1 always suffices; LONG4 for completeness.
-      if (bytes.length < 256) {
-        this.out.bytes(Uint8Array.of(LONG1, bytes.length));
-      } else {
-        this.out.opcodeInt32LE(LONG4, bytes.length, true);
-      }
-      this.out.bytes(bytes);
+      this.saveLong(encodeLong(BigInt(n)));
     }
+  }
+
+  /** save_long: LONG1 up to 255 bytes (any finite double), LONG4 beyond (a bigint of 600+ digits). */
+  private saveLong(bytes: Buffer): void {
+    if (bytes.length < 256) {
+      this.out.bytes(Uint8Array.of(LONG1, bytes.length));
+    } else {
+      this.out.opcodeInt32LE(LONG4, bytes.length, true);
+    }
+    this.out.bytes(bytes);
   }
 
   private saveStr(s: string): void {
@@ -1430,6 +1726,7 @@ class Pickler {
     if (this.ancestors.has(obj)) throw new TypeError(`value at "${path}" is a circular reference`);
     const known = this.memo.get(obj);
     if (known !== undefined) {
+      this.sharesContainers = true;
       this.checkDepth(depth + known.height - 1, path);
       this.saveGet(known.index);
       return known.height;
@@ -1522,8 +1819,9 @@ class Pickler {
  * surrogates kept, as 'surrogatepass'), arrays → list, plain objects and `Map<string, unknown>` →
  * dict in insertion order. A container referenced twice is written once and then as BINGET, as
  * CPython does for a shared object. Throws a `TypeError` for undefined, functions, symbols,
- * bigint, NaN/±Infinity, class instances, non-string Map keys, cycles and nesting deeper than
- * `maxDepth` (default {@link PICKLE_MAX_DEPTH}). With `datetimeKeys`, an exact aware-UTC
+ * bigint, NaN/±Infinity (both accepted with `pythonNumbers`: see the file header), class
+ * instances, non-string Map keys, cycles and nesting deeper than `maxDepth` (default
+ * {@link PICKLE_MAX_DEPTH}), and a `RangeError` past `maxDecodedBytes` of expanded JSON. With `datetimeKeys`, an exact aware-UTC
  * isoformat() string under those keys of the top-level dict is written as a datetime.datetime
  * with tzinfo pytz.utc, as Django 3.2 writes `_session_expiry` (see the file header).
  *
@@ -1535,5 +1833,17 @@ class Pickler {
 export function pickleDumps(value: unknown, options: PickleDumpsOptions = {}): Buffer {
   const protocol = options.protocol ?? 4;
   if (protocol !== 4 && protocol !== 5) throw new RangeError(`unsupported pickle protocol ${String(protocol)}`);
-  return new Pickler(protocol, checkMaxDepth(options.maxDepth), checkDatetimeKeys(options.datetimeKeys)).dump(value);
+  const maxDecodedBytes = checkByteLimit(options.maxDecodedBytes);
+  const pickler = new Pickler(protocol, checkMaxDepth(options.maxDepth), checkDatetimeKeys(options.datetimeKeys), options.pythonNumbers === true);
+  const bytes = pickler.dump(value);
+  // Without shared containers the JSON is at most 6 bytes per pickle byte (False: 1 byte, 'false,'),
+  // so only a pickle that shares, or a long one, needs measuring. A pickle longer than the limit
+  // is the caller's to refuse (the cache engine checks the value's length).
+  if (bytes.length <= maxDecodedBytes && (pickler.sharesContainers || bytes.length * 6 > maxDecodedBytes)) {
+    const length = jsonEncodedLength(value, maxDecodedBytes);
+    if (length > maxDecodedBytes) {
+      throw new RangeError(`the value would be more than maxDecodedBytes (${maxDecodedBytes}) bytes of JSON once read back, shared references expanded: it could not be read back`);
+    }
+  }
+  return bytes;
 }

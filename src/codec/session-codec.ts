@@ -20,11 +20,18 @@
  * Two limits Django does not have, the same for reading and writing, so that whatever is written
  * can be read back and whatever is read can be saved again:
  *   - size: the JSON may be at most `maxDecodedBytes` (default 4 MiB). A validly signed zlib bomb is
- *     refused while it is inflated ('too-large'), never inflated in full.
+ *     refused while it is inflated ('too-large'), never inflated in full. So is JSON that fits but
+ *     would not once written again (as '1e20' becomes 21 digits, a latin-1 'é' six characters).
  *   - depth: at most MAX_SESSION_DEPTH (500) nested levels, the session dict being level 1. Deeper
  *     data is 'malformed' when read (an empty session, so the next save overwrites the row) and a
  *     TypeError when written. Without it a signed row nested 100,000 deep decodes (JSON.parse copes)
  *     and then every save of that session overflows the stack.
+ *
+ * Python's json writes NaN, Infinity, -Infinity and ints of any size, so Django's `session_data`
+ * may hold them: they are read (as NaN, ±Infinity, and a bigint past the double range; see
+ * isPythonOnlyNumber in ./signing.ts) and written back as Python wrote them, never a reason to
+ * lose a session or to fail its saves. An int of more than 4,300 digits, which Python's json
+ * refuses to read, is 'malformed' here too.
  */
 import { inspect } from 'node:util';
 import {
@@ -37,7 +44,10 @@ import {
   constantTimeEqual,
   decodeObjectPayload,
   encodeObjectPayload,
+  isPythonOnlyNumber,
   jsonDepthExceeds,
+  jsonEncodedLength,
+  parsePythonJson,
   pythonJsonDumps,
   saltedHmac,
   timestampSign,
@@ -86,7 +96,8 @@ export type SessionDict = Record<string, unknown>;
  * `'ok'`; `'bad-signature'` (no key verified: log "Session data corrupted" as Django does);
  * `'malformed'` (verified, but not decodable into a dict, or nested deeper than
  * {@link MAX_SESSION_DEPTH}: Django stays silent); `'too-large'` (verified, but it decodes to more
- * than `maxDecodedBytes`, e.g. a signed zlib bomb: refused without inflating it). Django has no size
+ * than `maxDecodedBytes`, e.g. a signed zlib bomb: refused without inflating it, or would be more
+ * once written again, so that no save of it could succeed). Django has no size
  * limit and would load such data, so nothing it logs matches; log it like a signature failure
  * (django.security.SuspiciousSession "Session data corrupted"), since only a holder of the secret
  * can have written it. In every case but `'ok'` the data is `{}` and the next save overwrites the row.
@@ -177,17 +188,22 @@ export function legacySaltFor(salt: string): string {
  * // TypeError: session value at "cart.items[1]" is a Date; only JSON values (...) can be stored
  */
 export function assertJsonValue(value: unknown, path = 'value'): void {
-  checkJson(value, path, new Set(), VALUE_DEPTH);
+  checkJson(value, path, new Set(), VALUE_DEPTH, false);
 }
 
-// Recursive, but never deeper than MAX_SESSION_DEPTH calls: the depth is checked before descending.
-function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: number): void {
+/**
+ * Recursive, but never deeper than MAX_SESSION_DEPTH calls: the depth is checked before descending.
+ * `pythonNumbers`: accept NaN, ±Infinity and ints past the double range (see isPythonOnlyNumber),
+ * which a session read from Django's data may hold and a save must write back; the app's own
+ * values (assertJsonValue, i.e. `set()`) may not hold them.
+ */
+function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: number, pythonNumbers: boolean): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return;
     case 'number':
-      if (Number.isFinite(value)) return;
+      if (Number.isFinite(value) || pythonNumbers) return;
       return refuse(path, `is ${String(value)}`);
     case 'undefined':
       return refuse(path, 'is undefined');
@@ -196,6 +212,7 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: 
     case 'symbol':
       return refuse(path, 'is a symbol');
     case 'bigint':
+      if (pythonNumbers && isPythonOnlyNumber(value)) return;
       return refuse(path, 'is a bigint');
   }
   if (value === null) return;
@@ -223,11 +240,11 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: 
     const arr = obj as unknown[];
     // Index loop, not forEach: holes must be seen (they would become null).
     for (let i = 0; i < arr.length; i++) {
-      checkJson(arr[i], `${path}[${i}]`, ancestors, depth + 1);
+      checkJson(arr[i], `${path}[${i}]`, ancestors, depth + 1, pythonNumbers);
     }
   } else {
     for (const key of Object.keys(obj)) {
-      checkJson((obj as Record<string, unknown>)[key], joinPath(path, key), ancestors, depth + 1);
+      checkJson((obj as Record<string, unknown>)[key], joinPath(path, key), ancestors, depth + 1, pythonNumbers);
     }
   }
   ancestors.delete(obj);
@@ -326,7 +343,7 @@ export class SessionCodec {
       throw new TypeError(`session data must be a plain object; ${NOT_JSON_HINT}`);
     }
     for (const key of Object.keys(data)) {
-      checkJson(data[key], joinPath('', key), new Set([data]), VALUE_DEPTH);
+      checkJson(data[key], joinPath('', key), new Set([data]), VALUE_DEPTH, true);
     }
     if (Object.getOwnPropertySymbols(data).length > 0) {
       throw new TypeError(`session data has symbol keys; ${NOT_JSON_HINT}`);
@@ -342,7 +359,7 @@ export class SessionCodec {
     const entries = [...data];
     for (const [key, value] of entries) {
       if (typeof key !== 'string') throw new TypeError(`session keys must be strings; ${NOT_JSON_HINT}`);
-      checkJson(value, joinPath('', key), new Set(), VALUE_DEPTH);
+      checkJson(value, joinPath('', key), new Set(), VALUE_DEPTH, true);
     }
     return this.sign(`{${entries.map(([k, v]) => `${pythonJsonDumps(k)}:${pythonJsonDumps(v)}`).join(',')}}`, nowSeconds);
   }
@@ -405,7 +422,7 @@ export class SessionCodec {
       // The timestamp is only validated: sessions are loaded with max_age=None.
       b62Decode(verified.value.slice(at + 1));
       const bytes = decodeObjectPayload(verified.value.slice(0, at), this.maxDecodedBytes);
-      return fromJson(bytes, stale, 'signed');
+      return fromJson(bytes, stale, 'signed', this.maxDecodedBytes);
     } catch (e) {
       if (e instanceof PayloadTooLarge) return { data: {}, status: 'too-large', stale: false, format: 'signed' };
       return malformed('signed');
@@ -434,21 +451,30 @@ export class SessionCodec {
     );
     if (!verified) return badSignature();
     try {
-      return fromJson(serialized, true, 'legacy');
+      return fromJson(serialized, true, 'legacy', this.maxDecodedBytes);
     } catch {
       return malformed('legacy');
     }
   }
 }
 
-function fromJson(bytes: Buffer, stale: boolean, format: 'signed' | 'legacy'): DecodeResult {
-  // JSONSerializer.loads: bytes.decode('latin-1'), then json.loads. JSON.parse defines a
-  // "__proto__" member as an own data property, so the result can be returned as is.
+// The most a character of stored JSON can grow when written again: a latin-1 byte from 0x7F up
+// becomes \u00XX (6), and '1e20' (4) becomes 21 digits. Shorter JSON cannot outgrow the limit.
+const MAX_REWRITE_GROWTH = 6;
+
+function fromJson(bytes: Buffer, stale: boolean, format: 'signed' | 'legacy', maxDecodedBytes: number): DecodeResult {
+  // JSONSerializer.loads: bytes.decode('latin-1'), then json.loads (which also reads NaN,
+  // Infinity, -Infinity and ints of any size up to 4,300 digits: see parsePythonJson). JSON.parse
+  // defines a "__proto__" member as an own data property, so the result can be returned as is.
   const text = bytes.toString('latin1');
   // Before parsing: JSON.parse would build a structure that no save could write back.
   if (jsonDepthExceeds(text, MAX_SESSION_DEPTH)) return malformed(format);
-  const parsed: unknown = JSON.parse(text);
+  const parsed: unknown = parsePythonJson(text);
   if (!isPlainObject(parsed)) return malformed(format);
+  // Written again, it must fit the limit too, or every save of it would fail (see sign()).
+  if (text.length * MAX_REWRITE_GROWTH > maxDecodedBytes && jsonEncodedLength(parsed, maxDecodedBytes) > maxDecodedBytes) {
+    return { data: {}, status: 'too-large', stale: false, format };
+  }
   const keys = writtenKeyOrder(text, parsed);
   return keys === undefined ? { data: parsed, status: 'ok', stale, format } : { data: parsed, status: 'ok', stale, format, keys };
 }

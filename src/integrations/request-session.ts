@@ -5,7 +5,7 @@ import { SESSION_OPTIONS } from '../session.constants.js';
 import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from '../session.errors.js';
 import { SessionInterceptor } from '../session.interceptor.js';
 import type { ResolvedSessionOptions } from '../session-options.interface.js';
-import { commitBeforeEnd, commitOnFastifySend, SessionRequests, type RequestSessionState } from '../session.requests.js';
+import { commitBeforeEnd, commitOnFastifySend, dataSnapshot, SessionRequests, type RequestSessionState } from '../session.requests.js';
 import type { SessionStore } from '../session.store.js';
 
 type Callback = (error?: unknown) => void;
@@ -72,7 +72,7 @@ interface Facade {
 
 /** Records what the data was when middleware first looked at it. */
 function look(facade: Facade): void {
-  facade.snapshot ??= JSON.stringify(facade.state.store.toJSON());
+  facade.snapshot ??= dataSnapshot(facade.state);
   facade.state.facadeSnapshot = facade.snapshot;
 }
 

@@ -512,8 +512,6 @@ def refused_json():
             python = f'raises {type(e).__name__}'
         cases.append({'id': id_, 'json_b64': b64(data), 'why': why, 'python': python})
 
-    add('nan', JSON.dumps({'x': float('nan')}), 'NaN (Python reads it; JSON.parse cannot)')
-    add('infinity', JSON.dumps({'x': float('inf')}), 'Infinity (Python reads it; JSON.parse cannot)')
     add('list', JSON.dumps([1, 2]), 'a list, not a dict')
     add('string', JSON.dumps('s'), 'a str, not a dict')
     add('invalid_utf8', b'{"a": "\xff"}', 'not UTF-8')
@@ -568,8 +566,8 @@ def main():
     for id_, value in loads_only():
         entry = {'id': id_, 'expected': tag(value),
                  'protocols': {str(p): b64(pickle.dumps(value, p)) for p in range(6)}}
-        if id_ != 'special_floats':
-            entry['json'] = JSON.dumps(value).decode('ascii')
+        # Python's json writes NaN, Infinity and big ints too (read back as such: see loads_only()).
+        entry['json'] = JSON.dumps(value).decode('ascii')
         loads.append(entry)
     loads.append({'id': 'duplicate_keys', 'expected': tag(JSON.loads(b'{"a": 1, "10": 2, "a": 3}')),
                   'json': '{"a": 1, "10": 2, "a": 3}'})

@@ -130,7 +130,8 @@ export function makeDict(entries: Array<[string, unknown]>, dicts: 'map' | 'obje
  */
 export function toData(t: Tag, dicts: 'map' | 'object' = 'map'): unknown {
   if (t === null || typeof t !== 'object') return t;
-  if ('int' in t) return Number(t.int);
+  // An int past the double range (2**1100) is read exactly, as a bigint.
+  if ('int' in t) return Number.isFinite(Number(t.int)) ? Number(t.int) : BigInt(t.int);
   if ('float' in t) return pyFloat(t.float);
   if ('list' in t) return t.list.map((x) => toData(x, dicts));
   if ('tuple' in t) return t.tuple.map((x) => toData(x, dicts));

@@ -45,7 +45,8 @@ describe('CACHE_SERIALIZERS', () => {
   it.each([['pickle', pickle], ['json', json]] as Array<[string, CacheSerializer]>)('%s: refuses what Python would not read back the same', (_name, s) => {
     const cyclic: unknown[] = [];
     cyclic.push(cyclic);
-    for (const value of [undefined, () => 1, Symbol('s'), 1n, NaN, -Infinity, new Date(0), new Set(), cyclic, Buffer.from('x')]) {
+    // NaN, ±Infinity and ints past the double range are Python's own: they round-trip (codec-limits.spec.ts).
+    for (const value of [undefined, () => 1, Symbol('s'), 1n, new Date(0), new Set(), cyclic, Buffer.from('x')]) {
       expect(() => s.dumps(new Map([['v', value]]))).toThrow(TypeError);
     }
   });

@@ -496,8 +496,6 @@ describe('SessionCodec', () => {
       ['top-level number', signPayload(b64('1'))],
       ['top-level null', signPayload(b64('null'))],
       ['top-level true', signPayload(b64('true'))],
-      // Python's json accepts NaN; JSON.parse does not, and a session cannot hold NaN anyway.
-      ['NaN', signPayload(b64('{"a":NaN}'))],
     ];
 
     it.each(cases)('%s', (_what, input) => {

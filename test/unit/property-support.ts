@@ -269,6 +269,8 @@ export type Canon = null | boolean | number | string | { int: string } | { l: Ca
 export function canon(v: unknown): Canon {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return v as Canon;
   if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) ? { int: BigInt(v).toString() } : v;
+  // An int past the double range (Python's 10**400) is read as a bigint: the same int either way.
+  if (typeof v === 'bigint') return { int: v.toString() };
   if (Array.isArray(v)) return { l: v.map(canon) };
   const entries = v instanceof Map ? [...(v as Map<string, unknown>)] : Object.keys(v as object).map((k) => [k, (v as Record<string, unknown>)[k]] as const);
   return { d: entries.map(([k, x]) => [k, canon(x)]) };
