@@ -8,7 +8,9 @@ export interface SessionCacheOptions {
    * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
    * The module never closes it. Set the client's offline queue / retries so a command fails while
    * Redis is down (node-redis `disableOfflineQueue: true`, ioredis `maxRetriesPerRequest: 1`);
-   * every command is bounded by `storeTimeout` anyway.
+   * every command is bounded by `storeTimeout` anyway. Checked at start-up: a client that is not
+   * connected (never `connect()`ed, closed, or ioredis's `lazyConnect` before its first connect)
+   * fails the boot.
    */
   client: unknown;
   /** `KEY_PREFIX`. Default `''`. */
@@ -76,12 +78,16 @@ export interface SessionModuleOptions {
   /**
    * The most bytes a stored session may inflate to when read (signed data is zlib-compressed):
    * more is treated as corrupt data (an empty session and Django's "Session data corrupted"
-   * warning), never allocated. Also the most a session may encode to. Not in Django. Default
-   * `4194304` (4 MiB), far above any real session.
+   * warning), never allocated. Also the most a session may encode to, and what each engine reads:
+   * a cached value longer than this is refused without being downloaded (`GETRANGE`), a pickle
+   * is refused as soon as what it builds would write more JSON than this, and a session file
+   * longer than its signed form could be is refused unread. Not in Django. Default `4194304`
+   * (4 MiB), far above any real session.
    */
   maxDecodedBytes?: number;
   /**
-   * Seconds one storage operation (a SQL statement, a Redis command) may take before the request
+   * Seconds one storage operation (a SQL statement, a Redis command, a session file's read or
+   * write) may take before the request
    * is answered 503 with `Retry-After` instead of waiting on a locked table or a Redis that is
    * down. Also sent to MariaDB as `max_statement_time`. Not in Django. Default `3`.
    */

@@ -68,7 +68,6 @@ describeEngines('errors', (engine, platform) => {
         ['not a pickle', Buffer.from('bad:encoded:value')],
         ['a truncated pickle', Buffer.from('80049505000000000000007d94', 'hex')],
         ['a pickle of a list, not a dict', Buffer.from('80045d942e', 'hex')],
-        ['empty', Buffer.alloc(0)],
       ];
 
       it.each(tamperings)('%s: 200, an empty session, one warning "Session data corrupted"; the key is dropped and the cookie deleted (Django\'s cache engine: _session_key = None)', async (_what, value) => {
@@ -81,6 +80,19 @@ describeEngines('errors', (engine, platform) => {
         expect(reply.json().results).toEqual([UNDEFINED, [], null]);
         expect(sessionCookieOf(reply)?.attributes['max-age']).toBe('0');
         expect(logs.at('warn', SECURITY_LOGGER).map((w) => w.message)).toEqual(['Session data corrupted']);
+        expect(logs.at('error')).toEqual([]);
+      });
+
+      it('an empty value is read as no entry (Redis answers a bounded read of it as of a missing key, and Django reads both as no session): 200, an empty session, no warning; the key is dropped and the cookie deleted', async () => {
+        const client = t.client();
+        const key = await saved(client, { member_id: 1 });
+        await t.store.overwrite(key, Buffer.alloc(0));
+        logs.clear();
+        const reply = await client.ops([['get', 'member_id'], ['keys'], ['sessionKey']]);
+        expect(reply.status).toBe(200);
+        expect(reply.json().results).toEqual([UNDEFINED, [], null]);
+        expect(sessionCookieOf(reply)?.attributes['max-age']).toBe('0');
+        expect(logs.at('warn')).toEqual([]);
         expect(logs.at('error')).toEqual([]);
       });
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-serializers.js';
+import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { CreateError, UpdateError } from '../../session.errors.js';
 import { SessionConfigError } from '../../session-options.js';
 import type { ResolvedSessionOptions } from '../../session-options.interface.js';
@@ -12,6 +13,17 @@ export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
 // Django's logger for a tampered or foreign cache value, as for a row that does not verify.
 const securityLogger = new Logger('django.security.SuspiciousSession');
 
+/**
+ * A session whose cache value would be longer than `maxDecodedBytes`: not written, since no read
+ * would accept it (as the codec refuses to encode one for the db and file engines).
+ */
+export class CacheValueTooLarge extends RangeError {
+  override name = 'CacheValueTooLarge';
+  constructor(readonly bytes: number, readonly maxBytes: number) {
+    super(`the session's cache value would be ${bytes} bytes, more than maxDecodedBytes (${maxBytes}): store less in the session`);
+  }
+}
+
 /** A session's Redis entry: where it lives and how its value is written. */
 export class SessionCacheEntries {
   constructor(
@@ -19,6 +31,11 @@ export class SessionCacheEntries {
     readonly serializer: CacheSerializer,
     /** `<KEY_PREFIX>:<VERSION>:<engine prefix>`: Django's `make_key()` around the engine's own prefix. */
     private readonly prefix: string,
+    /**
+     * The most bytes a session's value may hold (`maxDecodedBytes`): a longer one is refused on
+     * reading without being downloaded, and never written. Default 4 MiB.
+     */
+    readonly maxBytes: number = DEFAULT_MAX_DECODED_BYTES,
   ) {}
 
   /** The Redis entries of `engine prefix` under the module's `cache` options (validated at start-up). */
@@ -29,7 +46,23 @@ export class SessionCacheEntries {
         `SessionModule option "cache.client" must be a connected node-redis (v5 or later), ioredis or iovalkey client (engine '${String(options.engine)}')`,
       );
     }
-    return new this(adaptRedisClient(cache.client, { timeoutMs: options.storeTimeout * 1000 }), CACHE_SERIALIZERS[cache.serializer], `${cache.keyPrefix}:${cache.version}:${enginePrefix}`);
+    return new this(
+      adaptRedisClient(cache.client, { timeoutMs: options.storeTimeout * 1000 }),
+      CACHE_SERIALIZERS[cache.serializer],
+      `${cache.keyPrefix}:${cache.version}:${enginePrefix}`,
+      options.maxDecodedBytes,
+    );
+  }
+
+  /**
+   * Fails the boot when the Redis client cannot send a command as it stands (never connected, or
+   * closed): otherwise the app would start and every visitor would meet the error instead.
+   */
+  assertConnected(engine: string): void {
+    const problem = this.redis.notConnected();
+    if (problem !== undefined) {
+      throw new SessionConfigError(`SessionModule option "cache.client": the Redis client of the "${engine}" engine cannot send commands: ${problem}`);
+    }
   }
 
   /** Django's cache key of a session: `KEY_PREFIX:VERSION:<engine prefix><session key>`. */
@@ -37,12 +70,21 @@ export class SessionCacheEntries {
     return this.prefix + sessionKey;
   }
 
-  /** The cached dict; null when there is none, or when it cannot be read (logged, as Django's `SuspiciousSession`). */
+  /**
+   * The cached dict; null when there is none, or when it cannot be read (logged, as Django's
+   * `SuspiciousSession`). A value longer than `maxBytes` is such a value: GETRANGE reads at most
+   * `maxBytes + 1` of its bytes (one round trip, like GET), so a huge value planted in Redis costs
+   * neither the download nor the memory. It is left in place; the visitor gets a new session.
+   */
   async get(sessionKey: string): Promise<SessionMap | null> {
-    const value = await this.redis.get(this.keyOf(sessionKey));
+    const value = await this.redis.getAtMost(this.keyOf(sessionKey), this.maxBytes);
     if (value === null) return null;
+    if (value === 'too-large') {
+      securityLogger.warn('Session data corrupted (the cached value is larger than maxDecodedBytes)');
+      return null;
+    }
     try {
-      return this.serializer.loads(value);
+      return this.serializer.loads(value, { maxDecodedBytes: this.maxBytes });
     } catch {
       securityLogger.warn('Session data corrupted');
       return null;
@@ -59,7 +101,10 @@ export class SessionCacheEntries {
       await this.redis.del(key);
       return true;
     }
-    return this.redis.set(key, this.serializer.dumps(data), Math.floor(ageSeconds), condition);
+    const value = this.serializer.dumps(data, { maxDecodedBytes: this.maxBytes });
+    // What could not be read back is not written: the session would be lost on its next read.
+    if (value.length > this.maxBytes) throw new CacheValueTooLarge(value.length, this.maxBytes);
+    return this.redis.set(key, value, Math.floor(ageSeconds), condition);
   }
 }
 
@@ -83,6 +128,11 @@ export class CacheSessionBackend extends SessionBackend {
 
   static fromContext({ options }: EngineContext): CacheSessionBackend {
     return new this(SessionCacheEntries.forOptions(options, CACHE_KEY_PREFIX));
+  }
+
+  /** Fails the boot when the Redis client is not connected (see `SessionCacheEntries.assertConnected`). */
+  onApplicationBootstrap(): void {
+    this.entries.assertConnected(this.engineName);
   }
 
   load(key: string): Promise<SessionMap | null> {

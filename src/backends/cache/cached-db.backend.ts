@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
+import { SessionStoreUnavailable } from '../../session.errors.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import type { DataSource } from 'typeorm';
 import type { EngineContext, SessionExpiry, SessionMap } from '../session-backend.js';
 import { resolveDataSource, TypeOrmSessionBackend } from '../typeorm/typeorm.backend.js';
-import { SessionCacheEntries } from './cache.backend.js';
+import { CacheValueTooLarge, SessionCacheEntries } from './cache.backend.js';
+import { describeCause } from './redis-client.js';
 
 /** Django's `KEY_PREFIX` of the cached_db engine (`backends/cached_db.py`). */
 export const CACHED_DB_KEY_PREFIX = 'django.contrib.sessions.cached_db';
@@ -38,6 +40,12 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
     return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.storeTimeout);
   }
 
+  /** The db engine's start-up check of its table, then the cache's: a client not connected fails the boot. */
+  override async onApplicationBootstrap(): Promise<void> {
+    await super.onApplicationBootstrap();
+    this.entries.assertConnected(this.engineName);
+  }
+
   override async load(key: string): Promise<SessionMap | null> {
     const cached = await this.cacheDo('read', () => this.entries.get(key), null);
     if (cached !== null) return cached;
@@ -47,7 +55,7 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
     // Django: cache.set(key, data, get_expiry_age(expiry=s.expire_date)), whole seconds left.
     if (row.expireDate !== null) {
       const age = Math.floor((row.expireDate.getTime() - Date.now()) / 1000);
-      await this.cacheDo('write', () => this.entries.set(key, data, age), false);
+      await this.cacheWrite(key, data, age);
     }
     return data;
   }
@@ -58,7 +66,7 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
 
   override async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
     await super.save(key, data, expiry, mustCreate);
-    await this.cacheDo('write', () => this.entries.set(key, data, expiry.age), false);
+    await this.cacheWrite(key, data, expiry.age);
     return key;
   }
 
@@ -67,12 +75,35 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
     await this.cacheDo('delete', () => this.entries.redis.del(this.entries.keyOf(key)), undefined);
   }
 
-  /** A cache operation whose failure is logged and replaced by `fallback`: the row decides. */
+  /**
+   * Refreshes the cached copy of the row just read or written. A session the cache cannot take
+   * (too large for `maxDecodedBytes`, a value the serializer refuses, an error reply) is dropped
+   * from it instead, so that no older copy outlives the row; when Redis is unavailable, nothing
+   * more is tried.
+   */
+  private async cacheWrite(key: string, data: ReadonlyMap<string, unknown>, ageSeconds: number): Promise<void> {
+    await this.cacheDo(
+      'write',
+      async () => {
+        try {
+          await this.entries.set(key, data, ageSeconds);
+        } catch (error) {
+          if (!(error instanceof SessionStoreUnavailable)) await this.entries.redis.del(this.entries.keyOf(key));
+          throw error;
+        }
+      },
+      undefined,
+    );
+  }
+
+  /** A cache operation whose failure is logged (what failed and why, without the key) and replaced by `fallback`: the row decides. */
   private async cacheDo<T>(what: 'read' | 'write' | 'delete', operation: () => Promise<T>, fallback: T): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      logger.error(`Error ${what === 'read' ? 'reading from' : what === 'write' ? 'saving to' : 'deleting from'} the cache (${(error as Error)?.name ?? 'error'}); the database is used`);
+      // Our own messages are safe to log as they are; anything else is told without secrets.
+      const why = error instanceof SessionStoreUnavailable || error instanceof CacheValueTooLarge ? error.message : describeCause(error);
+      logger.error(`Error ${what === 'read' ? 'reading from' : what === 'write' ? 'saving to' : 'deleting from'} the cache (${why}); the database is used`);
       return fallback;
     }
   }

@@ -13,6 +13,13 @@ import { SessionStoreUnavailable } from '../../session.errors.js';
 export interface SessionRedis {
   /** GET key: the value's exact bytes (session values are Python pickles, not text), or null. */
   get(key: string): Promise<Buffer | null>;
+  /**
+   * `GETRANGE key 0 maxBytes`: the value's exact bytes when it holds at most `maxBytes`;
+   * `'too-large'` when it holds more (then only `maxBytes + 1` of its bytes cross the network, never
+   * the whole value); null when there is none. One round trip, as GET. An empty value reads as
+   * none: GETRANGE answers the same empty string for both.
+   */
+  getAtMost(key: string, maxBytes: number): Promise<Buffer | null | 'too-large'>;
   /** SET key value EX ttl [NX|XX]; resolves true when written (false when NX/XX refused). ttlSeconds >= 1. */
   set(key: string, value: Buffer, ttlSeconds: number, condition?: 'NX' | 'XX'): Promise<boolean>;
   /** DEL key; deleting a missing key is not an error. */
@@ -21,6 +28,13 @@ export interface SessionRedis {
   exists(key: string): Promise<boolean>;
   /** PING: resolves when the server answers. */
   ping(): Promise<void>;
+  /**
+   * Why the client cannot send commands as it stands, or undefined when it can (or may, once it
+   * reconnects): a node-redis client that was never connected (`connect()`), an ioredis/iovalkey
+   * client created with `lazyConnect` and not connected yet, or one closed for good. No I/O: read
+   * from the client's own state, for the engines' start-up check.
+   */
+  notConnected(): string | undefined;
 }
 
 /** Options of {@link adaptRedisClient}. */
@@ -115,6 +129,12 @@ interface NodeRedisClientLike {
   sendCommand(args: readonly RedisArg[], options?: NodeRedisCommandOptions): Promise<unknown>;
 }
 
+/** What every node-redis kind (client, pool, cluster, sentinel) tells of its connection. */
+interface NodeRedisState {
+  /** True from `connect()` (also while reconnecting) until `close()`/`destroy()`. */
+  readonly isOpen?: unknown;
+}
+
 /** node-redis `RedisCluster`: routes by the command's first key. */
 interface NodeRedisClusterLike {
   sendCommand(
@@ -133,10 +153,13 @@ interface NodeRedisSentinelLike {
 /** ioredis / iovalkey `Redis` and `Cluster`. */
 interface IoRedisLike {
   getBuffer(key: string): Promise<Buffer | null>;
+  getrangeBuffer(key: string, start: number, end: number): Promise<Buffer>;
   set(key: string, value: Buffer, ex: 'EX', seconds: number, condition?: 'NX' | 'XX'): Promise<'OK' | null>;
   del(key: string): Promise<number>;
   exists(key: string): Promise<number>;
   ping(): Promise<string>;
+  /** `wait` (lazyConnect, not connected yet), `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end` (closed for good). */
+  readonly status?: unknown;
 }
 
 type ClientKind = 'ioredis' | 'node-redis' | 'node-redis-cluster' | 'node-redis-sentinel' | 'node-redis-legacy';
@@ -195,14 +218,49 @@ function isReplyError(error: unknown): error is Error {
  * bug or a misconfiguration to see plainly), everything else (refused or dropped connections, a
  * closed client, the client's own timeouts and retry limits) as SessionStoreUnavailable.
  */
-function commandError(command: string, error: unknown): unknown {
+function commandError(command: string, key: string | undefined, error: unknown): unknown {
   if (error instanceof SessionStoreUnavailable) return error;
   if (isReplyError(error) && !UNAVAILABLE_REPLY.test(error.message)) return error;
-  // The class name only: the client's message may hold a host, a port or worse.
-  const what = error instanceof Error ? (Object.getPrototypeOf(error)?.constructor?.name ?? error.name) : typeof error;
-  return new SessionStoreUnavailable(`Redis is unavailable: ${command} failed (${what}); see this error's cause`, {
+  // The message is what the app's log shows (SessionModule logs it, not the cause): so it carries
+  // the cause, told safely.
+  return new SessionStoreUnavailable(`Redis is unavailable: ${command} failed (${describeCause(error, key)})`, {
     cause: error,
   });
+}
+
+/** How much of one client message a log line carries. */
+const MAX_CAUSE_TEXT = 200;
+
+/**
+ * The client's error as a log may show it: its class, its code (ECONNREFUSED...), its message, and
+ * those of what it wraps (an AggregateError's errors, a `cause`), two levels deep. Without
+ * secrets: the credentials of any URL in it (`redis://user:password@host` becomes
+ * `redis://***@host`), anything written as `password=...`, and the command's key (it holds a
+ * session key, a credential) are masked; host and port stay, they say which server failed.
+ */
+export function describeCause(error: unknown, key?: string, depth = 0): string {
+  // By shape, not instanceof: a client's errors may come from another realm (Node's own, under a test runner).
+  if (error === null || typeof error !== 'object' || typeof (error as Error).message !== 'string') {
+    return error === undefined || error === null ? 'no reason given' : typeof error;
+  }
+  const e = error as Error & { code?: unknown; errors?: unknown };
+  const name = (Object.getPrototypeOf(e) as { constructor?: { name?: string } } | null)?.constructor?.name || e.name || 'Error';
+  let text = name;
+  if (typeof e.code === 'string' && /^[A-Z0-9_]{1,40}$/.test(e.code) && !e.message.includes(e.code)) text += ` ${e.code}`;
+  const message = maskSecrets(e.message, key);
+  if (message !== '') text += `: ${message.length > MAX_CAUSE_TEXT ? `${message.slice(0, MAX_CAUSE_TEXT)}...` : message}`;
+  if (depth >= 2) return text;
+  const inner = Array.isArray(e.errors) ? e.errors.slice(0, 3) : e.cause !== undefined ? [e.cause] : [];
+  if (inner.length > 0) text += ` [${inner.map((wrapped) => describeCause(wrapped, key, depth + 1)).join('; ')}]`;
+  return text;
+}
+
+function maskSecrets(text: string, key: string | undefined): string {
+  let masked = String(text).replace(/\s+/g, ' ').trim();
+  if (key) masked = masked.split(key).join('<key>');
+  return masked
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1***@')
+    .replace(/\b(pass(?:word)?|pwd|auth|secret|token)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;)\]}]+)/gi, '$1$2***');
 }
 
 // --- Adapters ---
@@ -211,13 +269,24 @@ abstract class RedisAdapter implements SessionRedis {
   constructor(protected readonly timeoutMs: number) {}
 
   /** Sends one command; the signal fires when this adapter stops waiting for it. */
-  protected abstract send(command: 'GET' | 'SET' | 'DEL' | 'EXISTS' | 'PING', args: RedisArg[], signal: AbortSignal): Promise<unknown>;
+  protected abstract send(command: Command, args: RedisArg[], signal: AbortSignal): Promise<unknown>;
+
+  abstract notConnected(): string | undefined;
 
   async get(key: string): Promise<Buffer | null> {
     const reply = await this.run('GET', [key]);
     if (reply === null || Buffer.isBuffer(reply)) return reply;
     // A string here would mean the bytes were already decoded as UTF-8, i.e. a pickle corrupted.
     throw new TypeError(`Redis GET answered ${describeValue(reply)} where a Buffer was expected`);
+  }
+
+  async getAtMost(key: string, maxBytes: number): Promise<Buffer | null | 'too-large'> {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`Redis GETRANGE: maxBytes must be a whole number >= 0, got ${maxBytes}`);
+    // The end offset is inclusive: maxBytes + 1 bytes tell "at most maxBytes" from "more".
+    const reply = await this.run('GETRANGE', [key, '0', String(maxBytes)]);
+    if (!Buffer.isBuffer(reply)) throw new TypeError(`Redis GETRANGE answered ${describeValue(reply)} where a Buffer was expected`);
+    if (reply.length === 0) return null;
+    return reply.length > maxBytes ? 'too-large' : reply;
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number, condition?: 'NX' | 'XX'): Promise<boolean> {
@@ -251,7 +320,7 @@ abstract class RedisAdapter implements SessionRedis {
    * (node-redis's offline queue, ioredis's maxRetriesPerRequest), so without this bound a request
    * could wait on a Redis that is down for as long as the client keeps trying.
    */
-  private run(command: 'GET' | 'SET' | 'DEL' | 'EXISTS' | 'PING', args: RedisArg[]): Promise<unknown> {
+  private run(command: Command, args: RedisArg[]): Promise<unknown> {
     const controller = new AbortController();
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -262,7 +331,7 @@ abstract class RedisAdapter implements SessionRedis {
         clearTimeout(timer);
         // After the timeout this is a no-op; the late outcome is consumed here, never unhandled.
         if (error === undefined) resolve(value);
-        else reject(commandError(command, error));
+        else reject(commandError(command, typeof args[0] === 'string' ? args[0] : undefined, error));
       };
       let pending: Promise<unknown>;
       try {
@@ -280,18 +349,30 @@ abstract class RedisAdapter implements SessionRedis {
   }
 }
 
+type Command = 'GET' | 'GETRANGE' | 'SET' | 'DEL' | 'EXISTS' | 'PING';
+
 /** RESP_TYPES.BLOB_STRING (36) read as a Buffer: GET's bulk string, byte for byte. */
 const BLOB_AS_BUFFER = { 36: Buffer } as const;
 
 function nodeRedisOptions(command: string, signal: AbortSignal): NodeRedisCommandOptions {
-  // Only GET's reply carries data; the others keep the client's own mapping (SET's OK and nil,
-  // DEL's and EXISTS's integers are the same under any mapping).
-  return command === 'GET' ? { typeMapping: BLOB_AS_BUFFER, abortSignal: signal } : { abortSignal: signal };
+  // Only GET's and GETRANGE's replies carry data; the others keep the client's own mapping (SET's
+  // OK and nil, DEL's and EXISTS's integers are the same under any mapping).
+  return command === 'GET' || command === 'GETRANGE' ? { typeMapping: BLOB_AS_BUFFER, abortSignal: signal } : { abortSignal: signal };
+}
+
+const NODE_REDIS_NOT_CONNECTED = 'it is not connected: node-redis connects only when told, so `await client.connect()` before the app starts';
+
+/** node-redis's `isOpen`: false before `connect()` and after `close()`/`destroy()`. */
+function nodeRedisNotConnected(client: NodeRedisState): string | undefined {
+  return client.isOpen === false ? NODE_REDIS_NOT_CONNECTED : undefined;
 }
 
 class NodeRedisAdapter extends RedisAdapter {
   constructor(private readonly client: NodeRedisClientLike, timeoutMs: number) {
     super(timeoutMs);
+  }
+  notConnected(): string | undefined {
+    return nodeRedisNotConnected(this.client as NodeRedisState);
   }
   protected send(command: string, args: RedisArg[], signal: AbortSignal): Promise<unknown> {
     return this.client.sendCommand([command, ...args], nodeRedisOptions(command, signal));
@@ -301,6 +382,9 @@ class NodeRedisAdapter extends RedisAdapter {
 class NodeRedisClusterAdapter extends RedisAdapter {
   constructor(private readonly client: NodeRedisClusterLike, timeoutMs: number) {
     super(timeoutMs);
+  }
+  notConnected(): string | undefined {
+    return nodeRedisNotConnected(this.client as NodeRedisState);
   }
   protected send(command: string, args: RedisArg[], signal: AbortSignal): Promise<unknown> {
     // The first key picks the slot's node; PING (no key) goes to any node. Never "read-only": with
@@ -313,6 +397,9 @@ class NodeRedisSentinelAdapter extends RedisAdapter {
   constructor(private readonly client: NodeRedisSentinelLike, timeoutMs: number) {
     super(timeoutMs);
   }
+  notConnected(): string | undefined {
+    return nodeRedisNotConnected(this.client as NodeRedisState);
+  }
   protected send(command: string, args: RedisArg[], signal: AbortSignal): Promise<unknown> {
     // Reads stay on the master too (not "read-only"): a replica may lag behind a session just written.
     return this.client.sendCommand(false, [command, ...args], nodeRedisOptions(command, signal));
@@ -323,6 +410,13 @@ class IoRedisAdapter extends RedisAdapter {
   constructor(private readonly client: IoRedisLike, timeoutMs: number) {
     super(timeoutMs);
   }
+  notConnected(): string | undefined {
+    // With lazyConnect the first command would connect; with `enableOfflineQueue: false` (which
+    // adaptRedisClient recommends) it fails instead, and with the queue it waits on the connection.
+    if (this.client.status === 'wait') return 'it was created with `lazyConnect` and is not connected yet: `await client.connect()` before the app starts';
+    if (this.client.status === 'end') return 'it was closed (`quit()` or `disconnect()`) and will not reconnect';
+    return undefined;
+  }
   protected send(command: string, args: RedisArg[]): Promise<unknown> {
     // ioredis cannot withdraw a queued command, so the signal is not used (see adaptRedisClient).
     const c = this.client;
@@ -330,6 +424,8 @@ class IoRedisAdapter extends RedisAdapter {
     switch (command) {
       case 'GET':
         return c.getBuffer(key);
+      case 'GETRANGE':
+        return c.getrangeBuffer(key, Number(args[1]), Number(args[2]));
       case 'SET': {
         const [, value, , ttl, condition] = args as [string, Buffer, 'EX', string, ('NX' | 'XX')?];
         // Without a condition the argument is left out: ioredis would send an undefined one as "".

@@ -1,17 +1,88 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import type { SessionCodec } from '../../codec/session-codec.js';
+import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { parseDjangoDate } from '../../django-dates.js';
-import { CreateError, UpdateError } from '../../session.errors.js';
+import { CreateError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
 import { SessionConfigError } from '../../session-options.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 
 const EXPIRY_KEY = '_session_expiry';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+// Django's logger for session data that cannot be read, as for a row that does not verify.
+const securityLogger = new Logger('django.security.SuspiciousSession');
+
+/**
+ * How a session file is opened for reading: never through a symbolic link (ELOOP), and never
+ * waiting on a FIFO or a device (O_NONBLOCK: opening a FIFO with no writer would otherwise hold
+ * one of libuv's four threads for good; four such files would stall every file operation of the
+ * process). O_NOFOLLOW and O_NONBLOCK are POSIX; on Windows they are 0 and the fstat check below
+ * still refuses what is not a regular file.
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+/** The same for the write check of an existing file (a FIFO without a reader answers ENXIO at once). */
+const UPDATE_FLAGS = constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * The longest `session_data` whose JSON can be `maxDecodedBytes` long: base64 (4 characters per
+ * 3 bytes) of the JSON and, in Django's pre-3.1 format, a 40-character hash and a colon before it;
+ * plus the timestamp and signature. Anything longer would be refused by the codec anyway: a
+ * longer file is refused unread.
+ */
+function maxSessionFileBytes(maxDecodedBytes: number): number {
+  return Math.ceil((maxDecodedBytes + 41) / 3) * 4 + 128;
+}
+
+/** Why a file named like a session was not read (logged; the visitor gets a new session). */
+type Refusal = 'not a regular file' | 'a symbolic link' | 'too large';
+
+/** What one bounded read of a session file found. */
+type FileRead = { text: string; modified: number } | { refused: Refusal; modified?: number } | null;
+
+/**
+ * Reads a session file without following a link or waiting on a FIFO, and only when `fstat` says
+ * it is a regular file of at most `maxBytes` (then at most `maxBytes + 1` bytes are read, should
+ * it grow meanwhile). Null when there is no such file.
+ */
+async function readBounded(file: string, maxBytes: number): Promise<FileRead> {
+  let handle;
+  try {
+    handle = await open(file, READ_FLAGS);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    // O_NOFOLLOW on a symbolic link (ELOOP; EMLINK on some BSDs).
+    const code = (error as NodeJS.ErrnoException)?.code;
+    if (code === 'ELOOP' || code === 'EMLINK') return { refused: 'a symbolic link' };
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) return { refused: 'not a regular file' };
+    if (stats.size > maxBytes) return { refused: 'too large', modified: stats.mtimeMs };
+    const buffer = Buffer.allocUnsafe(Math.min(stats.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) {
+        // It grew since fstat (only a foreign writer does that: this engine and Django replace a
+        // file whole, by rename): refused past the bound, else what was read is decoded.
+        if (length > maxBytes) return { refused: 'too large', modified: stats.mtimeMs };
+        break;
+      }
+    }
+    return { text: buffer.toString('latin1', 0, length), modified: stats.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
 
 /**
  * The `file` engine (Django's `django.contrib.sessions.backends.file`): one file per session,
@@ -33,12 +104,24 @@ export class FileSessionBackend extends SessionBackend {
     readonly prefix: string,
     private readonly codec: SessionCodec,
     private readonly cookieAgeSeconds: number,
+    /**
+     * `maxDecodedBytes` bounds the size of a file read (see `maxSessionFileBytes`, default for
+     * 4 MiB); `storeTimeout` (seconds, default 3) how long one file operation may take before it
+     * fails with `SessionStoreUnavailable` (503).
+     */
+    limits: { maxDecodedBytes?: number; storeTimeout?: number } = {},
   ) {
     super();
+    this.maxFileBytes = maxSessionFileBytes(limits.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES);
+    this.timeoutMs = Math.round((limits.storeTimeout ?? 3) * 1000);
   }
 
+  /** The longest file read as a session; a longer one is refused unread. */
+  readonly maxFileBytes: number;
+  private readonly timeoutMs: number;
+
   static fromContext({ options, codec }: EngineContext): FileSessionBackend {
-    return new this(options.filePath, options.cookieName, codec, options.cookieAge);
+    return new this(options.filePath, options.cookieName, codec, options.cookieAge, { maxDecodedBytes: options.maxDecodedBytes, storeTimeout: options.storeTimeout });
   }
 
   /** Checks at start-up that the directory exists and can be written (Django: `ImproperlyConfigured`). */
@@ -48,7 +131,8 @@ export class FileSessionBackend extends SessionBackend {
       await access(this.directory, constants.W_OK | constants.R_OK | constants.X_OK);
     } catch (error) {
       const reason = isMissing(error) ? 'does not exist' : (error as Error).message === 'not a directory' ? 'is not a directory' : 'cannot be read and written by this process';
-      throw new SessionConfigError(`SessionModule option "filePath" ${JSON.stringify(this.directory)} ${reason} (the "file" engine keeps one file per session there)`);
+      // Not the path itself: configuration errors name the option, never its value (see resolveSessionOptions).
+      throw new SessionConfigError(`SessionModule option "filePath" (a path of ${this.directory.length} characters) ${reason} (the "file" engine keeps one file per session there)`);
     }
   }
 
@@ -62,21 +146,43 @@ export class FileSessionBackend extends SessionBackend {
     return (await this.read(key)).data;
   }
 
-  /** The live session of `key`; an expired one is deleted (`swept`). */
+  /**
+   * The live session of `key`; an expired one is deleted (`swept`). A file that is not a regular
+   * file (a FIFO, a device, a directory, a symbolic link) or is longer than `maxFileBytes` is
+   * refused unread, as data that does not verify: logged, and the visitor gets a new session
+   * (under a new key: the file is left as it is). A refused regular file is swept once its
+   * modification time is `cookieAge` old, as a session without data would be.
+   */
   private async read(key: string): Promise<{ data: SessionMap | null; swept: boolean }> {
     const file = this.fileOf(key);
-    let text: string;
-    let modified: number;
-    try {
-      [text, modified] = await Promise.all([readFile(file, 'latin1'), stat(file).then((s) => s.mtimeMs)]);
-    } catch (error) {
-      if (isMissing(error)) return { data: null, swept: false };
-      throw error;
+    const found = await this.withinTimeout('read', readBounded(file, this.maxFileBytes));
+    if (found === null) return { data: null, swept: false };
+    if ('refused' in found) {
+      securityLogger.warn(`Session data corrupted (the session file is ${found.refused === 'too large' ? `larger than ${this.maxFileBytes} bytes` : found.refused})`);
+      if (found.modified === undefined || found.modified + this.cookieAgeSeconds * 1000 > Date.now()) return { data: null, swept: false };
+      return { data: null, swept: await this.unlink(file) };
     }
+    const { text, modified } = found;
     // An empty file is an empty session under its key (Django: `if file_data:`).
     const data = text === '' ? new Map<string, unknown>() : decodedMap(decodeLogged(this.codec, text));
     if (this.expiresAt(data, modified) > Date.now()) return { data, swept: false };
     return { data: null, swept: await this.unlink(file) };
+  }
+
+  /**
+   * `operation`, or a `SessionStoreUnavailable` once `storeTimeout` has passed: a file system that
+   * does not answer (a hung network mount, libuv's thread pool held by something else) makes the
+   * request answer 503 with `Retry-After`, as a database or a Redis that does not answer. The
+   * operation itself goes on; what it opened it closes.
+   */
+  private withinTimeout<T>(what: string, operation: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SessionStoreUnavailable(`The session directory did not answer (${what}) within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    // A late failure is consumed here, never unhandled.
+    operation.catch(() => undefined);
+    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -96,21 +202,27 @@ export class FileSessionBackend extends SessionBackend {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await access(this.fileOf(key));
-      return true;
-    } catch {
-      return false;
-    }
+    const file = this.fileOf(key);
+    return this.withinTimeout(
+      'exists',
+      access(file).then(
+        () => true,
+        () => false,
+      ),
+    );
   }
 
   async save(key: string, data: ReadonlyMap<string, unknown>, _expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
     const file = this.fileOf(key);
     const sessionData = this.codec.encodeEntries(data);
+    return this.withinTimeout('save', this.write(key, file, sessionData, mustCreate));
+  }
+
+  private async write(key: string, file: string, sessionData: string, mustCreate: boolean): Promise<string> {
     // Django: claim the name with O_CREAT|O_EXCL (CreateError when taken), or check it is still
     // there (UpdateError when a logout deleted it meanwhile), then write atomically.
     try {
-      const handle = await open(file, mustCreate ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : constants.O_WRONLY, 0o600);
+      const handle = await open(file, mustCreate ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : UPDATE_FLAGS, 0o600);
       await handle.close();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -130,7 +242,8 @@ export class FileSessionBackend extends SessionBackend {
   }
 
   async delete(key: string): Promise<void> {
-    await this.unlink(this.fileOf(key));
+    const file = this.fileOf(key);
+    await this.withinTimeout('delete', this.unlink(file));
   }
 
   /** Deletes `file`; false when it was gone already. */

@@ -1,14 +1,18 @@
+import { Logger } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { CreateError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
+import { SessionConfigError } from '../../session-options.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
 import { runDirect, type StatementLimit } from './direct-statements.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
+
+const bootLogger = new Logger('SessionModule');
 
 /** A `django_session` row as the db engine reads it. */
 export interface SessionRow {
@@ -76,6 +80,36 @@ export class TypeOrmSessionBackend extends SessionBackend {
     useDjangoDateText(dataSource);
     this.#statements ??= buildStatements(dataSource, this.#timeoutMs);
     this.#reader ??= await openSqliteReader(dataSource);
+  }
+
+  /**
+   * Checks at start-up that `django_session` can be read (one `SELECT ... WHERE 1 = 0`, no row
+   * read), so that a missing table fails the boot with what to do, not every visitor's request
+   * with a 500. Runs once every module is initialised, after TypeORM's DataSource ran its
+   * migrations (`migrationsRun`) and after any `onModuleInit` of the app's that migrates. A
+   * DataSource the app initialises itself later (`manualInitialization`) is not checked. A table
+   * that is merely locked or slow to answer does not fail the boot (logged as a warning).
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const dataSource = this.dataSource;
+    if (!dataSource.isInitialized) return;
+    const repo = dataSource.getRepository(SessionEntity);
+    const [sql, params] = repo.createQueryBuilder('s').select('1', 'found').where('1 = 0').getQueryAndParameters();
+    try {
+      await withinStoreTimeout(dataSource.query(sql, params), this.#timeoutMs, 'the start-up check');
+    } catch (error) {
+      if (isStoreUnavailable(error)) {
+        bootLogger.warn(`Could not check the session table ${repo.metadata.tablePath} at start-up (${errorClass(error)}): the database is busy or slow; requests will retry`);
+        return;
+      }
+      throw new SessionConfigError(
+        `The "${this.engineName}" engine cannot read its table ${repo.metadata.tablePath} (${errorClass(error)}${isMissingTable(error) ? ': it does not exist' : ''}). ` +
+          'Create it with the migration: add CreateDjangoSession1700000000000 (exported by nestjs-django-session) to the DataSource\'s ' +
+          '`migrations` with `migrationsRun: true`, or run `npx typeorm migration:run -d <your data source>`; or, next to a Django ' +
+          'project on the same database, `python manage.py migrate sessions`. SessionEntity must also be in `entities`.',
+        { cause: error },
+      );
+    }
   }
 
   /** Closes the read connection this engine opened (never the app's DataSource). */
@@ -193,6 +227,17 @@ export class TypeOrmSessionBackend extends SessionBackend {
       throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
     }
   }
+}
+
+/** A table that does not exist, in the words of each driver. */
+function isMissingTable(error: unknown): boolean {
+  const driverError = ((error as { driverError?: unknown })?.driverError ?? error) as Record<string, unknown> | undefined;
+  const code = String(driverError?.code ?? '');
+  return (
+    code === '42P01' || // PostgreSQL undefined_table
+    code === 'ER_NO_SUCH_TABLE' || // MySQL / MariaDB
+    /no such table/i.test(String(driverError?.message ?? '')) // sqlite3 and better-sqlite3 (SQLITE_ERROR)
+  );
 }
 
 /** A duplicate primary key, in the words of each driver. */
