@@ -30,7 +30,7 @@ export { adaptRedisClient, isRedisClient, type SessionRedis } from './backends/c
 export { CACHE_SERIALIZERS, type CacheSerializer } from './codec/cache-serializers.js';
 export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
 export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type SessionCodecOptions, type SessionDict, type DecodeStatus } from './codec/session-codec.js';
-export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions } from './auth/index.js';
+export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, PasswordHashersBusy, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions } from './auth/index.js';
 export { SocketSessionStore, SocketSessionError, rememberSessionHandshake } from './integrations/websocket.js';
 export { SessionContextError } from './transports/index.js';
 export { DjangoPassportSerializer, DjangoSessionManager, DjangoSessionStrategy, useDjangoSessions, type DjangoPassportOptions, type PassportInstance } from './integrations/passport.js';

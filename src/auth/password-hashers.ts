@@ -9,6 +9,7 @@
  *     argon2$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt b64>$<hash b64>   (also argon2i/argon2d, no "v=")
  *     bcrypt_sha256$$2b$<cost>$<22-char salt><31-char hash>   bcrypt of the hex SHA-256 of the password
  *     bcrypt$$2b$<cost>$<salt><hash>                           bcrypt of the password (72 bytes read)
+ *     scrypt$<N>$<salt>$<r>$<p>$<base64 of scrypt(password, salt, N, r, p), 64 bytes>   (Django 4.0+)
  *     !<anything>                                              an unusable password (set_unusable_password)
  *
  * Passwords and salts are UTF-8 encoded. Known answer (Django 3.2's make_password with a fixed salt,
@@ -16,11 +17,23 @@
  * `'CGKZBKaCCatDuR2CFzD6ZS'` is
  * `'pbkdf2_sha256$260000$CGKZBKaCCatDuR2CFzD6ZS$hlIyLPwx1gkM0hlag0ZGAcuxt647J7DgLYfm1WqODdE='`.
  *
- * argon2 and bcrypt need the optional packages `hash-wasm` (WebAssembly) and `bcryptjs`, imported on first use only.
+ * For scrypt (Django 5.1's ScryptPasswordHasher, test/fixtures/django-auth/scrypt.json), the same
+ * password with salt `'jfNl8oHvAesXlaJVN0kMTB'`, N=2^14, r=8, p=5 is
+ * `'scrypt$16384$jfNl8oHvAesXlaJVN0kMTB$8$5$W6IjI6zMEU2AO2xSHYbcubGStOi9T6zBVHiP4SP/MsWN0tN/DDPMjxXin0Bo3lKUsCQKOtbAmtMJW6fFvnsCdw=='`.
+ *
+ * argon2 and bcrypt need the optional packages `hash-wasm` (WebAssembly) and `bcryptjs`, loaded on
+ * first use only. No hash runs on the event loop: argon2 and bcrypt compute in worker threads,
+ * scrypt and PBKDF2 on libuv's thread pool; argon2, bcrypt and scrypt a few at a time (see
+ * password-hash-pool.ts).
  */
-import { createHash, pbkdf2 as pbkdf2Callback, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2 as pbkdf2Callback, randomInt, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { constantTimeEqual } from '../codec/signing.js';
+import { passwordHashPool } from './password-hash-pool.js';
+
+export { PasswordHashersBusy } from './password-hash-pool.js';
 
 const pbkdf2 = promisify(pbkdf2Callback);
 
@@ -28,17 +41,26 @@ const pbkdf2 = promisify(pbkdf2Callback);
 export const DJANGO_PBKDF2_ITERATIONS = 260_000;
 
 /**
- * Work factors past which a stored hash is refused (`false`) rather than computed: far above any
- * Django default, they only come from a corrupt or planted row, and would stall the process.
+ * Work factors past which a stored hash is refused (`false`) rather than computed. Each allows a
+ * few times Django's default cost, about a second of one core at most (Django's defaults take
+ * 0.05-0.4 s): anything past them comes from a corrupt or planted row, and would hold a hashing
+ * thread (and the logins queued behind it) for minutes, or take gigabytes.
  */
 const LIMITS = {
+  /** ~1.5 s. Django's default is 260000 in 3.2, 1000000 in 5.2. */
   pbkdf2Iterations: 10_000_000,
-  /** KiB: 1 GiB. Django's default is 102400 (100 MiB). */
-  argon2Memory: 1024 * 1024,
-  argon2Time: 100,
+  /** KiB: 256 MiB, held by a hashing thread while it runs. Django's default is 102400 (100 MiB). */
+  argon2Memory: 256 * 1024,
+  /** Memory (KiB) × passes: 512 MiB·passes, 2.5 times Django's default (102400 KiB × t=2): ~1 s. */
+  argon2Work: 512 * 1024,
   argon2Parallelism: 64,
-  /** 2^17 rounds; Django's default is 12. bcryptjs is pure JavaScript: each step up doubles ~0.3 s. */
-  bcryptCost: 17,
+  /** 2^13 rounds, ~0.7 s in bcryptjs (pure JavaScript); Django's default is 12, and each step doubles. */
+  bcryptCost: 13,
+  /**
+   * N·r·p: 2^21, so scrypt mixes at most 128·N·r·p = 256 MiB (and holds 128·N·r ≤ 256 MiB): 3.2 times
+   * Django 5.1's default (2^14·8·5), 16 times 4.x's (2^14·8·1); ~1 s.
+   */
+  scryptWork: 2 ** 21,
   /** Characters of a stored value (Django's column holds 128). */
   encodedLength: 4096,
 } as const;
@@ -56,8 +78,15 @@ const PBKDF2_DIGESTS = { pbkdf2_sha256: 'sha256', pbkdf2_sha1: 'sha1' } as const
  * Never throws on bad data: an unusable password (`!…`), an unknown algorithm, a malformed value
  * or an absurd work factor is `false` (where Django raises `ValueError` on some of them). Like Django,
  * an unusable or unknown `encoded` costs one default PBKDF2 run, so "no such user" (pass `''`)
- * takes as long as a wrong password. Rejects only when an argon2 or bcrypt hash needs a package
- * that is not installed (`hash-wasm`, `bcryptjs`): a configuration error, not a wrong password.
+ * takes as long as a wrong password.
+ *
+ * Never blocks the event loop: argon2 and bcrypt are computed in worker threads, scrypt and PBKDF2
+ * on libuv's pool. argon2, bcrypt and scrypt take turns, `PASSWORD_HASH_THREADS` (2) at a time
+ * with up to `MAX_WAITING_PASSWORD_HASHES` (32) waiting.
+ *
+ * Rejects (never for a wrong password) when an argon2 or bcrypt hash needs a package that is not
+ * installed (`hash-wasm`, `bcryptjs`): a configuration error; with `PasswordHashersBusy` (HTTP 503)
+ * when that many checks wait already; or with an `Error` if a hashing thread dies.
  *
  * @example
  * ```ts
@@ -82,6 +111,8 @@ export async function verifyDjangoPassword(password: string, encoded: string): P
     case 'bcrypt_sha256':
     case 'bcrypt':
       return verifyBcrypt(password, encoded, algorithm === 'bcrypt_sha256');
+    case 'scrypt':
+      return verifyScrypt(password, encoded);
     default:
       // Django: identify_hasher() fails (`md5$…`, `sha1$…`, `crypt$…`, not in the default
       // PASSWORD_HASHERS, or gibberish): check_password() is false after a fake run.
@@ -148,29 +179,13 @@ async function verifyPbkdf2(password: string, encoded: string, algorithm: keyof 
 /** `$argon2id$v=19$m=102400,t=2,p=8$<salt>$<hash>`, as argon2-cffi writes it (version optional: 1.0). */
 const ARGON2_FORMAT = /^\$argon2(?:id|i|d)\$(?:v=(?:16|19)\$)?m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,10})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{6,}$/;
 
-/** The argon2 functions of hash-wasm (WebAssembly: as fast as native, nothing to compile on install). */
-interface Argon2Module {
-  argon2id: Argon2Function;
-  argon2i: Argon2Function;
-  argon2d: Argon2Function;
-}
-type Argon2Function = (options: {
-  password: Uint8Array;
-  salt: Uint8Array;
-  iterations: number;
-  memorySize: number;
-  parallelism: number;
-  hashLength: number;
-  outputType: 'binary';
-}) => Promise<Uint8Array>;
-
 async function verifyArgon2(password: string, phc: string): Promise<boolean> {
   // Django: `argon2.PasswordHasher().verify('$' + rest, password)`.
   const digest = '$' + phc;
   const match = ARGON2_FORMAT.exec(digest);
   if (match === null) return false;
   const [memory, time, parallelism] = match.slice(1).map(Number) as [number, number, number];
-  if (memory > LIMITS.argon2Memory || time > LIMITS.argon2Time || parallelism > LIMITS.argon2Parallelism) return false;
+  if (memory > LIMITS.argon2Memory || memory * time > LIMITS.argon2Work || parallelism > LIMITS.argon2Parallelism) return false;
   const [, variant, ...fields] = digest.split('$') as [string, 'argon2id' | 'argon2i' | 'argon2d', ...string[]];
   // Argon2 1.3 (v=19), what argon2-cffi has written since 2016; 1.0 hashes (no "v=", or v=16) are not read.
   if (fields.length !== 4 || fields[0] !== 'v=19') return false;
@@ -179,31 +194,26 @@ async function verifyArgon2(password: string, phc: string): Promise<boolean> {
   // What argon2-cffi refuses (Django then raises): a salt under 8 bytes, a hash under 4, m < 8·p.
   // And what hash-wasm cannot hash: the empty password (no login form sends one).
   if (password === '' || salt.length < 8 || expected.length < 4 || memory < 8 * parallelism || time < 1 || parallelism < 1) return false;
-  const wasm = await optionalPackage<Argon2Module>('hash-wasm', 'an argon2 password hash');
-  try {
-    const actual = await wasm[variant]({
-      password: Buffer.from(password, 'utf8'),
-      salt,
-      iterations: time,
-      memorySize: memory,
-      parallelism,
-      hashLength: expected.length,
-      outputType: 'binary',
-    });
-    return timingSafeEqual(Buffer.from(actual), expected);
-  } catch {
-    return false;
-  }
+  // hash-wasm: WebAssembly, as fast as native, nothing to compile on install.
+  const actual = await passwordHashPool.compute({
+    kind: 'argon2',
+    url: optionalPackageUrl('hash-wasm', 'an argon2 password hash'),
+    variant,
+    password: Buffer.from(password, 'utf8'),
+    salt,
+    iterations: time,
+    memorySize: memory,
+    parallelism,
+    hashLength: expected.length,
+  });
+  // null: hash-wasm refused the parameters.
+  return actual instanceof Uint8Array && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 // ---- bcrypt ----------------------------------------------------------------------------------
 
 /** `$2b$12$` + 22 salt characters + 31 hash characters, in bcrypt's own base64 alphabet. */
 const BCRYPT_FORMAT = /^\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}$/;
-
-interface BcryptModule {
-  hash(password: string, salt: string): Promise<string>;
-}
 
 async function verifyBcrypt(password: string, encoded: string, prehash: boolean): Promise<boolean> {
   // Django: `algorithm, data = encoded.split('$', 1)`, hashes again with `data` as the salt (bcrypt
@@ -218,40 +228,78 @@ async function verifyBcrypt(password: string, encoded: string, prehash: boolean)
   // cut at bcrypt's 72 bytes. Plain bcrypt: Python's bcrypt refuses a NUL byte.
   if (!prehash && password.includes('\0')) return false;
   const input = prehash ? createHash('sha256').update(password, 'utf8').digest('hex') : password;
-  const bcrypt = await optionalPackage<BcryptModule>('bcryptjs', 'a bcrypt password hash');
-  let hashed: string;
-  try {
-    hashed = await bcrypt.hash(input, data.slice(0, 29));
-  } catch {
-    return false;
-  }
-  return constantTimeEqual(prefix + hashed, encoded);
+  const hashed = await passwordHashPool.compute({
+    kind: 'bcrypt',
+    url: optionalPackageUrl('bcryptjs', 'a bcrypt password hash'),
+    password: input,
+    salt: data.slice(0, 29),
+  });
+  // null: bcryptjs refused the salt.
+  return typeof hashed === 'string' && constantTimeEqual(prefix + hashed, encoded);
+}
+
+// ---- scrypt ----------------------------------------------------------------------------------
+
+function scrypt(password: Buffer, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+/** `'%d' % n` of a positive count: what Django's re-encoding can match (see `verifyPbkdf2`). */
+const POSITIVE_DECIMAL = /^[1-9][0-9]{0,9}$/;
+
+async function verifyScrypt(password: string, encoded: string): Promise<boolean> {
+  // Django 4.0+ (ScryptPasswordHasher): `algorithm, work_factor, salt, block_size, parallelism, hash_
+  // = encoded.split('$', 6)` (exactly six fields, else ValueError), then re-encodes with `'%d'` of
+  // each int() and compares whole strings: only canonical decimals can match ('016384', '+8' and
+  // '0', which becomes the default, all re-encode differently).
+  const fields = encoded.split('$');
+  if (fields.length !== 6) return false;
+  const [, nText, salt, rText, pText] = fields as [string, string, string, string, string, string];
+  if (!POSITIVE_DECIMAL.test(nText) || !POSITIVE_DECIMAL.test(rText) || !POSITIVE_DECIMAL.test(pText)) return false;
+  const [N, r, p] = [Number(nText), Number(rText), Number(pText)];
+  // hashlib.scrypt raises ValueError (so does Django) unless N is a power of 2 above 1; an empty salt
+  // is refused by `_check_encode_args()`.
+  if (N < 2 || !Number.isInteger(Math.log2(N)) || salt === '' || !isWellFormed(salt)) return false;
+  if (N * r * p > LIMITS.scryptWork) return false;
+  // On libuv's pool, in one of the pool's turns: at the limit it holds 256 MiB for a second.
+  return passwordHashPool.turn(async () => {
+    let key: Buffer;
+    try {
+      // maxmem: what OpenSSL allocates, 128·r·(N + 2) bytes for V and 128·r·p for B (Node's default,
+      // 32 MiB, would refuse hashes that Django verifies with its `maxmem` raised).
+      key = await scrypt(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), 64, { N, r, p, maxmem: 128 * r * (N + p + 2) });
+    } catch {
+      return false;
+    }
+    // dklen=64, `base64.b64encode(hash_)`: padded, as Node writes it.
+    return constantTimeEqual(`scrypt$${N}$${salt}$${r}$${p}$${key.toString('base64')}`, encoded);
+  });
 }
 
 // ---- shared ----------------------------------------------------------------------------------
 
-const loaded = new Map<string, Promise<unknown>>();
+const resolved = new Map<string, string>();
 
-/** Imports an optional peer dependency on first use; a clear error when it is not installed. */
-async function optionalPackage<M>(name: string, what: string): Promise<M> {
-  let module = loaded.get(name);
-  if (module === undefined) {
-    // A variable specifier: TypeScript neither resolves nor types it, so apps without the package build.
-    const specifier: string = name;
-    module = import(specifier).then(
-      (m: { default?: unknown }) => (m.default ?? m) as unknown,
-      (error: unknown) => {
-        loaded.delete(name);
-        const code = (error as { code?: unknown } | null)?.code;
-        if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-          throw new Error(`Verifying ${what} needs the optional package "${name}": npm install ${name}`, { cause: error });
-        }
-        throw error;
-      },
-    );
-    loaded.set(name, module);
+/**
+ * The file URL of an optional peer dependency, for a hashing thread to import (this thread never
+ * loads it); a clear error when it is not installed. Resolved from this file, as an `import` here
+ * would be, and through `require.resolve`, which ts-jest and compiled code both have.
+ */
+function optionalPackageUrl(name: string, what: string): string {
+  let url = resolved.get(name);
+  if (url === undefined) {
+    try {
+      url = pathToFileURL(createRequire(import.meta.url).resolve(name)).href;
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new Error(`Verifying ${what} needs the optional package "${name}": npm install ${name}`, { cause: error });
+      }
+      throw error;
+    }
+    resolved.set(name, url);
   }
-  return (await module) as M;
+  return url;
 }
 
 /** `is_password_usable()`: `make_password(None)` and `set_unusable_password()` write `'!'` + 40 random characters. */
