@@ -6,14 +6,13 @@
  * counts the bytes it sends (the shared server is not loaded with 128 MiB values).
  */
 import 'reflect-metadata';
-import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Body, Controller, HttpCode, Post, type INestApplication } from '@nestjs/common';
 import { createClient } from 'redis';
-import { CreateDjangoSession1700000000000, Session, SessionEntity, SessionModule, type SessionModuleOptions, type SessionStore } from '../../src/index.js';
+import { Session, type SessionModuleOptions, type SessionStore } from '../../src/index.js';
 import { CACHE_SERIALIZERS } from '../../src/codec/cache-serializers.js';
 import { Client, logs, removeSqliteFile, tempSqliteFile, unknownKey } from '../support/app.js';
 import { describeWith } from '../support/env.js';
+import { startVisitApp } from '../support/session-app.js';
 import { privateRedisServer, REDIS_CLIENTS, type PrivateRedis } from '../support/redis.js';
 
 const SECRET = 'cache-oversized-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -21,16 +20,9 @@ const KEY_PREFIX = 'nds-oversized';
 const LIMIT = 64 * 1024;
 const MiB = 1024 * 1024;
 
+/** Beside `POST /visit` (test/support/session-app.ts): a session of `count` floats. */
 @Controller()
-class VisitController {
-  @Post('visit')
-  @HttpCode(200)
-  visit(@Session() session: SessionStore, @Body() body: { write?: boolean }) {
-    const visits = Number(session.get('visits', 0));
-    if (body?.write) session.set('visits', visits + 1);
-    return { visits };
-  }
-
+class FloatsController {
   /** Stores `count` floats: 5 bytes each in JSON ("0.1, "), 9 in a pickle (BINFLOAT). */
   @Post('floats')
   @HttpCode(200)
@@ -40,20 +32,9 @@ class VisitController {
   }
 }
 
-async function startOn(session: SessionModuleOptions, sqliteFile?: string): Promise<{ app: INestApplication; url: string }> {
-  @Module({
-    imports: [
-      ...(sqliteFile
-        ? [TypeOrmModule.forRoot({ type: 'sqlite', database: sqliteFile, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true })]
-        : []),
-      SessionModule.forRoot(session),
-    ],
-    controllers: [VisitController],
-  })
-  class OversizedAppModule {}
-  const app = await NestFactory.create(OversizedAppModule, { logger: logs, abortOnError: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+/** The app on `session` (with `django_session` in `sqliteFile` when given), its logs captured. */
+function startOn(session: SessionModuleOptions, sqliteFile?: string): Promise<{ app: INestApplication; url: string }> {
+  return startVisitApp(session, sqliteFile === undefined ? undefined : { type: 'sqlite', database: sqliteFile }, { controllers: [FloatsController], logger: logs });
 }
 
 /** A valid django-redis pickle of a session with `visits` and `padBytes` characters of padding. */

@@ -5,13 +5,12 @@
  * shared server is never touched.
  */
 import 'reflect-metadata';
-import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { CreateDjangoSession1700000000000, SessionEntity, SessionModule, type SessionModuleOptions } from '../../src/index.js';
+import type { INestApplication } from '@nestjs/common';
+import type { SessionModuleOptions } from '../../src/index.js';
 import { Client, logs, removeSqliteFile, tempSqliteFile } from '../support/app.js';
 import { SessionOpsController } from '../support/controllers.js';
 import { describeWith } from '../support/env.js';
+import { startVisitApp } from '../support/session-app.js';
 import { privateRedisServer, REDIS_CLIENTS, type PrivateRedis } from '../support/redis.js';
 
 const SECRET = 'redis-fault-log-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -34,20 +33,9 @@ const CLIENT_WORDS: Record<string, RegExp> = {
   iovalkey: /Error: (Connection is closed|Stream isn't writeable)/,
 };
 
-async function startOn(session: SessionModuleOptions, sqliteFile?: string): Promise<{ app: INestApplication; url: string }> {
-  @Module({
-    imports: [
-      ...(sqliteFile
-        ? [TypeOrmModule.forRoot({ type: 'sqlite', database: sqliteFile, entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true })]
-        : []),
-      SessionModule.forRoot(session),
-    ],
-    controllers: [SessionOpsController],
-  })
-  class FaultLogAppModule {}
-  const app = await NestFactory.create(FaultLogAppModule, { logger: logs, abortOnError: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+/** The app on `session` (with `django_session` in `sqliteFile` when given), its logs captured. */
+function startOn(session: SessionModuleOptions, sqliteFile?: string): Promise<{ app: INestApplication; url: string }> {
+  return startVisitApp(session, sqliteFile === undefined ? undefined : { type: 'sqlite', database: sqliteFile }, { controllers: [SessionOpsController], logger: logs });
 }
 
 describeWith(['redis'], 'the log of a Redis fault', () => {

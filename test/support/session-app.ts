@@ -3,7 +3,7 @@
  * private Redis): `POST /visit` counts visits in the session (`{ write: true }` writes).
  */
 import 'reflect-metadata';
-import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { Body, Controller, HttpCode, Module, Post, type INestApplication, type LoggerService, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { CreateDjangoSession1700000000000, Session, SessionEntity, SessionModule, type SessionModuleOptions, type SessionStore } from '../../src/index.js';
@@ -19,8 +19,18 @@ class VisitController {
   }
 }
 
+/** What else a suite's app has: its own controllers (beside `POST /visit`), and a logger to capture what it logs. */
+export interface VisitAppExtras {
+  controllers?: Type[];
+  logger?: LoggerService;
+}
+
 /** Starts the app on 127.0.0.1 (port 0) with `session` options, on `typeorm` when given. */
-export async function startVisitApp(session: SessionModuleOptions, typeorm?: TypeOrmModuleOptions): Promise<{ app: INestApplication; url: string }> {
+export async function startVisitApp(
+  session: SessionModuleOptions,
+  typeorm?: TypeOrmModuleOptions,
+  { controllers = [], logger }: VisitAppExtras = {},
+): Promise<{ app: INestApplication; url: string }> {
   @Module({
     imports: [
       ...(typeorm
@@ -28,10 +38,10 @@ export async function startVisitApp(session: SessionModuleOptions, typeorm?: Typ
         : []),
       SessionModule.forRoot(session),
     ],
-    controllers: [VisitController],
+    controllers: [VisitController, ...controllers],
   })
   class VisitAppModule {}
-  const app = await NestFactory.create(VisitAppModule, { logger: false });
+  const app = await NestFactory.create(VisitAppModule, { logger: logger ?? false, abortOnError: false });
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
 }
