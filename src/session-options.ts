@@ -4,6 +4,7 @@ import { ENGINES, type EngineName } from './backends/engines.js';
 import { DEFAULT_MAX_DECODED_BYTES } from './codec/signing.js';
 import { SessionBackend } from './backends/session-backend.js';
 import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
+import { SessionConfigError } from './session.errors.js';
 
 /** Django's defaults (`django/conf/global_settings.py`), written as Django writes them. */
 export const SESSION_DEFAULTS = {
@@ -36,10 +37,9 @@ const CACHE_ENGINES: ReadonlySet<unknown> = new Set(['cache', 'cached_db']);
  */
 export const MAX_EXPIRY_SECONDS = 100 * 365 * 24 * 60 * 60;
 
-/** Thrown at start-up for an invalid option; the message names the option. */
-export class SessionConfigError extends Error {
-  override name = 'SessionConfigError';
-}
+// Defined with the other errors (engines throw it too, and must not import this file: it imports
+// every engine); exported here as well, where it always was.
+export { SessionConfigError } from './session.errors.js';
 
 // RFC 6265 token characters: what a cookie name may contain.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -1,5 +1,10 @@
 import { BadRequestException } from '@nestjs/common';
 
+/** Thrown at start-up for an invalid option or an engine that cannot work as configured; the message names the option. */
+export class SessionConfigError extends Error {
+  override name = 'SessionConfigError';
+}
+
 /**
  * `session.delete(key)` / `session.pop(key)` of a key the session does not hold, as Python's
  * `del d[key]` raises `KeyError`.

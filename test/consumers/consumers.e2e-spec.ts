@@ -31,7 +31,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as ioClient } from 'socket.io-client';
 import sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
@@ -622,6 +622,19 @@ describe('the packed package in an application context (no HTTP server), with re
 });
 
 describe('the tarball', () => {
+  it('every module of the package can be the first one a program imports (no import circle that leaves a class uninitialised)', () => {
+    // An import circle shows only from some entry points: the bin, say, importing an engine first.
+    const installed = join(work, 'esm', 'node_modules', 'nestjs-django-session', 'dist', 'src');
+    const modules = tarballFiles.filter((f) => /^package\/dist\/src\/.*\.js$/.test(f)).map((f) => join(installed, f.slice('package/dist/src/'.length)));
+    expect(modules.length).toBeGreaterThan(30);
+    const failed = modules.flatMap((file) => {
+      if (file.endsWith(join('cli', 'bin.js'))) return []; // runs the command line (its tests are below)
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(file).href)})`], { encoding: 'utf8', timeout: 30_000 });
+      return run.status === 0 ? [] : [`${file}: ${run.stderr.split('\n').find((line) => /Error/.test(line)) ?? run.stderr}`];
+    });
+    expect(failed).toEqual([]);
+  }, 120_000);
+
   it('carries the LICENSE its package.json names', () => {
     expect(tarballFiles).toContain('package/LICENSE');
     expect(readFileSync(join(unpacked, 'package', 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-django-session contributors\n/);

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-serializers.js';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
-import { CreateError, UpdateError } from '../../session.errors.js';
-import { SessionConfigError } from '../../session-options.js';
+import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { ResolvedSessionOptions } from '../../session-options.interface.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { adaptRedisClient, isRedisClient, type SessionRedis } from './redis-client.js';

@@ -7,8 +7,7 @@ import type { SessionCodec } from '../../codec/session-codec.js';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { parseDjangoDate } from '../../django-dates.js';
-import { CreateError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
-import { SessionConfigError } from '../../session-options.js';
+import { CreateError, SessionConfigError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
 
 const EXPIRY_KEY = '_session_expiry';
