@@ -8,17 +8,17 @@
  */
 import { join, dirname } from 'node:path';
 import { makeDjangoPassword } from '../../src/index.js';
-import { describeWith } from '../support/env.js';
 import { Browser } from './support/browser.js';
 import { buildNestServer, type NestBuild } from './support/build.js';
 import { createDatabase, type Database } from './support/databases.js';
+import { describeWithEachDjango } from './support/djangos.js';
 import { manage, startDjango, startNest, type DjangoEnv, type Server } from './support/processes.js';
 import { SECRET_KEY } from './support/values.js';
 
 const PLATFORMS = ['express', 'fastify'] as const;
 type Platform = (typeof PLATFORMS)[number];
 
-describeWith(['django'], 'Passport on Nest and Django 3.2 share the login (SQLite)', ({ django: python }) => {
+describeWithEachDjango(['django'], (django) => `Passport on Nest and ${django} share the login (SQLite)`, ({ django: python }) => {
   let build: NestBuild | undefined;
   let db: Database;
   let djangoEnv: DjangoEnv;

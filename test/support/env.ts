@@ -2,15 +2,21 @@
  * Suites that need a server (PostgreSQL, MariaDB, a real Django) read where it is from an
  * environment variable. When it is unset the suite is *left out*, visibly: its title says why and
  * test/support/left-out-reporter.cjs lists it at the end of the run. Under CI=true a missing
- * variable fails the run instead, because .ci/run sets them all.
+ * variable fails the run instead, because .ci/run sets them all (but for those marked
+ * optionalInCi, which stay left out and listed).
  */
 export const SERVICES = {
   postgres: { env: 'TEST_POSTGRES_URL', example: 'postgres://postgres@127.0.0.1:5432/test' },
   mysql: { env: 'TEST_MYSQL_URL', example: 'mysql://root@127.0.0.1:3306/test' },
   django: { env: 'TEST_DJANGO_PYTHON', example: '/usr/bin/python3 (with Django importable)' },
+  // Django 5.2 LTS and 6.x for the interop suites (test/interop/support/djangos.ts): a Python
+  // command, e.g. the wrapper test/interop/setup.sh writes. Not yet required under CI: .ci/run sets
+  // them once every interop suite passes on them.
+  django52: { env: 'TEST_DJANGO52_PYTHON', example: 'the django-5.2/python that test/interop/setup.sh prints', optionalInCi: true },
+  django6: { env: 'TEST_DJANGO6_PYTHON', example: 'the django-6/python that test/interop/setup.sh prints', optionalInCi: true },
   redis: { env: 'TEST_REDIS_URL', example: 'redis://127.0.0.1:6379' },
   chromium: { env: 'TEST_CHROMIUM', example: '/usr/bin/chromium' },
-} as const;
+} as const satisfies Record<string, { env: string; example: string; optionalInCi?: boolean }>;
 
 export type Service = keyof typeof SERVICES;
 
@@ -34,7 +40,7 @@ export function describeWith(
     return;
   }
   const why = missing.map((s) => `${SERVICES[s].env} is unset, e.g. ${SERVICES[s].example}`).join('; ');
-  if (process.env.CI === 'true') {
+  if (process.env.CI === 'true' && missing.some((s) => !('optionalInCi' in SERVICES[s]))) {
     describe(title, () => {
       it('has its services configured', () => {
         throw new Error(`CI must not leave this suite out: ${why}`);

@@ -85,7 +85,10 @@ export function manage(env: DjangoEnv, args: string[]): Promise<string> {
   });
 }
 
-/** Starts a child that prints {"port": N} on its first stdout line; it exits when its stdin closes. */
+/**
+ * Starts a child that prints {"port": N} on a line of its own once it listens (what it logs
+ * before, such as Nest's boot warnings, may come first); it exits when its stdin closes.
+ */
 function startServer(name: string, command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Server> {
   const child: ChildProcess = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -109,8 +112,8 @@ function startServer(name: string, command: string, args: string[], options: { c
     }, 30_000);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
-      const line = stdout.split('\n')[0];
-      if (stdout.includes('\n') && line) {
+      const line = stdout.split('\n').slice(0, -1).find((l) => l.startsWith('{"port"'));
+      if (line !== undefined) {
         clearTimeout(timer);
         const { port } = JSON.parse(line) as { port: number };
         resolve({ name, url: `http://127.0.0.1:${port}`, logs: () => stderr, stop });
