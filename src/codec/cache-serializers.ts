@@ -22,8 +22,11 @@
  * datetime.timezone.utc, or naive): it is read as its `isoformat()` string, which the session
  * layer reads like Django 4+'s ISO `_session_expiry`. Written back, a top-level `_session_expiry`
  * string that is exactly an aware-UTC `isoformat()` ('2030-01-02T03:04:05[.123456]+00:00')
- * becomes that datetime again, byte for byte as Django 3.2 pickles it (tzinfo pytz.utc), so that
- * Django 3.2 can still read a session Nest re-saves; any other string stays a str. A datetime
+ * becomes that datetime again, byte for byte as Python pickles it with tzinfo
+ * `datetime.timezone.utc`, so that Django 3.2 still reads a session Nest re-saves as a datetime
+ * (any other string stays a str). Not `pytz.utc`, although Django 3.2 writes that: its pickle
+ * names `pytz._UTC`, a pip install of Django >= 4.0 has no pytz, and its cache engine would fail
+ * to load such a session and silently drop it; every Django reads timezone.utc. A datetime
  * anywhere else, or with another tzinfo, is refused as before (see ./pickle.ts). The JSON
  * serializer has no datetimes: Django could not have written one there.
  *
@@ -87,6 +90,16 @@ export interface CacheSerializerOptions {
    * `DEFAULT_MAX_DECODED_BYTES` (4 MiB).
    */
   maxDecodedBytes?: number;
+  /**
+   * pickle `loads`: filled with the top-level keys whose value was a `datetime.datetime` (Django
+   * 3.2's `_session_expiry`), read as its isoformat() string like the str Django 4.1+ stores.
+   */
+  datetimesRead?: Set<string>;
+  /**
+   * pickle `dumps`: keys whose isoformat() string stays a str (Django 4.1+ stored it so), where
+   * it would otherwise be written as the datetime Django 3.2 stores. Default none.
+   */
+  keepStrings?: ReadonlySet<string>;
 }
 
 /**
@@ -234,7 +247,7 @@ const pickleSerializer: CacheSerializer = Object.freeze({
   dumps: (session: ReadonlyMap<string, unknown>, options?: CacheSerializerOptions): Buffer =>
     pickleDumps(assertSession(session), {
       maxDepth: MAX_JSON_DEPTH,
-      datetimeKeys: DATETIME_KEYS,
+      datetimeKeys: options?.keepStrings === undefined ? DATETIME_KEYS : DATETIME_KEYS.filter((k) => !options.keepStrings!.has(k)),
       pythonNumbers: true,
       maxDecodedBytes: byteLimit(options),
     }),
@@ -243,7 +256,7 @@ const pickleSerializer: CacheSerializer = Object.freeze({
     if (data.length > limit) throw new PickleError(`the value is larger than maxDecodedBytes (${limit} bytes)`);
     // maxDecodedBytes bounds the work and the memory too: a value is refused as soon as what it
     // made would write more JSON than that (see PickleLoadsOptions.maxDecodedBytes).
-    return pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS, maxDecodedBytes: limit, pythonNumbers: true });
+    return pickleLoadsDict(data, { maxDepth: MAX_JSON_DEPTH, datetimeKeys: DATETIME_KEYS, maxDecodedBytes: limit, pythonNumbers: true, datetimesRead: options?.datetimesRead });
   },
 });
 

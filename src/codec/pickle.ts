@@ -86,10 +86,14 @@
  * With `datetimeKeys`, the value of such a key of the top-level dict that is a string exactly as
  * `isoformat()` writes an aware UTC datetime ('YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00', microseconds
  * present only when not 0, so that reading the pickle gives the same string back) is written as
- * Django 3.2 writes it: `datetime.datetime(<10-byte state>, pytz.utc)`, i.e.
- * `\x8c\x08datetime\x94 \x8c\x08datetime\x94 \x93\x94 C\n<state>\x94 \x8c\x04pytz\x94
- * \x8c\x04_UTC\x94 \x93\x94 ) R\x94 \x86\x94 R\x94`, framed like the rest. Any other string
- * (a naive or non-UTC isoformat, '.000000', 'Z', a space instead of 'T') stays a str.
+ * CPython writes `datetime.datetime(<10-byte state>, datetime.timezone.utc)`, i.e.
+ * `\x8c\x08datetime\x94 \x8c\x08datetime\x94 \x93\x94 C\n<state>\x94 h<m> \x8c\x08timezone\x94
+ * \x93\x94 h<m> \x8c\ttimedelta\x94 \x93\x94 K\x00K\x00K\x00 \x87\x94 R\x94 \x85\x94 R\x94 \x86\x94 R\x94`
+ * (h<m>: BINGET of the memoized module str 'datetime', one interned object in CPython), framed
+ * like the rest. Not `pytz.utc`, although Django 3.2 writes that: its pickle names `pytz._UTC`,
+ * and a pip install of Django >= 4.0 has no pytz, so its cache engine would fail to load the
+ * session and drop it; Django 3.2 reads timezone.utc as well. Any other string (a naive or
+ * non-UTC isoformat, '.000000', 'Z', a space instead of 'T') stays a str.
  *
  * JS has no string identity, so a repeated str is written again; CPython writes BINGET when the
  * very same str object recurs. The output therefore equals CPython's whenever the Python value
@@ -147,6 +151,12 @@ export interface PickleLoadsOptions {
    * GLOBAL/REDUCE is refused. See the file header for the exact shapes.
    */
   datetimeKeys?: readonly string[];
+  /**
+   * Filled with the keys (of `datetimeKeys`) whose value was a pickled `datetime.datetime`, read as
+   * its isoformat() string: what tells it from a str Django 4.1+ stored, so that a writer can keep
+   * what Django wrote.
+   */
+  datetimesRead?: Set<string>;
 }
 
 /** Options for {@link pickleDumps}. */
@@ -172,8 +182,9 @@ export interface PickleDumpsOptions {
   maxDecodedBytes?: number;
   /**
    * Keys of the top-level dict whose string value, when it is exactly what `isoformat()` writes
-   * for an aware UTC datetime, is written as `datetime.datetime(..., tzinfo=pytz.utc)` as Django
-   * 3.2 pickles it. Default none.
+   * for an aware UTC datetime, is written as `datetime.datetime(..., tzinfo=datetime.timezone.utc)`
+   * as CPython pickles it (not pytz.utc: Django >= 4.0 installed with pip has no pytz; Django 3.2
+   * reads timezone.utc too). Default none.
    */
   datetimeKeys?: readonly string[];
 }
@@ -1161,6 +1172,8 @@ class Materializer {
   constructor(
     private readonly maxDepth: number,
     private readonly datetimeKeys: ReadonlySet<string>,
+    /** Where the keys whose value was a datetime are recorded, if anywhere. */
+    private readonly datetimesRead?: Set<string>,
   ) {}
 
   /** The whole value: `v`, if a dict, is the one whose datetimeKeys may hold a datetime. */
@@ -1196,7 +1209,9 @@ class Materializer {
     if (v instanceof PyDict) {
       const obj: Record<string, unknown> = {};
       for (const [key, item] of v.map) {
-        const child = this.convert(item, depth + 1, v === this.root && this.datetimeKeys.has(key));
+        const datetimeAllowed = v === this.root && this.datetimeKeys.has(key);
+        const child = this.convert(item, depth + 1, datetimeAllowed);
+        if (datetimeAllowed && item instanceof PyDatetime) this.datetimesRead?.add(key);
         height = Math.max(height, child.height);
         defineEntry(obj, key, child.value);
       }
@@ -1304,7 +1319,7 @@ export function pickleLoadsDict(data: Buffer, options: PickleLoadsOptions = {}):
   if (!(root instanceof PyDict)) {
     throw new PickleError(`the pickle holds ${kindOf(root)}, not a dict`);
   }
-  const materializer = new Materializer(settings.maxDepth, settings.datetimeKeys);
+  const materializer = new Materializer(settings.maxDepth, settings.datetimeKeys, options.datetimesRead);
   const out = new Map<string, unknown>();
   // Goes through the materializer as one container, so cycles through the root are caught.
   const obj = materializer.convertRoot(root).value as Record<string, unknown>;
@@ -1573,6 +1588,8 @@ class Pickler {
   private readonly singletonMemo = new Map<string, number>();
   private readonly ancestors = new Set<object>();
   private root: unknown = undefined;
+  // Memo indices of datetime.datetime and datetime.timezone.utc once a datetime was written.
+  private datetimeMemo: { cls: number; utc: number } | undefined = undefined;
   /** A container was written twice (BINGET): its JSON may be far longer than the pickle. */
   sharesContainers = false;
 
@@ -1681,34 +1698,72 @@ class Pickler {
   }
 
   /**
-   * `datetime.datetime(state, pytz.utc)` as CPython's save_reduce writes it, with the frame check
-   * (opcodeBoundary) wherever CPython calls save(): for the datetime, its class and the class's
-   * module and name, the args tuple, the bytes, the tzinfo, its class, module, name and ().
+   * `datetime.datetime(state, datetime.timezone.utc)` as CPython's save_reduce writes it, with the
+   * frame check (opcodeBoundary) wherever CPython calls save(): for the datetime, its class and
+   * the class's module and name, the args tuple, the bytes, the tzinfo, its class (module, name),
+   * its args tuple, the timedelta(0) in it, its class (module, name), its args tuple and each 0.
+   * The module str 'datetime' is one interned object in CPython, memoized when first written and
+   * written as BINGET after; the class and timezone.utc, being the same objects in every datetime,
+   * are BINGET in a second datetime of the same pickle (only with several datetimeKeys).
+   *
+   * Not pytz.utc, which Django 3.2 itself writes: its pickle names `pytz._UTC`, and a pip install
+   * of Django >= 4.0 has no pytz, so its cache engine would fail to load the session and drop it.
+   * Django 3.2 reads timezone.utc as well (an aware UTC datetime compares equal either way).
    */
   private saveUtcDatetime(state: Buffer): void {
     this.out.opcodeBoundary(); // the datetime
-    this.saveGlobal('datetime', 'datetime');
+    const known = this.datetimeMemo;
+    // saveGlobal memoizes the module str, the name str, then the class.
+    const moduleIndex = this.memoSize;
+    if (known !== undefined) {
+      this.out.opcodeBoundary(); // datetime.datetime, memoized
+      this.saveGet(known.cls);
+    } else {
+      this.saveGlobal('datetime', 'datetime');
+    }
     this.out.opcodeBoundary(); // (state, tzinfo)
     this.out.opcodeBoundary(); // state
     this.out.bytes(Uint8Array.of(SHORT_BINBYTES, state.length));
     this.out.bytes(state);
     this.memoize();
-    this.out.opcodeBoundary(); // pytz.utc
-    this.saveGlobal('pytz', '_UTC');
-    this.out.opcodeBoundary(); // (): not memoized
-    this.out.byte(EMPTY_TUPLE);
-    this.out.byte(REDUCE);
-    this.memoize();
+    this.out.opcodeBoundary(); // datetime.timezone.utc
+    if (known !== undefined) {
+      this.saveGet(known.utc);
+    } else {
+      this.saveGlobal('datetime', 'timezone', moduleIndex);
+      this.out.opcodeBoundary(); // (timedelta(0),)
+      this.out.opcodeBoundary(); // timedelta(0)
+      this.saveGlobal('datetime', 'timedelta', moduleIndex);
+      this.out.opcodeBoundary(); // (0, 0, 0)
+      for (let i = 0; i < 3; i++) this.save(0, 'timedelta', 0);
+      this.out.byte(TUPLE3);
+      this.memoize();
+      this.out.byte(REDUCE);
+      this.memoize();
+      this.out.byte(TUPLE1);
+      this.memoize();
+      this.out.byte(REDUCE);
+      this.datetimeMemo = { cls: moduleIndex + 2, utc: this.memoSize };
+      this.memoize();
+    }
     this.out.byte(TUPLE2);
     this.memoize();
     this.out.byte(REDUCE);
     this.memoize();
   }
 
-  /** save_global at protocol 4: module and name as str (each its own save), STACK_GLOBAL. */
-  private saveGlobal(module: string, name: string): void {
+  /**
+   * save_global at protocol 4: module and name as str (each its own save), STACK_GLOBAL. With
+   * `moduleIndex`, the module str was written before and is written as BINGET.
+   */
+  private saveGlobal(module: string, name: string, moduleIndex?: number): void {
     this.out.opcodeBoundary();
-    this.save(module, 'module', 0);
+    if (moduleIndex === undefined) {
+      this.save(module, 'module', 0);
+    } else {
+      this.out.opcodeBoundary();
+      this.saveGet(moduleIndex);
+    }
     this.save(name, 'name', 0);
     this.out.byte(STACK_GLOBAL);
     this.memoize();
@@ -1823,12 +1878,12 @@ class Pickler {
  * instances, non-string Map keys, cycles and nesting deeper than `maxDepth` (default
  * {@link PICKLE_MAX_DEPTH}), and a `RangeError` past `maxDecodedBytes` of expanded JSON. With `datetimeKeys`, an exact aware-UTC
  * isoformat() string under those keys of the top-level dict is written as a datetime.datetime
- * with tzinfo pytz.utc, as Django 3.2 writes `_session_expiry` (see the file header).
+ * with tzinfo datetime.timezone.utc, which every Django reads (see the file header).
  *
  * @example
  * pickleDumps({ a: 1 }).toString('hex'); // '8004950a000000000000007d948c0161944b01732e'
  * pickleDumps({ _session_expiry: '2030-01-02T03:04:05+00:00' }, { datetimeKeys: ['_session_expiry'] });
- * // = pickle.dumps({'_session_expiry': datetime(2030, 1, 2, 3, 4, 5, tzinfo=pytz.utc)}, 4)
+ * // = pickle.dumps({'_session_expiry': datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}, 4)
  */
 export function pickleDumps(value: unknown, options: PickleDumpsOptions = {}): Buffer {
   const protocol = options.protocol ?? 4;

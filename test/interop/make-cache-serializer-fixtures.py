@@ -35,8 +35,9 @@ Sections (pickles and refused JSON are base64, JSON written by Python is text: i
            crafted spellings Python reads the same, e.g. BINBYTES), the session as the reader must
            return it ('_session_expiry' as isoformat()), and 'rewritten': what the writer must
            produce from that, i.e. PickleSerializer's bytes for the same session with the datetime
-           as pytz.utc (Django 3.2's form) or, naive, as the isoformat() str.
-  datetime_frames  one pytz.utc '_session_expiry' after a str padded so that the 64 KiB frame
+           as datetime.timezone.utc (read by Django 3.2 and by Django >= 4.0 without pytz) or,
+           naive, as the isoformat() str.
+  datetime_frames  one datetime.timezone.utc '_session_expiry' after a str padded so that the 64 KiB frame
            boundary falls at every point inside the datetime: [pad, length, sha256, frames].
   refused_pickles / refused_json   what the readers must refuse, with what Python does with it.
            'datetime_keys_too': refused even when reading datetimes under '_session_expiry'.
@@ -301,11 +302,15 @@ def iso_session(session):
 
 
 def rewritten(session):
-    """What the writer must make of the session it read: aware datetimes as pytz.utc."""
+    """What the writer must make of the session it read: aware datetimes as datetime.timezone.utc.
+
+    Not pytz.utc: a pip install of Django >= 4.0 has no pytz, and its cache engine would fail to
+    unpickle a reference to pytz._UTC (and drop the session); Django 3.2 reads timezone.utc too.
+    """
     out = {}
     for k, v in session.items():
         if k == EXPIRY and isinstance(v, datetime.datetime):
-            v = v.replace(tzinfo=pytz.utc) if v.tzinfo is not None else v.isoformat()
+            v = v.replace(tzinfo=datetime.timezone.utc) if v.tzinfo is not None else v.isoformat()
         out[fresh(k)] = v
     return out
 
@@ -339,16 +344,16 @@ def datetimes():
         again = rewritten(session)
         entries.append({'id': id_, 'python_repr': repr(session[EXPIRY]), 'expected': tag(iso_session(session)),
                         'protocols': protocols, 'rewritten': b64(PICKLE.dumps(again)),
-                        'rewritten_is_pytz_datetime': isinstance(again[EXPIRY], datetime.datetime)})
+                        'rewritten_is_datetime': isinstance(again[EXPIRY], datetime.datetime)})
     return entries
 
 
 def datetime_frames():
-    """The frame boundary (64 KiB) at every save() inside a pytz.utc datetime."""
-    when = datetime.datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=pytz.utc)
+    """The frame boundary (64 KiB) at every save() inside a datetime.timezone.utc datetime."""
+    when = datetime.datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)
     out = {'iso': when.isoformat(), 'pads': []}
     seen = set()
-    for pad in range(65420, 65504):
+    for pad in range(65400, 65504):
         data = PICKLE.dumps({'pad': 'p' * pad, EXPIRY: when})
         assert pickle.loads(data)[EXPIRY] == when
         layout = tuple(map(tuple, frames(data)))

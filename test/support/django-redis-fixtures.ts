@@ -79,7 +79,8 @@ export interface DatetimeEntry {
   protocols: Record<string, string>;
   /** PickleSerializer's bytes for the session the writer must produce from `expected`. */
   rewritten: string;
-  rewritten_is_pytz_datetime: boolean;
+  /** Whether `rewritten` holds '_session_expiry' as a datetime (tzinfo datetime.timezone.utc), not a str. */
+  rewritten_is_datetime: boolean;
 }
 
 export interface SerializerFixtures {

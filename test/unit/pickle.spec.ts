@@ -397,12 +397,13 @@ describe('datetimeKeys: the datetime.datetime Django 3.2 pickles as _session_exp
     expect(() => pickleLoadsDict(data)).toThrow(/^(STACK_)?GLOBAL \(0x(63|93)\) at offset \d+ is not supported/);
   });
 
-  it.each(fixtures.datetimes.map((e) => [e.id, e] as const))('writes %s back as Python wrote it (aware: the pytz.utc datetime Django 3.2 writes; naive: a str)', (_id, entry) => {
+  it.each(fixtures.datetimes.map((e) => [e.id, e] as const))('writes %s back as Python writes it (aware: a datetime.timezone.utc datetime, never pytz; naive: a str)', (_id, entry) => {
     const loaded = pickleLoadsDict(b64(entry.protocols['4']!), DATETIME_KEYS);
     const ours = pickleDumps(loaded, DATETIME_KEYS);
     expect(ours.toString('hex')).toBe(b64(entry.rewritten).toString('hex'));
-    if (entry.rewritten_is_pytz_datetime && entry.python_repr.endsWith('tzinfo=<UTC>)')) {
-      // A pytz.utc session comes out exactly as it went in.
+    expect(ours.includes(Buffer.from('pytz'))).toBe(false);
+    if (entry.rewritten_is_datetime && entry.python_repr.endsWith('tzinfo=datetime.timezone.utc)')) {
+      // A timezone.utc session comes out exactly as it went in.
       expect(ours.toString('hex')).toBe(b64(entry.protocols['4']!).toString('hex'));
     }
     // Protocol 5: only the PROTO byte differs.
@@ -414,6 +415,21 @@ describe('datetimeKeys: the datetime.datetime Django 3.2 pickles as _session_exp
     // Without datetimeKeys it is a str, as before.
     expect(pickleDumps(loaded).includes(Buffer.from('pytz'))).toBe(false);
     expect(pickleLoadsDict(pickleDumps(loaded))).toEqual(loaded);
+  });
+
+  it('writes an aware-UTC isoformat() _session_expiry with tzinfo datetime.timezone.utc, as pickle.dumps(session, 4) does, not pytz.utc (absent from pip installs of Django >= 4.0)', () => {
+    const python = b64(fixtures.datetimes.find((e) => e.id === 'timezone_utc_us')!.protocols['4']!);
+    const session = new Map<string, unknown>([
+      ['_auth_user_id', '42'],
+      ['_auth_user_backend', 'django.contrib.auth.backends.ModelBackend'],
+      ['_session_expiry', '2030-01-02T03:04:05.123456+00:00'],
+    ]);
+    const ours = pickleDumps(session, DATETIME_KEYS);
+    expect(ours.includes(Buffer.from('pytz'))).toBe(false);
+    expect(ours.toString('hex')).toBe(python.toString('hex'));
+    // The same for a session Django 3.2 wrote with pytz.utc and Nest saves back.
+    const django32 = pickleLoadsDict(b64(fixtures.datetimes.find((e) => e.id === 'pytz_utc_us')!.protocols['4']!), DATETIME_KEYS);
+    expect(pickleDumps(django32, DATETIME_KEYS).toString('hex')).toBe(python.toString('hex'));
   });
 
   it.each(fixtures.datetime_frames.pads.map((p) => [p[0], p] as const))(
@@ -695,7 +711,7 @@ json.dump(out, sys.stdout)
     });
   });
 
-  it('reads our _session_expiry datetimes as Django 3.2 writes them (pytz.utc), and Python writes the same bytes; ours reads Python\'s', () => {
+  it('reads our _session_expiry datetimes as aware datetime.timezone.utc datetimes, and Python writes the same bytes; ours reads Python\'s', () => {
     const datetimeScript = String.raw`
 import base64, datetime, json, pickle, sys
 import pytz
@@ -703,11 +719,11 @@ out = []
 for item in json.load(sys.stdin):
     v = pickle.loads(base64.b64decode(item['ours']))
     e = v['_session_expiry']
-    # Python's own pickles of the same instant: pytz.utc, timezone.utc and naive.
+    # Python's own pickles of the same instant: pytz.utc (Django 3.2's), timezone.utc and naive.
     when = datetime.datetime.fromisoformat(item['iso'])
     theirs = [pickle.dumps({'x': 1, '_session_expiry': when.replace(tzinfo=tz)}, p)
               for tz in (pytz.utc, datetime.timezone.utc, None) for p in (2, 3, 4, 5)]
-    out.append({'type': type(e).__name__, 'pytz_utc': e.tzinfo is pytz.utc, 'iso': e.isoformat(),
+    out.append({'type': type(e).__name__, 'timezone_utc': e.tzinfo is datetime.timezone.utc, 'iso': e.isoformat(),
                 'again': base64.b64encode(pickle.dumps(v, 4)).decode(),
                 'theirs': [base64.b64encode(t).decode() for t in theirs]})
 json.dump(out, sys.stdout)
@@ -731,14 +747,30 @@ json.dump(out, sys.stdout)
     });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    const results = JSON.parse(run.stdout) as Array<{ type: string; pytz_utc: boolean; iso: string; again: string; theirs: string[] }>;
+    const results = JSON.parse(run.stdout) as Array<{ type: string; timezone_utc: boolean; iso: string; again: string; theirs: string[] }>;
     results.forEach((r, i) => {
-      expect(r).toMatchObject({ type: 'datetime', pytz_utc: true, iso: isos[i] });
+      expect(r).toMatchObject({ type: 'datetime', timezone_utc: true, iso: isos[i] });
       expect(b64(r.again).toString('hex')).toBe(ours[i]!.toString('hex'));
       r.theirs.forEach((t, k) => {
         const naive = k >= 8;
         expect(pickleLoadsDict(b64(t), DATETIME_KEYS).get('_session_expiry')).toBe(naive ? isos[i]!.slice(0, -6) : isos[i]);
       });
     });
+  });
+
+  it('writes a _session_expiry datetime that Python without pytz loads (a pip install of Django >= 4.0 has none)', () => {
+    // pytz made unimportable, as on Django 5.2 / 6 installed with pip: loading a pytz._UTC pickle fails.
+    const noPytz = String.raw`
+import base64, datetime, pickle, sys
+sys.modules['pytz'] = None
+v = pickle.loads(base64.b64decode(sys.stdin.read()))
+e = v['_session_expiry']
+print(type(e).__name__, e.tzinfo is datetime.timezone.utc, e.isoformat())
+`;
+    const session = new Map<string, unknown>([['_auth_user_id', '42'], ['_session_expiry', '2030-01-02T03:04:05+00:00']]);
+    const run = spawnSync(python, ['-c', noPytz], { input: pickleDumps(session, DATETIME_KEYS).toString('base64'), encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('datetime True 2030-01-02T03:04:05+00:00\n');
   });
 });

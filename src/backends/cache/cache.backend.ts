@@ -9,6 +9,11 @@ import { adaptRedisClient, isRedisClient, type SessionRedis } from './redis-clie
 /** Django's `KEY_PREFIX` of the cache engine (`backends/cache.py`). */
 export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
 
+const EXPIRY_KEY = '_session_expiry';
+const KEEP_EXPIRY_STRING: ReadonlySet<string> = new Set([EXPIRY_KEY]);
+/** How many `_session_expiry` dates `SessionCacheEntries` remembers the stored type of. */
+const EXPIRY_TYPES_KEPT = 10_000;
+
 // Django's logger for a tampered or foreign cache value, as for a row that does not verify.
 const securityLogger = new Logger('django.security.SuspiciousSession');
 
@@ -64,6 +69,32 @@ export class SessionCacheEntries {
     }
   }
 
+  /**
+   * `_session_expiry` dates as Django stored them, by the isoformat() string they are read as:
+   * true when Django 4.1+ stored the str, false when Django 3.2 pickled a datetime. A session
+   * written back keeps its type, whatever key it is saved under (`cycleKey()`): Django 4.1+ keeps
+   * the str in its JSON-encoded `cached_db` rows (a datetime there fails its next save), and
+   * Django 3.2 cannot use a str. A date not seen here (a value Nest made) is written as the
+   * datetime, which every Django reads from the cache (with `datetime.timezone.utc`, no pytz).
+   * The most recent {@link EXPIRY_TYPES_KEPT} dates are kept.
+   */
+  private readonly expiryTypes = new Map<string, boolean>();
+
+  private noteExpiryType(data: ReadonlyMap<string, unknown>, datetimesRead: ReadonlySet<string>): void {
+    const expiry = data.get(EXPIRY_KEY);
+    if (typeof expiry !== 'string') return;
+    // A date seen both ways (two sessions with the same instant) is written as the datetime both read.
+    const stringStored = !datetimesRead.has(EXPIRY_KEY) && this.expiryTypes.get(expiry) !== false;
+    this.expiryTypes.delete(expiry);
+    this.expiryTypes.set(expiry, stringStored);
+    if (this.expiryTypes.size > EXPIRY_TYPES_KEPT) this.expiryTypes.delete(this.expiryTypes.keys().next().value!);
+  }
+
+  private stringExpiries(data: ReadonlyMap<string, unknown>): ReadonlySet<string> | undefined {
+    const expiry = data.get(EXPIRY_KEY);
+    return typeof expiry === 'string' && this.expiryTypes.get(expiry) === true ? KEEP_EXPIRY_STRING : undefined;
+  }
+
   /** Django's cache key of a session: `KEY_PREFIX:VERSION:<engine prefix><session key>`. */
   keyOf(sessionKey: string): string {
     return this.prefix + sessionKey;
@@ -83,7 +114,10 @@ export class SessionCacheEntries {
       return null;
     }
     try {
-      return this.serializer.loads(value, { maxDecodedBytes: this.maxBytes });
+      const datetimesRead = new Set<string>();
+      const data = this.serializer.loads(value, { maxDecodedBytes: this.maxBytes, datetimesRead });
+      this.noteExpiryType(data, datetimesRead);
+      return data;
     } catch {
       securityLogger.warn('Session data corrupted');
       return null;
@@ -100,7 +134,7 @@ export class SessionCacheEntries {
       await this.redis.del(key);
       return true;
     }
-    const value = this.serializer.dumps(data, { maxDecodedBytes: this.maxBytes });
+    const value = this.serializer.dumps(data, { maxDecodedBytes: this.maxBytes, keepStrings: this.stringExpiries(data) });
     // What could not be read back is not written: the session would be lost on its next read.
     if (value.length > this.maxBytes) throw new CacheValueTooLarge(value.length, this.maxBytes);
     return this.redis.set(key, value, Math.floor(ageSeconds), condition);
