@@ -12,7 +12,8 @@ Values travel in a canonical form that JSON can carry without loss, key order in
     list / tuple                {"l": [...]} / {"tuple": [...]}
     dict                        {"d": [[key, value], ...]}
     datetime.datetime           {"datetime": isoformat(), "tz": "naive" | "utc" | "offset", ...};
-                                in the input, an aware UTC datetime with tzinfo pytz.utc (Django 3.2's)
+                                in the input, an aware UTC datetime with tzinfo datetime.timezone.utc
+                                (what the pickle writer writes: Django 3.2 and pytz-less 4+ read it)
 
 Input (stdin, UTF-8 JSON):
     secret                      SECRET_KEY
@@ -90,9 +91,10 @@ def from_canon(c):
         if 'int' in c:
             return int(c['int'])
         if 'datetime' in c:
-            # What Django 3.2 stores: timezone.now() + timedelta, aware, tzinfo pytz.utc.
-            from django.utils import timezone
-            return datetime.datetime.fromisoformat(c['datetime']).replace(tzinfo=timezone.utc)
+            # The datetime our pickle writer writes for a top-level _session_expiry isoformat
+            # string: aware, tzinfo datetime.timezone.utc (no pytz, which pip installs of Django
+            # >= 4.0 lack; Django 3.2, whose own is pytz.utc, reads it too).
+            return datetime.datetime.fromisoformat(c['datetime']).replace(tzinfo=datetime.timezone.utc)
         raise ValueError('unknown canonical form %r' % (c,))
     return c
 

@@ -15,8 +15,8 @@
  *   signed cookie  the same through the signed_cookies engine (another salt, signing.dumps).
  *   pickle / json  django-redis's serializers load our bytes to the value, and dump both what they
  *                  loaded and the value built afresh to exactly our bytes; a top-level
- *                  `_session_expiry` isoformat string goes through pickle as the datetime Django
- *                  3.2 stores (tzinfo pytz.utc).
+ *                  `_session_expiry` isoformat string goes through pickle as an aware datetime
+ *                  (tzinfo datetime.timezone.utc, which Django 3.2 and pytz-less 4+ read).
  *   datetime pickle  pickles spelling a datetime every way (harmless globals only): what Python
  *                  reads as a datetime under the top-level `_session_expiry`, we read as its
  *                  isoformat(); what we refuse, Python fails on too or holds something refused on
