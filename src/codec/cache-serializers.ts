@@ -24,7 +24,8 @@
  * string that is exactly an aware-UTC `isoformat()` ('2030-01-02T03:04:05[.123456]+00:00')
  * becomes that datetime again, byte for byte as Python pickles it with tzinfo
  * `datetime.timezone.utc`, so that Django 3.2 still reads a session Nest re-saves as a datetime
- * (any other string stays a str). Not `pytz.utc`, although Django 3.2 writes that: its pickle
+ * (any other string stays a str, and so does one named in `keepStrings`: the cache engine names
+ * `_session_expiry` there when Django 4.1+ stored that date as a str). Not `pytz.utc`, although Django 3.2 writes that: its pickle
  * names `pytz._UTC`, a pip install of Django >= 4.0 has no pytz, and its cache engine would fail
  * to load such a session and silently drop it; every Django reads timezone.utc. A datetime
  * anywhere else, or with another tzinfo, is refused as before (see ./pickle.ts). The JSON
