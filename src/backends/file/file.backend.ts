@@ -7,8 +7,9 @@ import type { SessionCodec } from '../../codec/session-codec.js';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { parseDjangoDate } from '../../django-dates.js';
-import { CreateError, SessionConfigError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
+import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import { withinStoreTimeout } from '../store-timeout.js';
 
 const EXPIRY_KEY = '_session_expiry';
 
@@ -169,19 +170,12 @@ export class FileSessionBackend extends SessionBackend {
   }
 
   /**
-   * `operation`, or a `SessionStoreUnavailable` once `storeTimeout` has passed: a file system that
-   * does not answer (a hung network mount, libuv's thread pool held by something else) makes the
-   * request answer 503 with `Retry-After`, as a database or a Redis that does not answer. The
-   * operation itself goes on; what it opened it closes.
+   * `operation` within `storeTimeout`: a file system that does not answer (a hung network mount,
+   * libuv's thread pool held by something else) makes the request answer 503 with `Retry-After`,
+   * as a database or a Redis that does not answer. What the operation opened it closes.
    */
   private withinTimeout<T>(what: string, operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SessionStoreUnavailable(`The session directory did not answer (${what}) within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    // A late failure is consumed here, never unhandled.
-    operation.catch(() => undefined);
-    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+    return withinStoreTimeout(operation, this.timeoutMs, 'session directory', what);
   }
 
   /**

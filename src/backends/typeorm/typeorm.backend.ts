@@ -5,6 +5,7 @@ import type { SessionCodec } from '../../codec/session-codec.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { CreateError, SessionConfigError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
 import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import { storeTimeoutError, withinStoreTimeout } from '../store-timeout.js';
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
@@ -12,6 +13,9 @@ import { runDirect, type StatementLimit } from './direct-statements.js';
 import { buildStatements, SWEEP_BATCH_ROWS, type Statement, type StatementName } from './statements.js';
 
 const bootLogger = new Logger('SessionModule');
+
+/** What the timeouts call this engine's store. */
+const DATABASE = 'session database';
 
 /** A `django_session` row as the db engine reads it. */
 export interface SessionRow {
@@ -95,7 +99,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const repo = dataSource.getRepository(SessionEntity);
     const [sql, params] = repo.createQueryBuilder('s').select('1', 'found').where('1 = 0').getQueryAndParameters();
     try {
-      await withinStoreTimeout(dataSource.query(sql, params), this.#timeoutMs, 'the start-up check');
+      await withinStoreTimeout(dataSource.query(sql, params), this.#timeoutMs, DATABASE, 'the start-up check');
     } catch (error) {
       if (isStoreUnavailable(error)) {
         bootLogger.warn(`Could not check the session table ${repo.metadata.tablePath} at start-up (${errorClass(error)}): the database is busy or slow; requests will retry`);
@@ -207,7 +211,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const dataSource = name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource;
     try {
       // better-sqlite3 answers at once (nothing to time out); the others within storeTimeout, as below.
-      const limit = (this.#limits[name] ??= { ms: this.#timeoutMs, error: () => storeTimeoutError(name, this.#timeoutMs) });
+      const limit = (this.#limits[name] ??= { ms: this.#timeoutMs, error: () => storeTimeoutError(DATABASE, name, this.#timeoutMs) });
       const direct = runDirect(dataSource, statement.sql, params, statement.read, limit);
       if (direct !== undefined) return 'then' in direct ? await direct : direct;
     } catch (error) {
@@ -220,7 +224,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const ignore = () => undefined;
     void query.then(ignore, ignore).then(() => runner.release()).catch(ignore);
     try {
-      const result = await withinStoreTimeout(query, this.#timeoutMs, name);
+      const result = await withinStoreTimeout(query, this.#timeoutMs, DATABASE, name);
       return { records: (result.records ?? []) as unknown[], affected: result.affected as number | undefined };
     } catch (error) {
       throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
@@ -267,18 +271,6 @@ export function resolveDataSource({ options, moduleRef }: EngineContext): () => 
 }
 
 /** `promise`, or a `SessionStoreUnavailable` once `ms` have passed (the statement itself goes on until the database ends it). */
-function storeTimeoutError(what: string, ms: number): SessionStoreUnavailable {
-  return new SessionStoreUnavailable(`The session database did not answer ${what} within ${ms} ms`);
-}
-
-function withinStoreTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(storeTimeoutError(what, ms)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Errors that mean "the database cannot serve now" rather than "this statement is wrong": a lock
  * or busy timeout, a statement timeout, a lost or refused connection. Answered 503, not 500.
