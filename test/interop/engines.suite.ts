@@ -27,7 +27,16 @@ import { buildNestServer, type NestBuild } from './support/build.js';
 import { createDatabase } from './support/databases.js';
 import { describeWithEachDjango } from './support/djangos.js';
 import { manage, startDjango, startNest, type NestEnv, type Server } from './support/processes.js';
-import { expectExpirySet, expectLoggedInSessionModified, expectLoginCrosses, expectSameSessionCookie, expectValuesRead, expectValuesWritten, type SuiteContext } from './support/steps.js';
+import {
+  djangoSessionWithDateExpiry,
+  expectExpirySet,
+  expectLoggedInSessionModified,
+  expectLoginCrosses,
+  expectSameSessionCookie,
+  expectValuesRead,
+  expectValuesWritten,
+  type SuiteContext,
+} from './support/steps.js';
 import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, PYTHON_TYPES, SECRET_KEY, VALUES, type SideName } from './support/values.js';
 
 export type SharedEngine = 'cache' | 'cached_db' | 'signed_cookies' | 'file';
@@ -367,11 +376,7 @@ export function defineEngineSuite(target: EngineTarget): void {
 
     if (engine === 'cache' && serializer === 'pickle' && version.since >= 400) {
       it(`a session ${version.name} gave set_expiry(datetime) (its isoformat() string, pickled as a str) is read by Nest with that expiry; after Nest saves it, Django still reads it`, async () => {
-        const browser = new Browser();
-        await browser.post(ctx.django, '/set', { x: 1 });
-        const target = Date.now() + 60_000;
-        const set = await browser.post(ctx.django, '/expiry', { date: new Date(target).toISOString() });
-        const key = browser.cookie!;
+        const { browser, key, target, set } = await djangoSessionWithDateExpiry(ctx.django);
         expect(set.body.types).toEqual({ x: 'int', _session_expiry: 'str' });
         expect((await djangoCacheEntry(key)).types).toEqual({ x: 'int', _session_expiry: 'str' });
         const iso = set.body.data._session_expiry as string;
@@ -387,11 +392,7 @@ export function defineEngineSuite(target: EngineTarget): void {
 
     if (engine === 'cache' && serializer === 'pickle' && version.since < 400) {
       it('a session stock Django 3.2 gave set_expiry(datetime) (pickled as a datetime.datetime, no JSON step on this engine) is read by Nest, with that expiry', async () => {
-        const browser = new Browser();
-        await browser.post(ctx.django, '/set', { x: 1 });
-        const target = Date.now() + 60_000;
-        const set = await browser.post(ctx.django, '/expiry', { date: new Date(target).toISOString() });
-        const key = browser.cookie!;
+        const { browser, key, target, set } = await djangoSessionWithDateExpiry(ctx.django);
         // Django keeps the datetime itself in the session dict and pickles it (GLOBAL datetime.datetime, REDUCE).
         expect(set.body.types).toEqual({ x: 'int', _session_expiry: 'datetime' });
         expect((await djangoCacheEntry(key)).types).toEqual({ x: 'int', _session_expiry: 'datetime' });

@@ -18,7 +18,16 @@ import { buildNestServer, type NestBuild } from './support/build.js';
 import { createDatabase, introspectSessionTable, rawExpireDate, type Engine, type TableShape } from './support/databases.js';
 import { describeWithEachDjango } from './support/djangos.js';
 import { manage, startDjango, startNest, type Server } from './support/processes.js';
-import { expectExpirySet, expectLoggedInSessionModified, expectLoginCrosses, expectSameSessionCookie, expectValuesRead, expectValuesWritten, type SuiteContext } from './support/steps.js';
+import {
+  djangoSessionWithDateExpiry,
+  expectExpirySet,
+  expectLoggedInSessionModified,
+  expectLoginCrosses,
+  expectSameSessionCookie,
+  expectValuesRead,
+  expectValuesWritten,
+  type SuiteContext,
+} from './support/steps.js';
 import { allSettled, COOKIE_AGE, DIRECTIONS, MODERN_FORMAT, OLD_SECRET_KEY, SECRET_KEY, VALUES, type SideName } from './support/values.js';
 
 type Creator = 'nest' | 'django';
@@ -300,11 +309,7 @@ export function defineInteropSuite(target: InteropTarget): void {
           });
         } else {
           it(`${version.name}'s set_expiry(datetime) keeps the date's isoformat() (the form made below); Nest reads it, saves it, and Django still reads it`, async () => {
-            const browser = new Browser();
-            await browser.post(ctx.django, '/set', { x: 1 });
-            const target = Date.now() + 60_000;
-            const set = await browser.post(ctx.django, '/expiry', { date: new Date(target).toISOString() });
-            const key = browser.cookie!;
+            const { browser, key, target, set } = await djangoSessionWithDateExpiry(ctx.django);
             expect(set.body.types).toEqual({ x: 'int', _session_expiry: 'str' });
             const iso = set.body.data._session_expiry as string;
             expect(instant(iso)).toBe(target);

@@ -136,3 +136,16 @@ export async function expectExpirySet(side: Sides, writerName: SideName, seconds
   expect(parseSetCookie(set.setCookie[0]!).attributes['max-age']).toBe(String(seconds));
   return { set, key };
 }
+
+/**
+ * A session Django makes with `{ x: 1 }`, then gives `set_expiry(date)` a minute from now (what
+ * Django stores for it differs by version: a datetime on 3.2, its isoformat() str on 4.1+).
+ * Resolves to the browser holding its cookie, the key, the target instant and Django's reply.
+ */
+export async function djangoSessionWithDateExpiry(django: Server): Promise<{ browser: Browser; key: string; target: number; set: Reply }> {
+  const browser = new Browser();
+  await browser.post(django, '/set', { x: 1 });
+  const target = Date.now() + 60_000;
+  const set = await browser.post(django, '/expiry', { date: new Date(target).toISOString() });
+  return { browser, key: browser.cookie!, target, set };
+}
