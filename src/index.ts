@@ -7,6 +7,7 @@ export { SessionInterceptor } from './session.interceptor.js';
 export { SESSION_OPTIONS } from './session.constants.js';
 export { SESSION_DEFAULTS, SessionConfigError, resolveSessionOptions } from './session-options.js';
 export type { SessionModuleOptions, ResolvedSessionOptions, SessionCacheOptions } from './session-options.interface.js';
+export type { DjangoVersion } from './django-versions.js';
 export { KeyError, SessionInterrupted, CreateError, UpdateError, SessionCookieTooLarge, SessionStoreUnavailable } from './session.errors.js';
 export {
   SessionBackend,
@@ -30,7 +31,7 @@ export { adaptRedisClient, isRedisClient, type SessionRedis } from './backends/c
 export { CACHE_SERIALIZERS, type CacheSerializer } from './codec/cache-serializers.js';
 export { CreateDjangoSession1700000000000 } from '../migrations/1700000000000-CreateDjangoSession.js';
 export { SessionCodec, MAX_SESSION_DEPTH, DEFAULT_MAX_DECODED_BYTES, type SessionCodecOptions, type SessionDict, type DecodeStatus } from './codec/session-codec.js';
-export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, PasswordHashersBusy, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions } from './auth/index.js';
+export { login, logout, getUser, updateSessionAuthHash, sessionAuthHash, AUTH_SESSION_KEYS, MODEL_BACKEND, verifyDjangoPassword, PasswordHashersBusy, makeDjangoPassword, DJANGO_PBKDF2_ITERATIONS, type DjangoAuthUser, type DjangoAuthKeys, type DjangoLoginOptions, type DjangoGetUserOptions, type DjangoUserLookup, type MakeDjangoPasswordOptions, type VerifyDjangoPasswordOptions } from './auth/index.js';
 export { SocketSessionStore, SocketSessionError, rememberSessionHandshake } from './integrations/websocket.js';
 export { SessionContextError } from './transports/index.js';
 export { DjangoPassportSerializer, DjangoSessionManager, DjangoSessionStrategy, useDjangoSessions, type DjangoPassportOptions, type PassportInstance } from './integrations/passport.js';

@@ -1,8 +1,9 @@
 import type { Type } from '@nestjs/common';
 import type { SessionBackend } from './backends/session-backend.js';
 import type { EngineName } from './backends/engines.js';
+import type { DjangoVersion } from './django-versions.js';
 
-/** The `cache` option: Django's `CACHES[SESSION_CACHE_ALIAS]` entry, on django-redis. */
+/** The `cache` option: Django's `CACHES[SESSION_CACHE_ALIAS]` entry, on django-redis or Django 4.0+'s own RedisCache. */
 export interface SessionCacheOptions {
   /**
    * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
@@ -17,8 +18,22 @@ export interface SessionCacheOptions {
   keyPrefix?: string;
   /** `VERSION`. Default `1`. */
   version?: number;
-  /** django-redis's `SERIALIZER`: `'pickle'` (its default, `PickleSerializer`) or `'json'` (`JSONSerializer`). Default `'pickle'`. */
+  /**
+   * Django's `BACKEND` of that cache: `'django_redis.cache.RedisCache'` (django-redis, the
+   * default) or `'django.core.cache.backends.redis.RedisCache'` (Django 4.0+'s own, whose
+   * `RedisSerializer` pickles with `pickle.HIGHEST_PROTOCOL`, 5). Both store a session under
+   * `KEY_PREFIX:VERSION:<key>` with the TTL of its expiry age. Default `'django_redis.cache.RedisCache'`.
+   */
+  backend?: 'django_redis.cache.RedisCache' | 'django.core.cache.backends.redis.RedisCache';
+  /** django-redis's `SERIALIZER`: `'pickle'` (its default, `PickleSerializer`) or `'json'` (`JSONSerializer`, django-redis only). Default `'pickle'`. */
   serializer?: 'pickle' | 'json';
+  /**
+   * The pickle protocol sessions are written with (both are read): django-redis's `PICKLE_VERSION`.
+   * Default `4` with django-redis (what its `pickle.DEFAULT_PROTOCOL` writes on Python 3.8 to
+   * 3.13, and every Python 3 reads; Python 3.14's is 5), `5` with Django's own RedisCache
+   * (`pickle.HIGHEST_PROTOCOL`). Protocol 5 needs Python 3.8+ to read.
+   */
+  pickleProtocol?: 4 | 5;
 }
 
 /**
@@ -99,8 +114,18 @@ export interface SessionModuleOptions {
    */
   salt?: string;
   /**
+   * The Django release the app shares sessions and users with (`'3.2'` ... `'6.1'`). What differs
+   * between releases follows it: whether session data and login hashes from before Django 3.1 are
+   * accepted (`legacyDecode` here, `legacyHash` of `getUser()`: 3.2 only), and, with the cache
+   * engines, whether Django's own `RedisCache` exists (4.0+). Pass the same value to
+   * `makeDjangoPassword()` and `verifyDjangoPassword()` (their PBKDF2 cost). Default `'5.2'`, the
+   * current LTS.
+   */
+  djangoVersion?: DjangoVersion;
+  /**
    * Also read session data written by Django before 3.1 (HMAC-SHA1 formats), as Django 3.2 does;
-   * such data is re-signed in the modern format on its next save. Default `true`.
+   * such data is re-signed in the modern format on its next save. Django 4.0+ discards it.
+   * Default: `true` when `djangoVersion` is `'3.2'`, else `false`.
    */
   legacyDecode?: boolean;
 }

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { inspect, type InspectOptions } from 'node:util';
 import { ENGINES, type EngineName } from './backends/engines.js';
 import { DEFAULT_MAX_DECODED_BYTES } from './codec/signing.js';
+import { DEFAULT_DJANGO_VERSION, DJANGO_VERSIONS, describeVersion, djangoVersionTraits, isDjangoVersion } from './django-versions.js';
 import { SessionBackend } from './backends/session-backend.js';
 import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
 import { SessionConfigError } from './session.errors.js';
@@ -21,10 +22,11 @@ export const SESSION_DEFAULTS = {
   privateCacheControl: false,
   requestSession: false,
   salt: 'django.contrib.sessions.SessionStore',
-  legacyDecode: true,
+  djangoVersion: DEFAULT_DJANGO_VERSION,
   maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
   engine: 'db',
-  cache: { keyPrefix: '', version: 1, serializer: 'pickle' },
+  // pickleProtocol: 5 with Django's own RedisCache (its pickle.HIGHEST_PROTOCOL).
+  cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
   storeTimeout: 3,
 } as const;
 
@@ -61,7 +63,7 @@ function checkBoolean(options: Record<string, unknown>, name: string): void {
 export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
   if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
   const raw = input as unknown as Record<string, unknown>;
-  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath']);
+  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath', 'legacyDecode']);
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
   }
@@ -124,6 +126,12 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('storeTimeout', `must be a number of seconds from 0.01 to 600, got ${describe(storeTimeout)}`);
   }
 
+  const djangoVersion = input.djangoVersion ?? SESSION_DEFAULTS.djangoVersion;
+  if (!isDjangoVersion(djangoVersion)) {
+    fail('djangoVersion', `must name the Django release the app shares sessions with, one of ${DJANGO_VERSIONS.map((v) => `'${v}'`).join(', ')}; got ${describeVersion(djangoVersion)}`);
+  }
+  const traits = djangoVersionTraits(djangoVersion);
+
   const salt = input.salt ?? SESSION_DEFAULTS.salt;
   if (typeof salt !== 'string' || salt.length === 0) fail('salt', 'must be a non-empty string');
 
@@ -138,6 +146,9 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('engine', `must be one of ${Object.keys(ENGINES).map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describe(engine)}`);
   }
   const cache = resolveCache(input.cache, CACHE_ENGINES.has(engine) ? (engine as EngineName) : null);
+  if (cache?.backend === 'django.core.cache.backends.redis.RedisCache' && !traits.hasRedisCache) {
+    fail('cache.backend', `is Django's own RedisCache, which Django ${djangoVersion} does not have (it came in 4.0): use django-redis ('django_redis.cache.RedisCache') or set djangoVersion`);
+  }
 
   const filePath = input.filePath ?? tmpdir();
   if (typeof filePath !== 'string' || filePath.length === 0 || filePath.includes('\0')) {
@@ -159,7 +170,8 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     privateCacheControl: input.privateCacheControl ?? SESSION_DEFAULTS.privateCacheControl,
     requestSession: input.requestSession ?? SESSION_DEFAULTS.requestSession,
     salt,
-    legacyDecode: input.legacyDecode ?? SESSION_DEFAULTS.legacyDecode,
+    djangoVersion,
+    legacyDecode: input.legacyDecode ?? traits.legacyDecode,
     maxDecodedBytes,
     storeTimeout,
     dataSource,
@@ -250,7 +262,7 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
     if (engine !== null) fail('cache', `is required by engine '${engine}': { client } with your connected Redis client (node-redis, ioredis or iovalkey)`);
     return null;
   }
-  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, serializer? }, got ${describe(input)}`);
+  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, backend?, serializer?, pickleProtocol? }, got ${describe(input)}`);
   const known = new Set(['client', ...Object.keys(SESSION_DEFAULTS.cache)]);
   for (const name of Object.keys(input)) {
     if (!known.has(name)) fail(`cache.${name}`, `is not a known option (known: ${[...known].sort().join(', ')})`);
@@ -265,9 +277,18 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
   if (typeof keyPrefix !== 'string') fail('cache.keyPrefix', `must be a string (Django's KEY_PREFIX), got ${describe(keyPrefix)}`);
   const version = input.version ?? defaults.version;
   if (!Number.isSafeInteger(version)) fail('cache.version', `must be an integer (Django's VERSION), got ${describe(version)}`);
+  const backend = input.backend ?? defaults.backend;
+  const backends: readonly unknown[] = ['django_redis.cache.RedisCache', 'django.core.cache.backends.redis.RedisCache'];
+  if (!backends.includes(backend)) fail('cache.backend', `must be Django's CACHES BACKEND, one of ${backends.map((b) => `'${b}'`).join(', ')}; got ${describe(backend)}`);
+  const djangoOwn = backend === 'django.core.cache.backends.redis.RedisCache';
   const serializer = input.serializer ?? defaults.serializer;
   if (serializer !== 'pickle' && serializer !== 'json') fail('cache.serializer', `must be 'pickle' or 'json', got ${describe(serializer)}`);
-  return Object.freeze({ client, keyPrefix, version, serializer });
+  if (serializer === 'json' && djangoOwn) {
+    fail('cache.serializer', `'json' is django-redis's JSONSerializer; Django's own RedisCache (backend '${backend}') has no JSON serializer, it always pickles`);
+  }
+  const pickleProtocol = input.pickleProtocol ?? (djangoOwn ? 5 : defaults.pickleProtocol);
+  if (pickleProtocol !== 4 && pickleProtocol !== 5) fail('cache.pickleProtocol', `must be 4 or 5 (django-redis's PICKLE_VERSION), got ${describe(pickleProtocol)}`);
+  return Object.freeze({ client, keyPrefix, version, backend, serializer, pickleProtocol });
 }
 
 /**

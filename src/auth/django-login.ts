@@ -7,6 +7,7 @@
  * `verifyDjangoPassword`) is the app's business, as it is `ModelBackend`'s in Django.
  */
 import { constantTimeEqual } from '../codec/signing.js';
+import { djangoVersionTraits, type DjangoVersion } from '../django-versions.js';
 import type { SessionStore } from '../session.store.js';
 import { AUTH_SESSION_KEYS, MODEL_BACKEND, matchSessionAuthHash, sessionAuthHash } from './session-auth-hash.js';
 
@@ -44,8 +45,9 @@ export interface DjangoGetUserOptions extends DjangoAuthKeys {
   backends?: readonly string[];
   /**
    * Also accept the SHA-1 `_auth_user_hash` that Django < 3.1 wrote (and 3.1/3.2 under
-   * `DEFAULT_HASHING_ALGORITHM = 'sha1'`), as Django 3.2's `get_user()` does. Django 4.0+ does not:
-   * set `false` to match it. Default `true`.
+   * `DEFAULT_HASHING_ALGORITHM = 'sha1'`), as Django 3.2's `get_user()` does; Django 4.0+ flushes
+   * such a session. Default: as the session's module `djangoVersion` says (`true` for `'3.2'`
+   * only; `false` for a session not from a module).
    */
   legacyHash?: boolean;
 }
@@ -139,7 +141,7 @@ export async function getUser<U extends { password: string }>(
   const match = matchSessionAuthHash(session.get(AUTH_SESSION_KEYS.hash), user.password, {
     secretKey,
     fallbackKeys: secretKeyFallbacks,
-    legacy: options.legacyHash ?? true,
+    legacy: options.legacyHash ?? djangoVersionTraits(moduleOptionsOf(session)?.djangoVersion).legacyHash,
   });
   if (match === 'current' || match === 'legacy') return user;
   if (match === 'fallback') {
@@ -189,14 +191,19 @@ function samePrimaryKey(stored: unknown, userId: string): boolean {
   return (typeof stored === 'string' || typeof stored === 'number') && String(stored) === userId;
 }
 
+/** The options of the module `session` comes from, if it does. */
+function moduleOptionsOf(session: SessionStore<any>): { secretKey?: unknown; secretKeyFallbacks?: unknown; djangoVersion?: DjangoVersion } | undefined {
+  // SessionStore keeps its module's options in its (TypeScript-private) `context`.
+  return (session as unknown as { context?: { options?: { secretKey?: unknown; secretKeyFallbacks?: unknown; djangoVersion?: DjangoVersion } } })?.context?.options;
+}
+
 /** The keys from `options`, else from the session's module (its `secretKey` is Django's `SECRET_KEY`). */
 function keysFor(session: SessionStore<any>, options: DjangoAuthKeys): { secretKey: string; secretKeyFallbacks: readonly string[] } {
   if (options.secretKey !== undefined) {
     if (typeof options.secretKey !== 'string' || options.secretKey === '') throw new TypeError('`secretKey` must be a non-empty string');
     return { secretKey: options.secretKey, secretKeyFallbacks: options.secretKeyFallbacks ?? [] };
   }
-  // SessionStore keeps its module's options in its (TypeScript-private) `context`.
-  const moduleOptions = (session as unknown as { context?: { options?: { secretKey?: unknown; secretKeyFallbacks?: unknown } } })?.context?.options;
+  const moduleOptions = moduleOptionsOf(session);
   if (typeof moduleOptions?.secretKey !== 'string' || moduleOptions.secretKey === '') {
     throw new TypeError('pass `secretKey` (Django\'s SECRET_KEY): this session does not come from a SessionModule');
   }

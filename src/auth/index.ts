@@ -10,4 +10,4 @@ export {
   type DjangoLoginOptions,
   type DjangoUserLookup,
 } from './django-login.js';
-export { DJANGO_PBKDF2_ITERATIONS, PasswordHashersBusy, makeDjangoPassword, verifyDjangoPassword, type MakeDjangoPasswordOptions } from './password-hashers.js';
+export { DJANGO_PBKDF2_ITERATIONS, PasswordHashersBusy, makeDjangoPassword, verifyDjangoPassword, type MakeDjangoPasswordOptions, type VerifyDjangoPasswordOptions } from './password-hashers.js';

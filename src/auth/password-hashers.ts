@@ -31,14 +31,19 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { constantTimeEqual } from '../codec/signing.js';
+import { djangoVersionTraits, type DjangoVersion } from '../django-versions.js';
 import { passwordHashPool } from './password-hash-pool.js';
 
 export { PasswordHashersBusy } from './password-hash-pool.js';
 
 const pbkdf2 = promisify(pbkdf2Callback);
 
-/** Django 3.2's `PBKDF2PasswordHasher.iterations`. (4.0: 320000, 4.2: 600000, 5.0: 720000; each verifies any count.) */
-export const DJANGO_PBKDF2_ITERATIONS = 260_000;
+/**
+ * `PBKDF2PasswordHasher.iterations` of the default `djangoVersion`, Django 5.2: 1,000,000. Each
+ * release has its own (3.2: 260,000; 6.1: 1,500,000; see django-versions.ts), verifies any count,
+ * and re-hashes a password made at another count at its next login.
+ */
+export const DJANGO_PBKDF2_ITERATIONS = djangoVersionTraits().pbkdf2Iterations;
 
 /**
  * Work factors past which a stored hash is refused (`false`) rather than computed. Each allows a
@@ -47,7 +52,7 @@ export const DJANGO_PBKDF2_ITERATIONS = 260_000;
  * thread (and the logins queued behind it) for minutes, or take gigabytes.
  */
 const LIMITS = {
-  /** ~1.5 s. Django's default is 260000 in 3.2, 1000000 in 5.2. */
+  /** ~1.5 s. Django's default is 260000 in 3.2, 1000000 in 5.2, 1500000 in 6.1. */
   pbkdf2Iterations: 10_000_000,
   /** KiB: 256 MiB, held by a hashing thread while it runs. Django's default is 102400 (100 MiB). */
   argon2Memory: 256 * 1024,
@@ -76,9 +81,14 @@ const PBKDF2_DIGESTS = { pbkdf2_sha256: 'sha256', pbkdf2_sha1: 'sha1' } as const
  * Django's `check_password(password, encoded)`: whether `password` matches the stored hash `encoded`.
  *
  * Never throws on bad data: an unusable password (`!…`), an unknown algorithm, a malformed value
- * or an absurd work factor is `false` (where Django raises `ValueError` on some of them). Like Django,
- * an unusable or unknown `encoded` costs one default PBKDF2 run, so "no such user" (pass `''`)
- * takes as long as a wrong password.
+ * or an absurd work factor is `false` (where Django raises `ValueError` on some of them).
+ *
+ * Takes as long as Django's `check_password()` of the release `options.djangoVersion` names
+ * (default `'5.2'`), so that a response's timing does not tell which usernames exist: an unusable
+ * or unknown `encoded` costs one PBKDF2 run at that release's iteration count (so "no such user",
+ * pass `''`, takes as long as a wrong password), and a wrong password for a `pbkdf2_sha256` hash
+ * made at fewer iterations (an older Django, or `makeDjangoPassword` at another version) runs the
+ * missing iterations too (Django's `harden_runtime()`).
  *
  * Never blocks the event loop: argon2 and bcrypt are computed in worker threads, scrypt and PBKDF2
  * on libuv's pool. argon2, bcrypt and scrypt take turns, `PASSWORD_HASH_THREADS` (2) at a time
@@ -94,9 +104,10 @@ const PBKDF2_DIGESTS = { pbkdf2_sha256: 'sha256', pbkdf2_sha1: 'sha1' } as const
  * const ok = await verifyDjangoPassword(password, user?.password ?? '');
  * ```
  */
-export async function verifyDjangoPassword(password: string, encoded: string): Promise<boolean> {
+export async function verifyDjangoPassword(password: string, encoded: string, options: VerifyDjangoPasswordOptions = {}): Promise<boolean> {
+  const { pbkdf2Iterations } = djangoVersionTraits(options.djangoVersion);
   if (typeof password !== 'string' || typeof encoded !== 'string' || !isWellFormed(password) || !isUsable(encoded)) {
-    await fakeRuntime();
+    await fakeRuntime(pbkdf2Iterations);
     return false;
   }
   if (encoded.length > LIMITS.encodedLength) return false;
@@ -105,7 +116,7 @@ export async function verifyDjangoPassword(password: string, encoded: string): P
   switch (algorithm) {
     case 'pbkdf2_sha256':
     case 'pbkdf2_sha1':
-      return verifyPbkdf2(password, encoded, algorithm);
+      return verifyPbkdf2(password, encoded, algorithm, pbkdf2Iterations);
     case 'argon2':
       return verifyArgon2(password, encoded.slice(dollar + 1));
     case 'bcrypt_sha256':
@@ -116,14 +127,26 @@ export async function verifyDjangoPassword(password: string, encoded: string): P
     default:
       // Django: identify_hasher() fails (`md5$…`, `sha1$…`, `crypt$…`, not in the default
       // PASSWORD_HASHERS, or gibberish): check_password() is false after a fake run.
-      await fakeRuntime();
+      await fakeRuntime(pbkdf2Iterations);
       return false;
   }
 }
 
+/** Options of `verifyDjangoPassword()`. */
+export interface VerifyDjangoPasswordOptions {
+  /** The Django release whose check to match in time (its PBKDF2 cost): the module's `djangoVersion`. Default `'5.2'`. */
+  djangoVersion?: DjangoVersion;
+}
+
 /** Options of `makeDjangoPassword()`. */
 export interface MakeDjangoPasswordOptions {
-  /** PBKDF2 iterations. Default `260000` (Django 3.2's); at most 10,000,000. */
+  /**
+   * The Django release the password is for: it is made at that release's PBKDF2 cost, so that
+   * Django keeps it as it is at the user's next login (a re-hash changes `_auth_user_hash`, which
+   * ends the user's other sessions). Pass the module's `djangoVersion`. Default `'5.2'`.
+   */
+  djangoVersion?: DjangoVersion;
+  /** PBKDF2 iterations, when not those of `djangoVersion` (1,000,000 for 5.2); at most 10,000,000. */
   iterations?: number;
   /** The salt; default 22 random characters of `[a-zA-Z0-9]`, as Django's `hasher.salt()`. Must not contain `$`. */
   salt?: string;
@@ -131,16 +154,17 @@ export interface MakeDjangoPasswordOptions {
 
 /**
  * Django's `make_password(password)` with `PBKDF2PasswordHasher`: a `pbkdf2_sha256$…` value to
- * store in `auth_user.password`, which Django's `check_password()` accepts.
+ * store in `auth_user.password`, which Django's `check_password()` accepts, made at the cost of
+ * the release `options.djangoVersion` names (default `'5.2'`: 1,000,000 iterations).
  *
  * @example
- * user.password = await makeDjangoPassword(plain);
+ * user.password = await makeDjangoPassword(plain, { djangoVersion: '5.2' });
  */
 export async function makeDjangoPassword(password: string, options: MakeDjangoPasswordOptions = {}): Promise<string> {
   if (typeof password !== 'string') throw new TypeError(`makeDjangoPassword() takes a string password, got ${typeof password}`);
   // Python cannot UTF-8 encode a lone surrogate; Node would write U+FFFD and hash another password.
   if (!isWellFormed(password)) throw new TypeError('makeDjangoPassword(): the password contains a lone UTF-16 surrogate');
-  const iterations = options.iterations ?? DJANGO_PBKDF2_ITERATIONS;
+  const iterations = options.iterations ?? djangoVersionTraits(options.djangoVersion).pbkdf2Iterations;
   if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > LIMITS.pbkdf2Iterations) {
     throw new RangeError(`makeDjangoPassword(): iterations must be an integer from 1 to ${LIMITS.pbkdf2Iterations}, got ${iterations}`);
   }
@@ -160,7 +184,7 @@ async function encodePbkdf2(algorithm: keyof typeof PBKDF2_DIGESTS, password: st
   return `${algorithm}$${iterations}$${salt}$${key.toString('base64')}`;
 }
 
-async function verifyPbkdf2(password: string, encoded: string, algorithm: keyof typeof PBKDF2_DIGESTS): Promise<boolean> {
+async function verifyPbkdf2(password: string, encoded: string, algorithm: keyof typeof PBKDF2_DIGESTS, currentIterations: number): Promise<boolean> {
   // Django: `algorithm, iterations, salt, hash = encoded.split('$', 3)`, then re-encodes with
   // `'%d' % int(iterations)` and compares whole strings: so only the canonical decimal form of a
   // positive count can ever match ('0' becomes the default count, '+5', '05', '5_0' re-encode
@@ -171,7 +195,13 @@ async function verifyPbkdf2(password: string, encoded: string, algorithm: keyof 
   if (!/^[1-9][0-9]{0,7}$/.test(iterationsText) || salt === '' || !isWellFormed(salt)) return false;
   const iterations = Number(iterationsText);
   if (iterations > LIMITS.pbkdf2Iterations) return false;
-  return constantTimeEqual(await encodePbkdf2(algorithm, password, salt, iterations), encoded);
+  const ok = constantTimeEqual(await encodePbkdf2(algorithm, password, salt, iterations), encoded);
+  // Django's harden_runtime(), for a wrong password under the preferred hasher (pbkdf2_sha256) at
+  // fewer iterations than the release's: the rest of them, so the answer takes the release's time.
+  if (!ok && algorithm === 'pbkdf2_sha256' && iterations < currentIterations) {
+    await encodePbkdf2(algorithm, password, salt, currentIterations - iterations);
+  }
+  return ok;
 }
 
 // ---- argon2 ----------------------------------------------------------------------------------
@@ -312,9 +342,9 @@ function isWellFormed(text: string): boolean {
   return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
-/** Django's `make_password(get_random_string(40))` on a check that cannot succeed (ticket #20760). */
-async function fakeRuntime(): Promise<void> {
-  await encodePbkdf2('pbkdf2_sha256', randomString(40), randomSalt(), DJANGO_PBKDF2_ITERATIONS);
+/** Django's `make_password(get_random_string(40))` on a check that cannot succeed (ticket #20760), at the release's cost. */
+async function fakeRuntime(iterations: number): Promise<void> {
+  await encodePbkdf2('pbkdf2_sha256', randomString(40), randomSalt(), iterations);
 }
 
 function randomSalt(): string {

@@ -1,13 +1,20 @@
 /*
  * The value serializers of django-redis 5.2, for sessions kept by Django's cache backend
- * (SESSION_ENGINE = 'django.contrib.sessions.backends.cache' with django_redis.cache.RedisCache).
+ * (SESSION_ENGINE = 'django.contrib.sessions.backends.cache' with django_redis.cache.RedisCache),
+ * and of Django 4.0+'s own django.core.cache.backends.redis.RedisCache (pickle only).
  * Each session is one Redis value holding the session dict; django-redis's default compressor is
  * the identity, so the value is exactly the serializer's output (plain ints would be stored
- * unserialized, but a session is always a dict):
+ * unserialized, by both caches, but a session is always a dict):
  *
  *   pickle  django_redis.serializers.pickle.PickleSerializer (the default):
- *             pickle.dumps(dict, pickle.DEFAULT_PROTOCOL)  -> protocol 4 (see ./pickle.ts)
+ *             pickle.dumps(dict, PICKLE_VERSION)  -> its default pickle.DEFAULT_PROTOCOL: 4 on
+ *               Python 3.8-3.13, 5 on Python 3.14 (see ./pickle.ts)
  *             pickle.loads(value)
+ *           django.core.cache.backends.redis.RedisSerializer (Django 4.0+'s own RedisCache):
+ *             pickle.dumps(dict, pickle.HIGHEST_PROTOCOL)  -> 5 on every Python it runs on
+ *             int(value) first, then pickle.loads(value)
+ *           Written at the `protocol` asked for (4 by default); for a session's JSON-like data
+ *           protocols 4 and 5 differ in the PROTO byte alone. Read: protocols 0-5.
  *   json    django_redis.serializers.json.JSONSerializer:
  *             json.dumps(dict, cls=DjangoJSONEncoder).encode()
  *               -> separators ', ' and ': ', ensure_ascii (every character outside ' '..'~' as a
@@ -31,7 +38,8 @@
  * anywhere else, or with another tzinfo, is refused as before (see ./pickle.ts). The JSON
  * serializer has no datetimes: Django could not have written one there.
  *
- * Known answer for {"a": 1}:  pickle 80 04 95 0a 00.. 00 7d 94 8c 01 61 94 4b 01 73 2e,
+ * Known answer for {"a": 1}:  pickle 80 04 95 0a 00.. 00 7d 94 8c 01 61 94 4b 01 73 2e
+ *                                     (protocol 5: 80 05, the rest alike),
  *                              json   {"a": 1}
  *
  * Both read the top-level dict into a Map in stored order: Python dicts keep insertion order, and
@@ -101,6 +109,11 @@ export interface CacheSerializerOptions {
    * it would otherwise be written as the datetime Django 3.2 stores. Default none.
    */
   keepStrings?: ReadonlySet<string>;
+  /**
+   * pickle `dumps`: the protocol, 4 (default: django-redis's PickleSerializer on Python <= 3.13)
+   * or 5 (Django's own RedisSerializer, `pickle.HIGHEST_PROTOCOL`).
+   */
+  protocol?: 4 | 5;
 }
 
 /**
@@ -251,6 +264,7 @@ const pickleSerializer: CacheSerializer = Object.freeze({
       datetimeKeys: options?.keepStrings === undefined ? DATETIME_KEYS : DATETIME_KEYS.filter((k) => !options.keepStrings!.has(k)),
       pythonNumbers: true,
       maxDecodedBytes: byteLimit(options),
+      protocol: options?.protocol ?? 4,
     }),
   loads: (data: Buffer, options?: CacheSerializerOptions): Map<string, unknown> => {
     const limit = byteLimit(options);

@@ -1,6 +1,8 @@
 /*
- * A safe subset of Python's pickle, enough for what django-redis's PickleSerializer stores for a
- * session (`pickle.dumps(session_dict, pickle.DEFAULT_PROTOCOL)`, protocol 4 on Python 3.8+).
+ * A safe subset of Python's pickle, enough for what Django's cache stores for a session:
+ * django-redis's PickleSerializer writes `pickle.dumps(session_dict, pickle.DEFAULT_PROTOCOL)`
+ * (its PICKLE_VERSION default: protocol 4 on Python 3.8 to 3.13, 5 on Python 3.14), Django 4.0+'s
+ * own RedisCache `pickle.dumps(session_dict, pickle.HIGHEST_PROTOCOL)` (protocol 5 on Python 3.8+).
  *
  * Reading (`pickleLoads`) accepts protocols 0–5 but only the opcodes that build JSON-like data:
  *
@@ -71,12 +73,13 @@
  * Non-UTC offsets are refused on purpose: Django 3.2 never writes them, and the writer below
  * writes UTC only, so a session Nest re-saved would give Django 3.2 a str it cannot use.
  *
- * Writing (`pickleDumps`) reproduces CPython 3.11's C pickler at protocol 4 byte for byte:
+ * Writing (`pickleDumps`) reproduces CPython 3.11's C pickler at protocol 4 or 5 byte for byte
+ * (for this data the two differ in the PROTO byte alone):
  *
- *   \x80\x04, then frames: `\x95 <u64 LE length>` opens a frame, written only when its payload is at
- *   least 4 bytes; a frame is closed at the start of saving any object once it holds ≥ 65,536
- *   bytes, and a str whose UTF-8 is ≥ 65,536 bytes is written outside any frame (the frame so far
- *   is closed first). STOP is the last byte of the last frame.
+ *   \x80\x04 (or \x80\x05), then frames: `\x95 <u64 LE length>` opens a frame, written only when
+ *   its payload is at least 4 bytes; a frame is closed at the start of saving any object once it
+ *   holds ≥ 65,536 bytes, and a str whose UTF-8 is ≥ 65,536 bytes is written outside any frame
+ *   (the frame so far is closed first). STOP is the last byte of the last frame.
  *   Every str, list and dict is followed by MEMOIZE; a container seen again is written as BINGET
  *   / LONG_BINGET. Lists: `]\x94` then nothing (empty), `<item> a` (one item), or batches
  *   `( <≤1000 items> e` until all are written. Dicts: `}\x94` then nothing, `<k> <v> s`, or batches
@@ -162,8 +165,10 @@ export interface PickleLoadsOptions {
 /** Options for {@link pickleDumps}. */
 export interface PickleDumpsOptions {
   /**
-   * The PROTO byte: 4 (`pickle.DEFAULT_PROTOCOL` on Python 3.8+, the default) or 5 (django-redis
-   * `PICKLE_VERSION=5`); for JSON-like data nothing else differs.
+   * The PROTO byte: 4 (the default: `pickle.DEFAULT_PROTOCOL` on Python 3.8 to 3.13, what
+   * django-redis writes there) or 5 (`pickle.HIGHEST_PROTOCOL`, what Django's own RedisCache writes;
+   * Python 3.14's DEFAULT_PROTOCOL; django-redis `PICKLE_VERSION=5`); for JSON-like data nothing
+   * else differs.
    */
   protocol?: 4 | 5;
   /** Refuse (TypeError) containers nested deeper than this; default {@link PICKLE_MAX_DEPTH}. */
@@ -1869,9 +1874,9 @@ class Pickler {
 }
 
 /**
- * `pickle.dumps(value, 4)` byte for byte as CPython 3.11 writes it, for JSON-like data: null →
- * None, booleans, integral numbers → int, other finite numbers → float, strings → str (lone
- * surrogates kept, as 'surrogatepass'), arrays → list, plain objects and `Map<string, unknown>` →
+ * `pickle.dumps(value, 4)` (or 5: `options.protocol`) byte for byte as CPython 3.11 writes it,
+ * for JSON-like data: null → None, booleans, integral numbers → int, other finite numbers →
+ * float, strings → str (lone surrogates kept, as 'surrogatepass'), arrays → list, plain objects and `Map<string, unknown>` →
  * dict in insertion order. A container referenced twice is written once and then as BINGET, as
  * CPython does for a shared object. Throws a `TypeError` for undefined, functions, symbols,
  * bigint, NaN/±Infinity (both accepted with `pythonNumbers`: see the file header), class

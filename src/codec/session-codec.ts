@@ -56,6 +56,7 @@ import {
   type VerifiedValue,
 } from './signing.js';
 import { writtenKeyOrder } from './json-key-order.js';
+import { djangoVersionTraits } from '../django-versions.js';
 
 export { DEFAULT_MAX_DECODED_BYTES } from './signing.js';
 
@@ -140,7 +141,8 @@ export interface SessionCodecOptions {
   salt?: string;
   /**
    * Also read what Django 3.1/3.2 could read and 4.0+ cannot: sha1-signed modern data and the
-   * pre-3.1 format. Default true. Such data is reported `stale` so the next save rewrites it.
+   * pre-3.1 format. Such data is reported `stale` so the next save rewrites it. Default: what
+   * the default `djangoVersion` (5.2) does, `false`.
    */
   legacyDecode?: boolean;
   /**
@@ -317,7 +319,7 @@ export class SessionCodec {
     this.#keys = Object.freeze([options.secretKey, ...fallbacks]);
     this.salt = salt;
     this.legacySalt = legacySaltFor(salt);
-    this.legacyDecode = options.legacyDecode ?? true;
+    this.legacyDecode = options.legacyDecode ?? djangoVersionTraits().legacyDecode;
     const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
     assertByteLimit(maxDecodedBytes, 'SessionCodec: maxDecodedBytes');
     this.maxDecodedBytes = maxDecodedBytes;

@@ -2,9 +2,10 @@ import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
 import { SessionEntity } from '../backends/typeorm/session.entity.js';
+import type { DjangoVersion } from '../django-versions.js';
 import { SessionModule } from '../session.module.js';
 import { sqliteDataSourceOptions } from '../sqlite-options.js';
-import { CreateDemoAuthUser1700000000100, DemoUser } from './auth-user.js';
+import { CreateDemoAuthUser1700000000100, DEMO_DJANGO_VERSION, DemoUser } from './auth-user.js';
 import { DemoController } from './demo.controller.js';
 import { DemoFastifyPassport, DemoLocalStrategy, DemoUserSerializer, PassportController, PassportLoginGuard } from './passport.js';
 
@@ -18,6 +19,8 @@ export interface DemoSettings {
   secretKey: string;
   /** The HTTP platform, for the Passport part (default `'express'`). See bootstrap.ts. */
   platform?: DemoPlatform;
+  /** The Django release the demo shares its sqlite file with (default the package's, `'5.2'`). */
+  djangoVersion?: DjangoVersion;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface DemoSettings {
  */
 @Module({})
 export class AppModule {
-  static forRoot({ sqlitePath, secretKey, platform = 'express' }: DemoSettings): DynamicModule {
+  static forRoot({ sqlitePath, secretKey, platform = 'express', djangoVersion }: DemoSettings): DynamicModule {
     const passport: Provider[] =
       platform === 'fastify' ? [DemoFastifyPassport, DemoUserSerializer, PassportLoginGuard] : [DemoLocalStrategy, DemoUserSerializer, PassportLoginGuard];
     return {
@@ -36,15 +39,15 @@ export class AppModule {
         TypeOrmModule.forRoot({
           ...sqliteDataSourceOptions({ database: sqlitePath }),
           entities: [SessionEntity, DemoUser],
-          migrations: [CreateDjangoSession1700000000000, CreateDemoAuthUser1700000000100],
+          migrations: [CreateDjangoSession1700000000000, CreateDemoAuthUser1700000000100.for(djangoVersion)],
           migrationsRun: true,
         }),
         TypeOrmModule.forFeature([DemoUser]),
         // requestSession: req.session for Passport (the same session @Session() gives).
-        SessionModule.forRoot({ secretKey, requestSession: true }),
+        SessionModule.forRoot({ secretKey, requestSession: true, djangoVersion }),
       ],
       controllers: [DemoController, PassportController],
-      providers: passport,
+      providers: [...passport, { provide: DEMO_DJANGO_VERSION, useValue: djangoVersion }],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { makeDjangoPassword } from '../auth/password-hashers.js';
+import type { DjangoVersion } from '../django-versions.js';
 
 /** The demo's one user: `ada`, password `lovelace` (stored as Django's `pbkdf2_sha256` hash). */
 export const DEMO_USER = { username: 'ada', password: 'lovelace' } as const;
@@ -24,6 +25,9 @@ export class DemoUser {
   isActive!: boolean;
 }
 
+/** The demo's `djangoVersion` (a provider), for its password checks. */
+export const DEMO_DJANGO_VERSION = Symbol('DEMO_DJANGO_VERSION');
+
 /**
  * Creates `auth_user` as Django 3.2's migrations leave it on sqlite (`manage.py migrate`, then
  * `.schema auth_user`), unless it is there already, and adds `ada` / `lovelace` with a password
@@ -32,6 +36,15 @@ export class DemoUser {
  */
 export class CreateDemoAuthUser1700000000100 implements MigrationInterface {
   name = 'CreateDemoAuthUser1700000000100';
+  /** The Django release whose PBKDF2 cost ada's password is made at (default the package's, 5.2). */
+  protected readonly djangoVersion?: DjangoVersion;
+
+  /** This migration, making ada's password for `djangoVersion` (so that Django keeps it as it is at her login there). */
+  static for(djangoVersion: DjangoVersion | undefined): typeof CreateDemoAuthUser1700000000100 {
+    return class extends CreateDemoAuthUser1700000000100 {
+      protected override readonly djangoVersion = djangoVersion;
+    };
+  }
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
@@ -46,7 +59,7 @@ export class CreateDemoAuthUser1700000000100 implements MigrationInterface {
     await queryRunner.query(
       'INSERT INTO auth_user (password, last_login, is_superuser, username, last_name, email, is_staff, is_active, date_joined, first_name) ' +
         "VALUES (?, NULL, 0, ?, 'Lovelace', 'ada@example.com', 0, 1, ?, 'Ada')",
-      [await makeDjangoPassword(DEMO_USER.password), DEMO_USER.username, now],
+      [await makeDjangoPassword(DEMO_USER.password, { djangoVersion: this.djangoVersion }), DEMO_USER.username, now],
     );
   }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { DjangoVersion } from '../django-versions.js';
 import { DEMO_SECRET } from './app.module.js';
 import { createDemoApp } from './bootstrap.js';
 
@@ -10,6 +11,8 @@ async function main(): Promise<void> {
     sqlitePath: process.env.SQLITE_PATH ?? 'app.sqlite3',
     secretKey: process.env.SECRET_KEY ?? DEMO_SECRET,
     platform: process.env.PLATFORM === 'fastify' ? ('fastify' as const) : ('express' as const),
+    // The Django release sharing the file (DJANGO_VERSION=3.2 ... 6.1); SessionModule checks it.
+    djangoVersion: process.env.DJANGO_VERSION as DjangoVersion | undefined,
   };
   if (settings.secretKey === DEMO_SECRET) logger.warn('Using the demo SECRET_KEY: set SECRET_KEY outside a demo.');
   const app = await createDemoApp(settings);

@@ -27,7 +27,8 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import type { Repository } from 'typeorm';
 import { verifyDjangoPassword } from '../auth/password-hashers.js';
 import { DjangoPassportSerializer } from '../integrations/passport.js';
-import { DemoUser } from './auth-user.js';
+import type { DjangoVersion } from '../django-versions.js';
+import { DEMO_DJANGO_VERSION, DemoUser } from './auth-user.js';
 
 /** What `req.user` is: the user without its password hash. */
 export interface PublicUser {
@@ -38,22 +39,25 @@ export interface PublicUser {
 const publicUser = ({ id, username }: DemoUser): PublicUser => ({ id, username });
 
 /** `ModelBackend.authenticate()`: the active user with that username and password, or `null`. */
-async function checkPassword(users: Repository<DemoUser>, username: string, password: string): Promise<DemoUser | null> {
+async function checkPassword(users: Repository<DemoUser>, username: string, password: string, djangoVersion?: DjangoVersion): Promise<DemoUser | null> {
   const user = await users.findOneBy({ username: String(username), isActive: true });
-  // '' for an unknown user: the check takes as long as a real one, as in Django.
-  const ok = await verifyDjangoPassword(String(password), user?.password ?? '');
+  // '' for an unknown user: the check takes as long as a real one at that Django's cost, as in Django.
+  const ok = await verifyDjangoPassword(String(password), user?.password ?? '', { djangoVersion });
   return ok && user ? user : null;
 }
 
 /** Express: the `local` strategy on `passport`'s singleton (the one `@nestjs/passport` uses). */
 @Injectable()
 export class DemoLocalStrategy extends PassportStrategy(LocalStrategy) {
-  constructor(@InjectRepository(DemoUser) private readonly users: Repository<DemoUser>) {
+  constructor(
+    @InjectRepository(DemoUser) private readonly users: Repository<DemoUser>,
+    @Inject(DEMO_DJANGO_VERSION) private readonly djangoVersion?: DjangoVersion,
+  ) {
     super();
   }
 
   async validate(username: string, password: string): Promise<PublicUser> {
-    const user = await checkPassword(this.users, username, password);
+    const user = await checkPassword(this.users, username, password, this.djangoVersion);
     if (!user) throw new UnauthorizedException();
     return publicUser(user);
   }
@@ -64,11 +68,11 @@ export class DemoLocalStrategy extends PassportStrategy(LocalStrategy) {
 export class DemoFastifyPassport {
   readonly authenticator = new Authenticator();
 
-  constructor(@InjectRepository(DemoUser) users: Repository<DemoUser>) {
+  constructor(@InjectRepository(DemoUser) users: Repository<DemoUser>, @Inject(DEMO_DJANGO_VERSION) djangoVersion?: DjangoVersion) {
     this.authenticator.use(
       'local',
       new LocalStrategy((username, password, done) => {
-        checkPassword(users, username, password).then((user) => done(null, user ? publicUser(user) : false), done);
+        checkPassword(users, username, password, djangoVersion).then((user) => done(null, user ? publicUser(user) : false), done);
       }),
     );
   }

@@ -38,7 +38,7 @@ export interface DjangoPassportOptions<U extends DjangoAuthUser = DjangoAuthUser
   backend?: string;
   /** `AUTHENTICATION_BACKENDS`: sessions logged in through another backend are anonymous. Default: `[backend]`. */
   backends?: readonly string[];
-  /** Accept Django < 3.1's SHA-1 `_auth_user_hash`, as Django 3.2 does (4.0+ does not). Default `true`. */
+  /** Accept Django < 3.1's SHA-1 `_auth_user_hash`, as Django 3.2 does (4.0+ does not). Default: as the module's `djangoVersion` says. */
   legacyHash?: boolean;
   /** The request's session. Default: the one `SessionModule` opened for it (`requestSession: true`). */
   sessionOf?(request: any): SessionStore<any>;

@@ -1,8 +1,9 @@
 /**
  * Django's auth and Nest's src/auth on one SQLite file: passwords and logins made on either side
  * are honoured by the other, and a password changed by Django ends the Nest-made login. The
- * Django side is django.contrib.auth itself (test/interop/django_auth.py, Django 3.2); the Nest
- * side is a SessionService over the same file, reading auth_user with plain SQL.
+ * Django side is django.contrib.auth itself (test/interop/django_auth.py, each Django version);
+ * the Nest side is a SessionService over the same file, reading auth_user with plain SQL, with
+ * `djangoVersion` set to the Django under test.
  */
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
@@ -22,7 +23,11 @@ import {
   SessionModule,
   SessionService,
   verifyDjangoPassword,
+  type DjangoVersion,
+  type SessionStore,
 } from '../../src/index.js';
+import { legacySessionAuthHash } from '../../src/auth/session-auth-hash.js';
+import { saltedHmac } from '../../src/codec/signing.js';
 import { tempSqliteFile } from '../support/app.js';
 import { REPO_ROOT } from './support/build.js';
 import { describeWithEachDjango } from './support/djangos.js';
@@ -37,6 +42,7 @@ interface AuthUser {
 
 describeWithEachDjango(['django'], (django) => `${django} auth and Nest share users, passwords and logins (SQLite)`, ({ django: python }, version) => {
   const file = tempSqliteFile('interop-auth');
+  const djangoVersion = version.release as DjangoVersion;
   let context: INestApplicationContext;
   let sessions: SessionService;
   let dataSource: DataSource;
@@ -72,7 +78,7 @@ describeWithEachDjango(['django'], (django) => `${django} auth and Nest share us
     @Module({
       imports: [
         TypeOrmModule.forRoot({ type: 'sqlite', database: file, entities: [SessionEntity], busyTimeout: 5_000 }),
-        SessionModule.forRoot({ secretKey: SECRET }),
+        SessionModule.forRoot({ secretKey: SECRET, djangoVersion }),
       ],
     })
     class AuthInteropModule {}
@@ -158,5 +164,79 @@ describeWithEachDjango(['django'], (django) => `${django} auth and Nest share us
     const key = await django<string>('login', { id: frank.id });
     await logout(await sessions.load(key));
     await expect(django('get_user', { session_key: key })).resolves.toEqual({ id: null, exists: false });
+  });
+
+  /** A user whose stored hash is `encoded`, logged in by Nest in another session (another device). */
+  async function userWithPassword(username: string, encoded: string): Promise<{ user: AuthUser; elsewhere: SessionStore }> {
+    const user = await createUser(username, 'a Django password');
+    await dataSource.query('UPDATE auth_user SET password = ? WHERE id = ?', [encoded, user.id]);
+    const elsewhere = await sessions.create();
+    await login(elsewhere, (await findUser(String(user.id)))!);
+    await elsewhere.save();
+    return { user, elsewhere };
+  }
+
+  // Item 3 of issue 17: each Django re-hashes, at a login, a PBKDF2 password of another count than
+  // its own (must_update), which changes _auth_user_hash and so ends the user's other sessions.
+  it("a password Nest makes for this Django (djangoVersion) is kept as it is at the user's Django login, and the user's other sessions stay", async () => {
+    const encoded = await makeDjangoPassword('for this Django ✓', { djangoVersion });
+    expect(encoded).toMatch(new RegExp(`^pbkdf2_sha256\\$${version.pbkdf2Iterations}\\$`));
+    const { user: grace, elsewhere } = await userWithPassword('grace', encoded);
+
+    await expect(django('authenticate', { username: 'grace', password: 'for this Django ✓' })).resolves.toBe(grace.id);
+    expect((await findUser(String(grace.id)))!.password).toBe(encoded);
+    await expect(django('get_user', { session_key: elsewhere.sessionKey })).resolves.toEqual({ id: grace.id, exists: true });
+    await expect(getUser(await sessions.load(elsewhere.sessionKey!), findUser)).resolves.toMatchObject({ id: grace.id });
+  });
+
+  it('a password made at another cost is re-hashed by the Django login, which ends the other sessions on both sides (why djangoVersion matters)', async () => {
+    const encoded = await makeDjangoPassword('another cost ✓', { iterations: 1000 });
+    const { user: heidi, elsewhere } = await userWithPassword('heidi', encoded);
+
+    await expect(django('authenticate', { username: 'heidi', password: 'another cost ✓' })).resolves.toBe(heidi.id);
+    const rehashed = (await findUser(String(heidi.id)))!.password;
+    expect(rehashed).toMatch(new RegExp(`^pbkdf2_sha256\\$${version.pbkdf2Iterations}\\$`));
+    await expect(verifyDjangoPassword('another cost ✓', rehashed, { djangoVersion })).resolves.toBe(true);
+    await expect(django('get_user', { session_key: elsewhere.sessionKey })).resolves.toEqual({ id: null, exists: false });
+    await expect(getUser(await sessions.load(elsewhere.sessionKey!), findUser)).resolves.toBeNull();
+  });
+
+  // Item 4: Django 3.2 accepts what Django < 3.1 wrote; 4.0 removed it. With djangoVersion set to
+  // the Django under test, and no other option, both sides agree.
+  const legacyAccepted = version.since < 400;
+
+  it(`a login with the SHA-1 _auth_user_hash of Django < 3.1 is ${legacyAccepted ? 'kept by Django 3.2 and by Nest' : 'flushed by Django 4.0+ and by Nest'}`, async () => {
+    const ivan = await createUser('ivan', 'pw');
+    const { password } = (await findUser(String(ivan.id)))!;
+    const sha1Login = async () =>
+      (
+        await sessions.create({
+          [AUTH_SESSION_KEYS.userId]: String(ivan.id),
+          [AUTH_SESSION_KEYS.backend]: 'django.contrib.auth.backends.ModelBackend',
+          [AUTH_SESSION_KEYS.hash]: legacySessionAuthHash(password, SECRET),
+        })
+      ).sessionKey!;
+    const [forDjango, forNest] = [await sha1Login(), await sha1Login()];
+
+    await expect(django('get_user', { session_key: forDjango })).resolves.toEqual(legacyAccepted ? { id: ivan.id, exists: true } : { id: null, exists: false });
+    const user = await getUser(await sessions.load(forNest), findUser);
+    expect(user?.id ?? null).toBe(legacyAccepted ? ivan.id : null);
+    await expect(sessions.exists(forNest)).resolves.toBe(legacyAccepted);
+  });
+
+  it(`session data in Django's pre-3.1 format is ${legacyAccepted ? 'read by Django 3.2 and by Nest' : 'discarded by Django 4.0+ and by Nest'}`, async () => {
+    // standard_base64(hex HMAC-SHA1 + ':' + JSON), as Django < 3.1 wrote it (see test/unit/codec.spec.ts).
+    const json = '{"plan":"pro","name":"Zo\\u00eb"}';
+    const hash = saltedHmac('django.contrib.sessionsSessionStore', json, SECRET, 'sha1').toString('hex');
+    const key = 'legacyformat' + 'x'.repeat(20);
+    await dataSource.query('INSERT INTO django_session (session_key, session_data, expire_date) VALUES (?, ?, ?)', [
+      key,
+      Buffer.from(`${hash}:${json}`, 'latin1').toString('base64'),
+      '2099-01-01 00:00:00',
+    ]);
+
+    const expected = legacyAccepted ? { plan: 'pro', name: 'Zoë' } : {};
+    await expect(django('session', { session_key: key })).resolves.toEqual(expected);
+    expect(Object.fromEntries((await sessions.load(key)).items())).toEqual(expected);
   });
 });

@@ -88,6 +88,9 @@ elif command == 'login':
     login(request, User.objects.get(pk=args['id']), backend='django.contrib.auth.backends.ModelBackend')
     request.session.save()
     result = request.session.session_key
+elif command == 'session':
+    # What Django reads from the row: {} for data it cannot decode (the row is kept).
+    result = SessionStore(args['session_key']).load()
 elif command == 'get_user':
     session = SessionStore(args['session_key'])
     user = get_user(request_with(session))

@@ -7,7 +7,8 @@
  *
  *  - cache / cached_db: one Redis (TEST_REDIS_URL), django-redis 5.2 on the Django side under a
  *    KEY_PREFIX of this run's own; pickle (django-redis's default) or its JSONSerializer; the Nest
- *    app's client is node-redis v5 or ioredis. cached_db also shares django_session.
+ *    app's client is node-redis v5 or ioredis. cached_db also shares django_session. Or Django
+ *    4.0+'s own RedisCache (`cacheBackend`, pickle protocol 5), left out on Django 3.2.
  *  - file: one temporary directory as SESSION_FILE_PATH / filePath.
  *  - signed_cookies: nothing shared but SECRET_KEY; the cookie is the session.
  *
@@ -46,6 +47,11 @@ export interface EngineTarget {
   title: string;
   /** cache, cached_db: django-redis's SERIALIZER / the `cache.serializer` option. Default pickle. */
   serializer?: 'pickle' | 'json';
+  /**
+   * cache, cached_db: Django's CACHES BACKEND / the `cache.backend` option. Default django-redis.
+   * Django's own RedisCache exists from Django 4.0: the suite is skipped on 3.2.
+   */
+  cacheBackend?: 'django_redis.cache.RedisCache' | 'django.core.cache.backends.redis.RedisCache';
   /** cache, cached_db: the Nest app's Redis client library. Default node-redis. */
   redisClient?: 'node-redis' | 'ioredis';
   /** Where auth_user (and cached_db's django_session) live. Default sqlite. */
@@ -108,11 +114,18 @@ export function defineEngineSuite(target: EngineTarget): void {
   const usesCache = engine === 'cache' || engine === 'cached_db';
   const database = target.database ?? 'sqlite';
   const serializer = target.serializer ?? 'pickle';
+  const djangoOwnCache = target.cacheBackend === 'django.core.cache.backends.redis.RedisCache';
+  /** The pickle protocol both sides write: django-redis's pickle.DEFAULT_PROTOCOL (Python <= 3.13), Django's RedisCache's HIGHEST_PROTOCOL. */
+  const pickleProtocol = djangoOwnCache ? 5 : 4;
   const services: Service[] = ['django'];
   if (usesCache) services.push('redis');
   if (database === 'postgres') services.push('postgres');
 
   describeWithEachDjango(services, (django) => `Nest and ${django} share sessions on SESSION_ENGINE '${engine}' (${target.title})`, (env, version) => {
+    if (djangoOwnCache && version.since < 400) {
+      it.skip(`not run: ${version.name} has no django.core.cache.backends.redis.RedisCache (Django 4.0 added it)`, () => undefined);
+      return;
+    }
     let build: NestBuild | undefined;
     const ctx = {} as Context;
     const side = (name: SideName): Server => (name === 'Nest' ? ctx.nest : ctx.django);
@@ -146,7 +159,7 @@ export function defineEngineSuite(target: EngineTarget): void {
       ctx.dir = engine === 'file' ? mkdtempSync(join(tmpdir(), 'djs-interop-files-')) : '';
       const shared = {
         engine,
-        ...(usesCache ? { redisUrl: env.redis, cachePrefix: ctx.cachePrefix, cacheSerializer: serializer } : {}),
+        ...(usesCache ? { redisUrl: env.redis, cachePrefix: ctx.cachePrefix, cacheSerializer: serializer, cacheBackend: target.cacheBackend } : {}),
         ...(engine === 'file' ? { filePath: ctx.dir } : {}),
       };
       ctx.djangoEnv = { python: env.django, dbUrl: ctx.db.url, secretKey: SECRET_KEY, timeZone: DJANGO_TIME_ZONE, ...shared };
@@ -156,6 +169,7 @@ export function defineEngineSuite(target: EngineTarget): void {
         secretKey: SECRET_KEY,
         secretKeyFallbacks: [OLD_SECRET_KEY],
         tz: NEST_TZ,
+        djangoVersion: version.release,
         ...shared,
         ...(target.redisClient ? { redisClient: target.redisClient } : {}),
       };
@@ -190,7 +204,8 @@ export function defineEngineSuite(target: EngineTarget): void {
         const raw = (await ctx.redis!.get(name))!;
         expect(raw.toString('base64')).toBe(entry.raw);
         expect(nestDecode(raw)).toEqual(data);
-        if (serializer === 'pickle') expect([...raw.subarray(0, 2)]).toEqual([0x80, 4]); // PROTO 4: pickle.DEFAULT_PROTOCOL
+        // PROTO 4 (django-redis: pickle.DEFAULT_PROTOCOL) or 5 (Django's own RedisCache: pickle.HIGHEST_PROTOCOL).
+        if (serializer === 'pickle') expect([...raw.subarray(0, 2)]).toEqual([0x80, pickleProtocol]);
         else expect(raw.toString('utf8')).toMatch(/^\{"/);
         // TTL: the expiry age at the save, counting down since.
         const age = (write.body.expiry_age as number) * 1000;
@@ -356,7 +371,7 @@ export function defineEngineSuite(target: EngineTarget): void {
     });
 
     if (engine === 'cache') {
-      it(`the Redis entry: key exactly <KEY_PREFIX>:1:django.contrib.sessions.cache<key>, TTL the expiry age, the same ${serializer} bytes from both sides`, async () => {
+      it(`the Redis entry: key exactly <KEY_PREFIX>:1:django.contrib.sessions.cache<key>, TTL the expiry age, the same ${serializer === 'pickle' ? `pickle protocol ${pickleProtocol}` : serializer} bytes from both sides`, async () => {
         const data = { ...VALUES, _session_expiry: 600 };
         const [fromNest, fromDjango] = await Promise.all(
           (['Nest', 'Django'] as const).map(async (name) => {

@@ -160,6 +160,7 @@ export function defineInteropSuite(target: InteropTarget): void {
             secretKey: SECRET_KEY,
             secretKeyFallbacks: [OLD_SECRET_KEY],
             tz: config.nestTz,
+            djangoVersion: version.release,
           };
           if (config.creator === 'nest') {
             ctx.nest = await startNest(nestEnv);

@@ -61,6 +61,7 @@ import pytz
 import django_redis
 from django_redis.serializers.json import JSONSerializer
 from django_redis.serializers.pickle import PickleSerializer
+from fixture_json import Gen, tag, write_fixture  # noqa: E402  (test/interop/fixture_json.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'fixtures', 'django-redis', 'serializers.json')
@@ -76,36 +77,6 @@ def b64(data):
     return base64.b64encode(data).decode('ascii')
 
 
-class Gen:
-    """A big value written compactly in the fixture: see the docstring."""
-
-    def __init__(self, kind, *args):
-        self.kind = kind
-        self.args = args
-
-    def build(self):
-        if self.kind == 'repeat':
-            return self.args[0] * self.args[1]
-        if self.kind == 'range':
-            return list(range(self.args[0]))
-        if self.kind == 'format':
-            return [self.args[0] + str(i) for i in range(self.args[1])]
-        if self.kind == 'keyed':
-            return {self.args[0] + str(i): i for i in range(self.args[1])}
-        if self.kind == 'rows':
-            return [{'id': i, 'name': f'row {i}', 'tags': ['a', 'bc', f't{i}'], 'score': i + 0.5}
-                    for i in range(self.args[0])]
-        if self.kind == 'nest':
-            v = []
-            for _ in range(self.args[0] - 1):
-                v = [v]
-            return v
-        raise ValueError(self.kind)
-
-    def tag(self):
-        return {self.kind: self.args[0] if len(self.args) == 1 else list(self.args)}
-
-
 def build(spec):
     """The Python value of a corpus spec (Gen expanded)."""
     if isinstance(spec, Gen):
@@ -115,24 +86,6 @@ def build(spec):
     if isinstance(spec, dict):
         return {k: build(x) for k, x in spec.items()}
     return spec
-
-
-def tag(v):
-    if isinstance(v, Gen):
-        return v.tag()
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, int):
-        return v if abs(v) < 2**53 else {'int': str(v)}
-    if isinstance(v, float):
-        return {'float': repr(v)}
-    if isinstance(v, list):
-        return {'list': [tag(x) for x in v]}
-    if isinstance(v, tuple):
-        return {'tuple': [tag(x) for x in v]}
-    if isinstance(v, dict):
-        return {'dict': [[k, tag(x)] for k, x in v.items()]}
-    raise TypeError(type(v))
 
 
 def fresh(s):
@@ -591,20 +544,7 @@ def main():
         'refused_pickles': refused_pickles(),
         'refused_json': refused_json(),
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w', encoding='ascii') as f:
-        # One entry per line: readable diffs, no indentation blow-up on deep values.
-        f.write('{\n')
-        items = list(doc.items())
-        for i, (key, value) in enumerate(items):
-            comma = ',' if i < len(items) - 1 else ''
-            if isinstance(value, list):
-                f.write(f' {json.dumps(key)}: [\n')
-                f.write(',\n'.join('  ' + json.dumps(x) for x in value))
-                f.write(f'\n ]{comma}\n')
-            else:
-                f.write(f' {json.dumps(key)}: {json.dumps(value)}{comma}\n')
-        f.write('}\n')
+    write_fixture(OUT, doc)
     print(f'wrote {os.path.relpath(OUT)}: {len(dumps)} dumps, {len(loads)} loads, '
           f'{len(doc["refused_pickles"])} refused pickles, {len(doc["refused_json"])} refused JSON texts',
           file=sys.stderr)

@@ -18,7 +18,7 @@ import { SECRET_KEY } from './support/values.js';
 const PLATFORMS = ['express', 'fastify'] as const;
 type Platform = (typeof PLATFORMS)[number];
 
-describeWithEachDjango(['django'], (django) => `Passport on Nest and ${django} share the login (SQLite)`, ({ django: python }) => {
+describeWithEachDjango(['django'], (django) => `Passport on Nest and ${django} share the login (SQLite)`, ({ django: python }, version) => {
   let build: NestBuild | undefined;
   let db: Database;
   let djangoEnv: DjangoEnv;
@@ -50,7 +50,7 @@ describeWithEachDjango(['django'], (django) => `Passport on Nest and ${django} s
       // startNest passes this process's environment on.
       process.env.INTEROP_PASSPORT_PLATFORM = platform;
       try {
-        nest[platform] = await startNest({ serverJs: passportServerJs, dbUrl: db.url, secretKey: SECRET_KEY, tz: 'Asia/Kolkata' });
+        nest[platform] = await startNest({ serverJs: passportServerJs, dbUrl: db.url, secretKey: SECRET_KEY, tz: 'Asia/Kolkata', djangoVersion: version.release });
       } finally {
         delete process.env.INTEROP_PASSPORT_PLATFORM;
       }

@@ -268,16 +268,35 @@ describe('getUser()', () => {
   });
 
   describe('legacyHash: the SHA-1 hash of Django < 3.1, which 3.2 accepts', () => {
-    it(`accepts Django ${fixtures.django}'s _legacy_get_session_auth_hash() by default, as is`, async () => {
-      const session = await stored({ _auth_user_id: '5', _auth_user_backend: MODEL_BACKEND, _auth_user_hash: DJANGO_LEGACY_HASH });
+    const legacyLogin = { _auth_user_id: '5', _auth_user_backend: MODEL_BACKEND, _auth_user_hash: DJANGO_LEGACY_HASH };
+
+    it(`accepts Django ${fixtures.django}'s _legacy_get_session_auth_hash() with legacyHash: true, as is`, async () => {
+      const session = await stored(legacyLogin);
       const key = session.sessionKey;
-      await expect(getUser(session, lookupOf(alice))).resolves.toBe(alice);
+      await expect(getUser(session, lookupOf(alice), { legacyHash: true })).resolves.toBe(alice);
       expect(session.sessionKey).toBe(key);
       expect(session.get(AUTH_SESSION_KEYS.hash)).toBe(DJANGO_LEGACY_HASH);
     });
 
+    it("accepts it by default when the session's module says djangoVersion: '3.2'", async () => {
+      const django32 = await startSessionContext({ label: 'unit-auth-32', session: { secretKey: SECRET, djangoVersion: '3.2' } });
+      try {
+        const session = await django32.sessions.load((await django32.sessions.create(legacyLogin)).sessionKey!);
+        await expect(getUser(session, lookupOf(alice))).resolves.toBe(alice);
+        expect(session.get(AUTH_SESSION_KEYS.hash)).toBe(DJANGO_LEGACY_HASH);
+      } finally {
+        await django32.close();
+      }
+    });
+
+    it('refuses it by default (djangoVersion 5.2, as Django 4.0+): flushed', async () => {
+      const session = await stored(legacyLogin);
+      await expect(getUser(session, lookupOf(alice))).resolves.toBeNull();
+      expect(session.sessionKey).toBeNull();
+    });
+
     it('refuses it with legacyHash: false (Django 4.0+): flushed', async () => {
-      const session = await stored({ _auth_user_id: '5', _auth_user_backend: MODEL_BACKEND, _auth_user_hash: DJANGO_LEGACY_HASH });
+      const session = await stored(legacyLogin);
       await expect(getUser(session, lookupOf(alice), { legacyHash: false })).resolves.toBeNull();
       expect(session.sessionKey).toBeNull();
     });

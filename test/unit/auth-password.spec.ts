@@ -205,12 +205,33 @@ describe('verifyDjangoPassword: bad data is false, never an exception', () => {
 });
 
 describe('makeDjangoPassword', () => {
-  it(`writes pbkdf2_sha256 with Django 3.2's ${fixtures.django_defaults.pbkdf2_iterations} iterations and a ${fixtures.django_defaults.salt_length}-character salt`, async () => {
-    expect(DJANGO_PBKDF2_ITERATIONS).toBe(fixtures.django_defaults.pbkdf2_iterations);
-    const encoded = await makeDjangoPassword('correct horse battery staple');
+  it(`with djangoVersion '3.2', writes pbkdf2_sha256 with Django 3.2's ${fixtures.django_defaults.pbkdf2_iterations} iterations and a ${fixtures.django_defaults.salt_length}-character salt`, async () => {
+    const encoded = await makeDjangoPassword('correct horse battery staple', { djangoVersion: '3.2' });
     expect(encoded).toMatch(new RegExp(`^pbkdf2_sha256\\$${fixtures.django_defaults.pbkdf2_iterations}\\$[a-zA-Z0-9]{${fixtures.django_defaults.salt_length}}\\$[A-Za-z0-9+/]{43}=$`));
     await expect(verifyDjangoPassword('correct horse battery staple', encoded)).resolves.toBe(true);
     await expect(verifyDjangoPassword('correct horse battery stapler', encoded)).resolves.toBe(false);
+  });
+
+  // The interop suites check each count against that Django's own hasher (must_update() false).
+  it.each([
+    ['by default (5.2, the current LTS)', undefined, 1_000_000],
+    ["with djangoVersion '5.2'", '5.2', 1_000_000],
+    ["with djangoVersion '6.0'", '6.0', 1_200_000],
+    ["with djangoVersion '6.1'", '6.1', 1_500_000],
+  ] as const)("%s, writes that Django's PBKDF2 count (%s: %i)", async (_title, djangoVersion, iterations) => {
+    const encoded = await makeDjangoPassword('pw', { djangoVersion });
+    expect(encoded.split('$')[1]).toBe(String(iterations));
+    await expect(verifyDjangoPassword('pw', encoded, { djangoVersion })).resolves.toBe(true);
+  });
+
+  it('DJANGO_PBKDF2_ITERATIONS is the default djangoVersion\'s count, and `iterations` still wins', async () => {
+    expect(DJANGO_PBKDF2_ITERATIONS).toBe(1_000_000);
+    await expect(makeDjangoPassword('pw', { djangoVersion: '6.1', iterations: 7 })).resolves.toMatch(/^pbkdf2_sha256\$7\$/);
+  });
+
+  it('refuses an unknown djangoVersion with the releases it knows', async () => {
+    await expect(makeDjangoPassword('pw', { djangoVersion: '7.0' as never })).rejects.toThrow("djangoVersion must be one of '3.2', '4.0'");
+    await expect(verifyDjangoPassword('pw', '', { djangoVersion: 5.2 as never })).rejects.toThrow('got the number 5.2');
   });
 
   it('uses a new salt every time', async () => {
@@ -301,7 +322,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 async function compileHashers(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `nestjs-django-session-${label}-`));
   await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-  for (const file of ['src/auth/password-hashers.ts', 'src/auth/password-hash-pool.ts', 'src/codec/signing.ts']) {
+  for (const file of ['src/auth/password-hashers.ts', 'src/auth/password-hash-pool.ts', 'src/codec/signing.ts', 'src/django-versions.ts']) {
     const source = await readFile(join(root, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },

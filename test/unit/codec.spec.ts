@@ -207,8 +207,8 @@ describe('SessionCodec', () => {
     });
 
     describe.each([
-      ['legacyDecode: true (default)', true],
-      ['legacyDecode: false', false],
+      ['legacyDecode: true (Django 3.2)', true],
+      ['legacyDecode: false (Django 4.0+, the default)', false],
     ] as const)('%s', (_name, legacyDecode) => {
       it.each(vectors.map((v) => [v.id, v] as const))('%s', (_id, v) => {
         const codec = codecFor(v, legacyDecode);
@@ -221,10 +221,13 @@ describe('SessionCodec', () => {
       });
     });
 
-    it('legacyDecode defaults to true', () => {
+    it("legacyDecode defaults to what the default djangoVersion (5.2) does: neither the pre-3.1 format nor SHA-1 signatures", () => {
       const codec = new SessionCodec({ secretKey: KEY });
-      expect(codec.decode(byId('legacy_simple').session_data).status).toBe('ok');
-      expect(codec.decode(byId('compat_sha1_signed').session_data).status).toBe('ok');
+      expect(codec.decode(byId('legacy_simple').session_data).status).toBe('bad-signature');
+      expect(codec.decode(byId('compat_sha1_signed').session_data).status).toBe('bad-signature');
+      const legacy = new SessionCodec({ secretKey: KEY, legacyDecode: true });
+      expect(legacy.decode(byId('legacy_simple').session_data).status).toBe('ok');
+      expect(legacy.decode(byId('compat_sha1_signed').session_data).status).toBe('ok');
     });
 
     it('reads raw UTF-8 JSON as latin-1, like Django (warn_raw_utf8_json)', () => {
@@ -585,6 +588,7 @@ describe('SessionCodec', () => {
   });
 
   describe('legacy formats', () => {
+    // What Django 3.2 reads (legacyDecode: true, djangoVersion '3.2'); 4.0+ reads none of it.
     const legacyEncode = (json: string, secret: string, salt = 'django.contrib.sessionsSessionStore'): string => {
       const hash = saltedHmac(salt, json, secret, 'sha1').toString('hex');
       return Buffer.from(`${hash}:${json}`, 'latin1').toString('base64');
@@ -605,14 +609,14 @@ describe('SessionCodec', () => {
 
     it('reads legacy data under a custom salt', () => {
       const data = legacyEncode('{"k":"v"}', KEY, 'django.contrib.sessionsMySessionStore');
-      const custom = new SessionCodec({ secretKey: KEY, salt: 'django.contrib.sessions.MySessionStore' });
+      const custom = new SessionCodec({ secretKey: KEY, salt: 'django.contrib.sessions.MySessionStore', legacyDecode: true });
       expect(custom.decode(data)).toStrictEqual({ data: { k: 'v' }, status: 'ok', stale: true, format: 'legacy' });
-      expect(new SessionCodec({ secretKey: KEY }).decode(data).status).toBe('bad-signature');
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(data).status).toBe('bad-signature');
     });
 
     it('tries the fallbacks', () => {
       const data = legacyEncode('{"k":"v"}', 'old');
-      const rotated = new SessionCodec({ secretKey: 'new', secretKeyFallbacks: ['old'] });
+      const rotated = new SessionCodec({ secretKey: 'new', secretKeyFallbacks: ['old'], legacyDecode: true });
       expect(rotated.decode(data)).toStrictEqual({ data: { k: 'v' }, status: 'ok', stale: true, format: 'legacy' });
     });
 
@@ -620,7 +624,7 @@ describe('SessionCodec', () => {
       ['not JSON', '{"k":'],
       ['a top-level list', '[1]'],
     ])('valid hash over %s → malformed', (_what, json) => {
-      expect(new SessionCodec({ secretKey: KEY }).decode(legacyEncode(json, KEY))).toStrictEqual({
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(legacyEncode(json, KEY))).toStrictEqual({
         data: {},
         status: 'malformed',
         stale: false,
@@ -630,7 +634,7 @@ describe('SessionCodec', () => {
 
     it('ignores whitespace around legacy base64, as Python b64decode does', () => {
       const v = byId('legacy_simple');
-      expect(new SessionCodec({ secretKey: KEY }).decode(`${v.session_data}\n`).status).toBe('ok');
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(`${v.session_data}\n`).status).toBe('ok');
     });
 
     it.each([
@@ -646,12 +650,12 @@ describe('SessionCodec', () => {
       const original = byId('legacy_simple').session_data;
       const mutated = mutate(original);
       expect(mutated).not.toBe(original);
-      expect(new SessionCodec({ secretKey: KEY }).decode(mutated)).toStrictEqual({ data: {}, status: 'bad-signature', stale: false });
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(mutated)).toStrictEqual({ data: {}, status: 'bad-signature', stale: false });
     });
 
     it('sha1-signed modern data is read only with legacyDecode', () => {
       const data = timestampSign('eyJhIjoxfQ', { key: KEY, salt: DEFAULT_SESSION_SALT, algorithm: 'sha1', timestampSeconds: 1 });
-      expect(new SessionCodec({ secretKey: KEY }).decode(data)).toStrictEqual({
+      expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(data)).toStrictEqual({
         data: { a: 1 },
         status: 'ok',
         stale: true,
@@ -661,7 +665,7 @@ describe('SessionCodec', () => {
     });
 
     it('a legacy session re-encodes to the modern format', () => {
-      const codec = new SessionCodec({ secretKey: KEY });
+      const codec = new SessionCodec({ secretKey: KEY, legacyDecode: true });
       const decoded = codec.decode(byId('legacy_types').session_data);
       expect(codec.encode(decoded.data, 1700000000)).toBe(byId('types').session_data);
       expect(codec.encodeEntries(mapOf(decoded), 1700000000)).toBe(byId('types').session_data);
@@ -887,8 +891,8 @@ describe('a signed zlib bomb (maxDecodedBytes)', () => {
   it('applies to the legacy format too, which cannot be verified without decoding: bad-signature', () => {
     const v = byId('legacy_simple');
     const json = v.serialized_json as string;
-    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: json.length }).decode(v.session_data).status).toBe('ok');
-    expect(new SessionCodec({ secretKey: KEY, maxDecodedBytes: json.length - 1 }).decode(v.session_data)).toStrictEqual({
+    expect(new SessionCodec({ secretKey: KEY, legacyDecode: true, maxDecodedBytes: json.length }).decode(v.session_data).status).toBe('ok');
+    expect(new SessionCodec({ secretKey: KEY, legacyDecode: true, maxDecodedBytes: json.length - 1 }).decode(v.session_data)).toStrictEqual({
       data: {},
       status: 'bad-signature',
       stale: false,
@@ -996,7 +1000,7 @@ describe('nesting depth (MAX_SESSION_DEPTH)', () => {
     const json = nestedJson(100_000, 'list');
     const hash = saltedHmac('django.contrib.sessionsSessionStore', json, KEY, 'sha1').toString('hex');
     const legacy = Buffer.from(`${hash}:${json}`, 'latin1').toString('base64');
-    expect(codec.decode(legacy)).toStrictEqual({ data: {}, status: 'malformed', stale: false, format: 'legacy' });
+    expect(new SessionCodec({ secretKey: KEY, legacyDecode: true }).decode(legacy)).toStrictEqual({ data: {}, status: 'malformed', stale: false, format: 'legacy' });
   });
 
   describe.each(vectorsFile.depth_vectors.map((v) => [v.id, v] as const))('Django 3.2 wrote and read back %s', (_id, v) => {

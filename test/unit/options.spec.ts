@@ -32,7 +32,8 @@ describe('resolveSessionOptions', () => {
         privateCacheControl: false, // not a Django setting: Django sends no Cache-Control
         requestSession: false, // not a Django setting: req.session for Express/Fastify middleware
         salt: 'django.contrib.sessions.SessionStore',
-        legacyDecode: true,
+        djangoVersion: '5.2', // not a Django setting: the release sharing the sessions, the current LTS
+        legacyDecode: false, // follows djangoVersion: Django 4.0+ reads no pre-3.1 session data
         maxDecodedBytes: 4 * 1024 * 1024, // not a Django setting: how far a stored session may inflate
         storeTimeout: 3, // not a Django setting: seconds before a stuck store answers 503
         dataSource: undefined,
@@ -57,12 +58,34 @@ describe('resolveSessionOptions', () => {
         privateCacheControl: false,
         requestSession: false,
         salt: 'django.contrib.sessions.SessionStore',
-        legacyDecode: true,
+        djangoVersion: '5.2',
         maxDecodedBytes: 4 * 1024 * 1024,
         engine: 'db',
-        cache: { keyPrefix: '', version: 1, serializer: 'pickle' }, // CACHES: KEY_PREFIX, VERSION; django-redis SERIALIZER
+        // CACHES: KEY_PREFIX, VERSION, BACKEND; django-redis SERIALIZER, PICKLE_VERSION (5 with Django's own RedisCache)
+        cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
         storeTimeout: 3,
       });
+    });
+
+    it.each([
+      ['3.2', true],
+      ['4.0', false],
+      ['5.2', false],
+      ['6.1', false],
+    ] as const)("djangoVersion '%s' implies legacyDecode: %s (Django 4.0 removed the pre-3.1 formats)", (djangoVersion, legacyDecode) => {
+      expect(resolve({ secretKey: 'k', djangoVersion })).toMatchObject({ djangoVersion, legacyDecode });
+      expect(resolve({ secretKey: 'k', djangoVersion, legacyDecode: !legacyDecode })).toMatchObject({ djangoVersion, legacyDecode: !legacyDecode });
+    });
+
+    it.each([
+      ['an unknown release', '6.2', "'6.2'"],
+      ['a number', 5.2, 'the number 5.2'],
+      ['a release with its patch level', '5.2.1', "'5.2.1'"],
+      ['not a version at all', 'secret-looking text', 'a string of 19 characters'],
+    ])('refuses djangoVersion as %s, listing the releases it knows', (_what, djangoVersion, described) => {
+      expect(() => resolve({ secretKey: 'k', djangoVersion: djangoVersion as never })).toThrow(
+        `SessionModule option "djangoVersion" must name the Django release the app shares sessions with, one of '3.2', '4.0', '4.1', '4.2', '5.0', '5.1', '5.2', '6.0', '6.1'; got ${described}`,
+      );
     });
 
     it('keeps every valid value given', () => {
@@ -81,7 +104,8 @@ describe('resolveSessionOptions', () => {
         privateCacheControl: true,
         requestSession: true,
         salt: 'django.contrib.sessions.MyStore',
-        legacyDecode: false,
+        djangoVersion: '3.2' as const,
+        legacyDecode: false, // given: it wins over what djangoVersion implies
         maxDecodedBytes: 65536,
         storeTimeout: 0.5,
         dataSource: 'sessions',
@@ -228,15 +252,58 @@ describe('resolveSessionOptions', () => {
 
     it('cache: resolved with django-redis defaults, the client kept as given (never copied)', () => {
       const cache = resolve({ secretKey: 'k', engine: 'cache', cache: { client } }).cache!;
-      expect(cache).toEqual({ client, keyPrefix: '', version: 1, serializer: 'pickle' });
+      expect(cache).toEqual({ client, keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 });
       expect(cache.client).toBe(client);
       expect(Object.isFrozen(cache)).toBe(true);
       expect(resolve({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: 'site', version: 3, serializer: 'json' } }).cache).toEqual({
         client,
         keyPrefix: 'site',
         version: 3,
+        backend: 'django_redis.cache.RedisCache',
         serializer: 'json',
+        pickleProtocol: 4,
       });
+    });
+
+    it("cache.backend: Django's own RedisCache pickles with protocol 5 (pickle.HIGHEST_PROTOCOL) unless pickleProtocol says otherwise", () => {
+      const backend = 'django.core.cache.backends.redis.RedisCache';
+      expect(resolve({ secretKey: 'k', engine: 'cache', cache: { client, backend } }).cache).toEqual({
+        client,
+        keyPrefix: '',
+        version: 1,
+        backend,
+        serializer: 'pickle',
+        pickleProtocol: 5,
+      });
+      expect(resolve({ secretKey: 'k', engine: 'cached_db', cache: { client, backend, pickleProtocol: 4 } }).cache!.pickleProtocol).toBe(4);
+      // django-redis's PICKLE_VERSION = 5 (what its pickle.DEFAULT_PROTOCOL is on Python 3.14).
+      expect(resolve({ secretKey: 'k', engine: 'cache', cache: { client, pickleProtocol: 5 } }).cache).toMatchObject({ backend: 'django_redis.cache.RedisCache', pickleProtocol: 5 });
+    });
+
+    it.each([
+      ['another Django cache backend', { backend: 'django.core.cache.backends.locmem.LocMemCache' }, /^SessionModule option "cache.backend" must be Django's CACHES BACKEND, one of 'django_redis.cache.RedisCache', 'django.core.cache.backends.redis.RedisCache'; got a string of 45 characters$/],
+      ['a backend class instead of its dotted path', { backend: class RedisCache {} }, /"cache.backend" must be .*; got a function or class \(RedisCache\)$/],
+      ["django-redis's JSONSerializer with Django's own RedisCache", { backend: 'django.core.cache.backends.redis.RedisCache', serializer: 'json' }, /"cache.serializer" 'json' is django-redis's JSONSerializer; Django's own RedisCache .* has no JSON serializer/],
+      ['pickle protocol 3', { pickleProtocol: 3 }, /^SessionModule option "cache.pickleProtocol" must be 4 or 5 \(django-redis's PICKLE_VERSION\), got a whole number outside that range$/],
+      ['pickle protocol -1 (HIGHEST_PROTOCOL in Python)', { pickleProtocol: -1 }, /"cache.pickleProtocol" must be 4 or 5/],
+      ['pickle protocol as a string', { pickleProtocol: '5' }, /"cache.pickleProtocol" must be 4 or 5 .*, got a string of 1 characters$/],
+    ])('cache: refuses %s, naming the option and the kind of value', (_what, extra, message) => {
+      const given = { secretKey: 'k', engine: 'cache', cache: { client, ...extra } };
+      expect(() => resolve(given)).toThrow(SessionConfigError);
+      expect(() => resolve(given)).toThrow(message);
+    });
+
+    it("cache.backend: Django's own RedisCache is refused with djangoVersion '3.2' (it came in 4.0), accepted from '4.0'", () => {
+      const backend = 'django.core.cache.backends.redis.RedisCache';
+      const given = (djangoVersion: string) => ({ secretKey: 'k', engine: 'cache', djangoVersion, cache: { client, backend } });
+      expect(() => resolve(given('3.2'))).toThrow(SessionConfigError);
+      expect(() => resolve(given('3.2'))).toThrow(/"cache.backend" is Django's own RedisCache, which Django 3.2 does not have \(it came in 4.0\)/);
+      expect(resolve(given('4.0')).cache!.backend).toBe(backend);
+      expect(resolve({ ...given('3.2'), cache: { client } }).cache!.backend).toBe('django_redis.cache.RedisCache');
+    });
+
+    it('the message for a bad cache.backend names the kind of value, never the value', () => {
+      expect(() => resolve({ secretKey: 'k', engine: 'cache', cache: { client, backend: 'redis://:hunter2@host' } })).toThrow(/^(?!.*hunter2).*"cache.backend".*got a string/s);
     });
 
     it.each([

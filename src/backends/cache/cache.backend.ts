@@ -13,6 +13,13 @@ const EXPIRY_KEY = '_session_expiry';
 const KEEP_EXPIRY_STRING: ReadonlySet<string> = new Set([EXPIRY_KEY]);
 /** How many `_session_expiry` dates `SessionCacheEntries` remembers the stored type of. */
 const EXPIRY_TYPES_KEPT = 10_000;
+/**
+ * What Python's `int(bytes)` reads as an int (ASCII digits, '_' between digits, a sign,
+ * whitespace around): the value both caches store for an int, unpickled. A pickle ends with STOP
+ * ('.'), a JSON session with '}', so no session is one.
+ */
+const PYTHON_INT = /^[ \t\n\v\f\r]*[+-]?\d+(?:_\d+)*[ \t\n\v\f\r]*$/;
+const ENDS_LIKE_INT: ReadonlySet<number> = new Set([...'0123456789 \t\n\v\f\r'].map((c) => c.charCodeAt(0)));
 
 // Django's logger for a tampered or foreign cache value, as for a row that does not verify.
 const securityLogger = new Logger('django.security.SuspiciousSession');
@@ -40,6 +47,11 @@ export class SessionCacheEntries {
      * reading without being downloaded, and never written. Default 4 MiB.
      */
     readonly maxBytes: number = DEFAULT_MAX_DECODED_BYTES,
+    /**
+     * The pickle protocol values are written with (pickle serializer; any is read): 4, what
+     * django-redis writes on Python <= 3.13, or 5, what Django's own RedisCache writes.
+     */
+    readonly pickleProtocol: 4 | 5 = 4,
   ) {}
 
   /** The Redis entries of `engine prefix` under the module's `cache` options (validated at start-up). */
@@ -55,6 +67,7 @@ export class SessionCacheEntries {
       CACHE_SERIALIZERS[cache.serializer],
       `${cache.keyPrefix}:${cache.version}:${enginePrefix}`,
       options.maxDecodedBytes,
+      cache.pickleProtocol,
     );
   }
 
@@ -105,12 +118,20 @@ export class SessionCacheEntries {
    * `SuspiciousSession`). A value longer than `maxBytes` is such a value: GETRANGE reads at most
    * `maxBytes + 1` of its bytes (one round trip, like GET), so a huge value planted in Redis costs
    * neither the download nor the memory. It is left in place; the visitor gets a new session.
+   * So is an int as Python's `int()` reads it ('42'): both django-redis and Django's own
+   * RedisCache store an int unpickled and read any value `int()` takes as that int, never as a
+   * session (Django would hand the int to the session layer, which fails on it).
    */
   async get(sessionKey: string): Promise<SessionMap | null> {
     const value = await this.redis.getAtMost(this.keyOf(sessionKey), this.maxBytes);
     if (value === null) return null;
     if (value === 'too-large') {
       securityLogger.warn('Session data corrupted (the cached value is larger than maxDecodedBytes)');
+      return null;
+    }
+    // (Only a value ending in a digit or whitespace is looked at: never a pickle or a JSON dict.)
+    if (ENDS_LIKE_INT.has(value[value.length - 1]!) && PYTHON_INT.test(value.toString('latin1'))) {
+      securityLogger.warn('Session data corrupted (the cached value is an int, as the cache stores one unpickled)');
       return null;
     }
     try {
@@ -134,7 +155,7 @@ export class SessionCacheEntries {
       await this.redis.del(key);
       return true;
     }
-    const value = this.serializer.dumps(data, { maxDecodedBytes: this.maxBytes, keepStrings: this.stringExpiries(data) });
+    const value = this.serializer.dumps(data, { maxDecodedBytes: this.maxBytes, keepStrings: this.stringExpiries(data), protocol: this.pickleProtocol });
     // What could not be read back is not written: the session would be lost on its next read.
     if (value.length > this.maxBytes) throw new CacheValueTooLarge(value.length, this.maxBytes);
     return this.redis.set(key, value, Math.floor(ageSeconds), condition);
@@ -142,9 +163,10 @@ export class SessionCacheEntries {
 }
 
 /**
- * The `cache` engine (Django's `django.contrib.sessions.backends.cache` on django-redis): each
- * session's dict in Redis under `KEY_PREFIX:VERSION:django.contrib.sessions.cache<key>`, written
- * by django-redis's serializer (pickle by default, or JSON), expiring by TTL. Nothing to sweep.
+ * The `cache` engine (Django's `django.contrib.sessions.backends.cache` on django-redis, or on
+ * Django 4.0+'s own RedisCache: `cache.backend`): each session's dict in Redis under
+ * `KEY_PREFIX:VERSION:django.contrib.sessions.cache<key>`, written by the cache's serializer
+ * (pickle by default, or django-redis's JSON), expiring by TTL. Nothing to sweep.
  *
  * Where Django's engine reads then writes (a save could re-create a session deleted meanwhile),
  * this one updates with `SET ... XX`: a session logged out elsewhere stays logged out

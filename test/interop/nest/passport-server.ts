@@ -7,6 +7,7 @@
  *
  *   INTEROP_DB_URL            sqlite:////abs/file | postgres://... | mysql://...
  *   INTEROP_SECRET_KEY        secretKey (Django's SECRET_KEY)
+ *   INTEROP_DJANGO_VERSION    djangoVersion: the Django release under test (default the module's)
  *   INTEROP_PASSPORT_PLATFORM express (default) | fastify
  *
  * Routes: POST /login {username, password} (the password checked against auth_user.password),
@@ -26,11 +27,13 @@ import {
   SessionEntity,
   SessionModule,
   verifyDjangoPassword,
+  type SessionModuleOptions,
 } from '../../../src/index.js';
 import { fastifyAuthenticator, fastifyLocalGuard, LocalAuthGuard, nestLocalStrategy } from '../../support/passport-app.js';
 
 const DB_URL = process.env.INTEROP_DB_URL ?? '';
 const SECRET_KEY = process.env.INTEROP_SECRET_KEY ?? '';
+const DJANGO_VERSION = (process.env.INTEROP_DJANGO_VERSION || undefined) as SessionModuleOptions['djangoVersion'];
 const PLATFORM = process.env.INTEROP_PASSPORT_PLATFORM || 'express';
 
 function typeOrmOptions(url: string): TypeOrmModuleOptions {
@@ -70,7 +73,7 @@ class Users {
   /** ModelBackend.authenticate(): the user whose stored hash the password matches. */
   async check(username: string, password: string): Promise<DjangoUser | null> {
     const user = await this.find('username', username);
-    return user && (await verifyDjangoPassword(password, user.password)) ? user : null;
+    return user && (await verifyDjangoPassword(password, user.password, { djangoVersion: DJANGO_VERSION })) ? user : null;
   }
 }
 
@@ -140,7 +143,7 @@ class PassportController {
 @Module({
   imports: [
     TypeOrmModule.forRoot(typeOrmOptions(DB_URL)),
-    SessionModule.forRoot({ secretKey: SECRET_KEY, requestSession: true }),
+    SessionModule.forRoot({ secretKey: SECRET_KEY, requestSession: true, djangoVersion: DJANGO_VERSION }),
     ...(PLATFORM === 'fastify' ? [] : [PassportModule.register({ session: true })]),
   ],
   controllers: [PassportController],

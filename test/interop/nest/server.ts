@@ -12,7 +12,10 @@
  *   INTEROP_REDIS_CLIENT       node-redis (default: `createClient({ url }).connect()`) | ioredis
  *   INTEROP_CACHE_PREFIX       cache.keyPrefix (Django's KEY_PREFIX)
  *   INTEROP_CACHE_SERIALIZER   cache.serializer: pickle | json
+ *   INTEROP_CACHE_BACKEND      cache.backend: django_redis.cache.RedisCache (default) |
+ *                              django.core.cache.backends.redis.RedisCache (Django's CACHES BACKEND)
  *   INTEROP_FILE_PATH          file: filePath (SESSION_FILE_PATH)
+ *   INTEROP_DJANGO_VERSION     djangoVersion: the Django release under test ('3.2', '5.2', '6.1'; default the module's)
  *
  * The database is there on every engine: Django's auth_user lives in it (login, whoami), and
  * /store shows the django_session row (which only db and cached_db write).
@@ -38,12 +41,14 @@ import {
 
 const DB_URL = process.env.INTEROP_DB_URL ?? '';
 const SECRET_KEY = process.env.INTEROP_SECRET_KEY ?? '';
+const DJANGO_VERSION = (process.env.INTEROP_DJANGO_VERSION || undefined) as SessionModuleOptions['djangoVersion'];
 const FALLBACKS = JSON.parse(process.env.INTEROP_SECRET_FALLBACKS ?? '[]') as string[];
 const ENGINE = (process.env.INTEROP_SESSION_ENGINE || 'db') as EngineName;
 const REDIS_URL = process.env.INTEROP_REDIS_URL ?? '';
 const REDIS_CLIENT = process.env.INTEROP_REDIS_CLIENT || 'node-redis';
 const CACHE_PREFIX = process.env.INTEROP_CACHE_PREFIX ?? '';
 const CACHE_SERIALIZER = (process.env.INTEROP_CACHE_SERIALIZER || 'pickle') as 'pickle' | 'json';
+const CACHE_BACKEND = (process.env.INTEROP_CACHE_BACKEND || undefined) as NonNullable<SessionModuleOptions['cache']>['backend'];
 const FILE_PATH = process.env.INTEROP_FILE_PATH;
 
 /** The app's own Redis client, as an app has it: connected before the module is made, closed after the app. */
@@ -71,8 +76,8 @@ async function connectRedis(): Promise<AppRedis> {
 
 /** SessionModule.forRoot's options for INTEROP_SESSION_ENGINE. */
 function sessionOptions(redis: AppRedis | undefined): SessionModuleOptions {
-  const options: SessionModuleOptions = { secretKey: SECRET_KEY, secretKeyFallbacks: FALLBACKS, engine: ENGINE };
-  if (redis) options.cache = { client: redis.client, keyPrefix: CACHE_PREFIX, serializer: CACHE_SERIALIZER };
+  const options: SessionModuleOptions = { secretKey: SECRET_KEY, secretKeyFallbacks: FALLBACKS, engine: ENGINE, djangoVersion: DJANGO_VERSION };
+  if (redis) options.cache = { client: redis.client, keyPrefix: CACHE_PREFIX, serializer: CACHE_SERIALIZER, ...(CACHE_BACKEND ? { backend: CACHE_BACKEND } : {}) };
   if (FILE_PATH) options.filePath = FILE_PATH;
   return options;
 }

@@ -5,6 +5,7 @@
  * Debian archive, each behind a wrapper script that runs its interpreter on exactly its packages.
  * A suite runs once per configured version; an unset one is left out and listed like any server.
  */
+import { execFileSync } from 'node:child_process';
 import { describeWith, type Service } from '../../support/env.js';
 
 export interface DjangoVersion {
@@ -32,10 +33,32 @@ export const DJANGOS: readonly DjangoVersion[] = [
 export function describeWithEachDjango(
   services: Service[],
   title: (django: string) => string,
-  body: (env: Record<Service, string>, django: DjangoVersion) => void,
+  body: (env: Record<Service, string>, django: RunningDjango) => void,
 ): void {
   for (const version of DJANGOS) {
     const others = services.filter((s) => s !== 'django');
-    describeWith([version.service, ...others], title(version.name), (env) => body({ ...env, django: env[version.service] }, version));
+    describeWith([version.service, ...others], title(version.name), (env) => {
+      const python = env[version.service];
+      body({ ...env, django: python }, { ...version, release: releaseOf(python) });
+    });
   }
+}
+
+/** A Django version as a suite runs it: with the release its Python imports. */
+export interface RunningDjango extends DjangoVersion {
+  /** `'major.minor'` of the Django the Python imports ('3.2', '5.2', '6.1'): the Nest side's `djangoVersion`. */
+  readonly release: string;
+}
+
+const releases = new Map<string, string>();
+
+/** The `'major.minor'` of the Django `python` imports, asked once per Python. */
+function releaseOf(python: string): string {
+  let release = releases.get(python);
+  if (release === undefined) {
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+    release = execFileSync(python, ['-c', 'import django; print("%d.%d" % django.VERSION[:2])'], { env, encoding: 'utf8', timeout: 60_000 }).trim();
+    releases.set(python, release);
+  }
+  return release;
 }

@@ -32,6 +32,8 @@ export interface SessionEngineEnv {
   cachePrefix?: string;
   /** cache, cached_db: django-redis's SERIALIZER (pickle: its PickleSerializer, json: its JSONSerializer). */
   cacheSerializer?: 'pickle' | 'json';
+  /** cache, cached_db: Django's CACHES BACKEND / the `cache.backend` option (default django-redis). */
+  cacheBackend?: 'django_redis.cache.RedisCache' | 'django.core.cache.backends.redis.RedisCache';
   /** file: SESSION_FILE_PATH / the `filePath` option. */
   filePath?: string;
 }
@@ -43,6 +45,7 @@ function engineVariables(env: SessionEngineEnv): Record<string, string> {
   if (env.redisUrl) vars.INTEROP_REDIS_URL = env.redisUrl;
   if (env.cachePrefix !== undefined) vars.INTEROP_CACHE_PREFIX = env.cachePrefix;
   if (env.cacheSerializer) vars.INTEROP_CACHE_SERIALIZER = env.cacheSerializer;
+  if (env.cacheBackend) vars.INTEROP_CACHE_BACKEND = env.cacheBackend;
   if (env.filePath) vars.INTEROP_FILE_PATH = env.filePath;
   return vars;
 }
@@ -139,6 +142,8 @@ export interface NestEnv extends SessionEngineEnv {
   tz: string;
   /** cache, cached_db: the Redis client library the app connects (default node-redis). */
   redisClient?: 'node-redis' | 'ioredis';
+  /** The `djangoVersion` option: the release of the Django under test (its `DjangoVersion.release`). */
+  djangoVersion?: string;
 }
 
 export function startNest(env: NestEnv): Promise<Server> {
@@ -152,6 +157,7 @@ export function startNest(env: NestEnv): Promise<Server> {
       INTEROP_SECRET_FALLBACKS: JSON.stringify(env.secretKeyFallbacks ?? []),
       ...engineVariables(env),
       ...(env.redisClient ? { INTEROP_REDIS_CLIENT: env.redisClient } : {}),
+      ...(env.djangoVersion ? { INTEROP_DJANGO_VERSION: env.djangoVersion } : {}),
     },
   });
 }

@@ -7,9 +7,11 @@ Settings of the interop test project. Everything a test varies comes from the en
   INTEROP_HASHING         DEFAULT_HASHING_ALGORITHM (Django 3.1/3.2): 'sha1' writes the pre-3.1 format
   INTEROP_SESSION_ENGINE  SESSION_ENGINE: db (default) | cache | cached_db | signed_cookies | file
                           (django.contrib.sessions.backends.<name>), or a dotted module path
-  INTEROP_REDIS_URL       cache, cached_db: CACHES['default'] on django-redis at this URL
+  INTEROP_REDIS_URL       cache, cached_db: CACHES['default'] at this URL
+  INTEROP_CACHE_BACKEND   its BACKEND: django_redis.cache.RedisCache (default) |
+                          django.core.cache.backends.redis.RedisCache (Django 4.0+'s own; pickle only)
   INTEROP_CACHE_PREFIX    its KEY_PREFIX (default '')
-  INTEROP_CACHE_SERIALIZER  pickle (django-redis's default PickleSerializer) | json (its JSONSerializer)
+  INTEROP_CACHE_SERIALIZER  django-redis: pickle (its default PickleSerializer) | json (its JSONSerializer)
   INTEROP_FILE_PATH       file: SESSION_FILE_PATH
 """
 import os
@@ -65,15 +67,20 @@ _SERIALIZERS = {
     "pickle": "django_redis.serializers.pickle.PickleSerializer",
     "json": "django_redis.serializers.json.JSONSerializer",
 }
+_CACHE_BACKEND = os.environ.get("INTEROP_CACHE_BACKEND") or "django_redis.cache.RedisCache"
 if os.environ.get("INTEROP_REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": _CACHE_BACKEND,
             "LOCATION": os.environ["INTEROP_REDIS_URL"],
             "KEY_PREFIX": os.environ.get("INTEROP_CACHE_PREFIX", ""),
-            "OPTIONS": {"SERIALIZER": _SERIALIZERS[os.environ.get("INTEROP_CACHE_SERIALIZER") or "pickle"]},
         }
     }
+    if _CACHE_BACKEND == "django_redis.cache.RedisCache":
+        CACHES["default"]["OPTIONS"] = {"SERIALIZER": _SERIALIZERS[os.environ.get("INTEROP_CACHE_SERIALIZER") or "pickle"]}
+    elif (os.environ.get("INTEROP_CACHE_SERIALIZER") or "pickle") != "pickle":
+        # Django's own RedisCache has one serializer, RedisSerializer (pickle.HIGHEST_PROTOCOL).
+        raise ValueError("INTEROP_CACHE_SERIALIZER: %s has no JSON serializer" % _CACHE_BACKEND)
 
 if os.environ.get("INTEROP_FILE_PATH"):
     SESSION_FILE_PATH = os.environ["INTEROP_FILE_PATH"]

@@ -121,8 +121,9 @@ def store_view(request, key):
 def cache_entry_view(request, key):
     """
     The Redis entry of session `key` (cache and cached_db engines), read around the cache API:
-    the key django-redis makes for it, its PTTL, the raw bytes, and those bytes decoded here with
-    pickle.loads / json.loads directly (django-redis's serializers are exactly those calls).
+    the key the cache makes for it, its PTTL, the raw bytes, and those bytes decoded here with
+    pickle.loads / json.loads directly (django-redis's serializers and Django's own RedisCache's,
+    for a dict, are exactly those calls).
     """
     from django.core.cache import caches
     from django_redis import get_redis_connection
@@ -130,7 +131,10 @@ def cache_entry_view(request, key):
     engine = import_module(settings.SESSION_ENGINE).SessionStore
     cache = caches[settings.SESSION_CACHE_ALIAS]
     cache_key = cache.make_key(engine.cache_key_prefix + key)
-    connection = get_redis_connection(settings.SESSION_CACHE_ALIAS)
+    if hasattr(cache, "client"):  # django-redis
+        connection = get_redis_connection(settings.SESSION_CACHE_ALIAS)
+    else:  # Django 4.0+'s own RedisCache (pickle only: the else below)
+        connection = cache._cache.get_client(cache_key)
     raw = connection.get(cache_key)
     out = {"cache_key": cache_key, "exists": raw is not None, "pttl": connection.pttl(cache_key)}
     if raw is not None:
