@@ -4,7 +4,7 @@ django-redis, in one process, and reports what they make of it. The spec draws t
 
     <the spec's JSON> | /usr/bin/python3 test/interop/check_corpus.py > results.json
 
-Needs Django (3.2 on Debian's /usr/bin/python3) and django-redis importable.
+Needs Django (3.2, 5.2 or 6.x: the TEST_DJANGO*_PYTHON of test/interop/setup.sh) and django-redis importable.
 
 Values travel in a canonical form that JSON can carry without loss, key order included:
     None, bool, str, float      themselves (a str may hold lone surrogates: \\udxxx escapes)

@@ -34,7 +34,7 @@ import { CACHE_SERIALIZERS } from '../../src/codec/cache-serializers.js';
 import { SessionCodec } from '../../src/codec/session-codec.js';
 import { decodedMap } from '../../src/codec/suspicious-session.js';
 import { readSessionCookie } from '../../src/session.http.js';
-import { describeWith } from '../support/env.js';
+import { describeWithEachDjango } from './support/djangos.js';
 import { PickleError } from '../../src/codec/pickle.js';
 import {
   anyKey,
@@ -194,7 +194,7 @@ const cookieHeader = cookieHeaderWith([' ', '\t', '\xa0']);
 // \x85 (NEL) as well: Node delivers it (obs-text), Python's str.strip() removes it, JS's trim() does not.
 const nelHeader = cookieHeaderWith([' ', '\x85']);
 
-describeWith(['django'], 'property corpus: the real Django and django-redis read and write what we do', ({ django: python }) => {
+describeWithEachDjango(['django'], (django) => `property corpus: the real ${django} and django-redis read and write what we do`, ({ django: python }, version) => {
   const codec = new SessionCodec({ secretKey: SECRET });
   const cookieCodec = new SessionCodec({ secretKey: SECRET, salt: SIGNED_COOKIES_SALT, legacyDecode: false });
   let corpus: Array<{ map: Map<string, unknown>; ts: number; db: string; cookie: string; pickle: Buffer; json: Buffer }>;
@@ -231,8 +231,8 @@ describeWith(['django'], 'property corpus: the real Django and django-redis read
     expect(py.sessions).toHaveLength(SIZE);
   }, 150_000);
 
-  it('Django 3.2 decodes every session_data to the value encoded, key order included', () => {
-    expect(py.django).toMatch(/^3\.2\./);
+  it(`${version.name} decodes every session_data to the value encoded, key order included`, () => {
+    expect(py.django.startsWith(`${version.release}.`)).toBe(true);
     expect(failures(corpus, ({ map }, i) => expect(canon(fromPy(py.sessions[i]!.db_decoded))).toEqual(canon(map)))).toEqual([]);
   });
 
@@ -320,6 +320,7 @@ describeWith(['django'], 'property corpus: the real Django and django-redis read
 
   it('datetime-shaped pickles: we read what django-redis reads (the datetime as its isoformat()), and refuse only what we refuse on purpose', () => {
     let read = 0;
+    let pytzOnly = 0;
     expect(
       failures(datetimePickles, (bytes, i) => {
         const theirs = py.datetime_pickles[i]!;
@@ -334,10 +335,19 @@ describeWith(['django'], 'property corpus: the real Django and django-redis read
           return;
         }
         read++;
+        // Django 4.0+ has no pytz (as pip installs it): it cannot load the pytz.utc datetime Django
+        // 3.2 pickled, and drops the session. We read it on purpose, so a session a 3.2 app cached
+        // outlives the upgrade: Nest writes it back with datetime.timezone.utc, which every Django reads.
+        if (version.since >= 400 && typeof theirs === 'object' && theirs !== null && 'error' in theirs && /No module named 'pytz'/.test(String(theirs.error))) {
+          expect(bytes.includes(Buffer.from('pytz'))).toBe(true);
+          pytzOnly++;
+          return;
+        }
         expect(canon(ours)).toEqual(canon(fromPy(theirs)));
       }),
     ).toEqual([]);
     expect(read).toBeGreaterThan(SIZE / 20);
+    if (version.since >= 400) expect(pytzOnly).toBeGreaterThan(0);
   });
 
   it("parse_cookie picks the session cookie readSessionCookie picks (headers without \\x85 or backslashes)", () => {
