@@ -353,7 +353,7 @@ async function oursApp() {
   );
   const app = await createApp(AppModule);
   if (kind === 'ours-integrations') {
-    // Passport on Django's login keys (README, "Passport"), installed as an Express app does:
+    // Passport on Django's login keys (docs/integrations.md, "Passport"), installed as an Express app does:
     // initialize() and session() on every request. No user ever logs in here, so findUser is not called.
     const { Passport } = (await import('passport')).default;
     const passport = new Passport();

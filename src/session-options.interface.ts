@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { SessionBackend } from './backends/session-backend.js';
-import type { EngineName } from './backends/engines.js';
+import type { EngineName } from './backends/engine-names.js';
 import type { DjangoVersion } from './django-versions.js';
 
 /** The `cache` option: Django's `CACHES[SESSION_CACHE_ALIAS]` entry, on django-redis or Django 4.0+'s own RedisCache. */
@@ -8,7 +8,7 @@ export interface SessionCacheOptions {
   /**
    * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
    * The module never closes it. Set the client's offline queue / retries so a command fails while
-   * Redis is down (node-redis `disableOfflineQueue: true`, ioredis `maxRetriesPerRequest: 1`);
+   * Redis is down (node-redis `disableOfflineQueue: true`; ioredis/iovalkey `enableOfflineQueue: false, autoResendUnfulfilledCommands: false`, connected with `lazyConnect` and `await client.connect()`);
    * every command is bounded by `storeTimeout` anyway. Checked at start-up: a client that is not
    * connected (never `connect()`ed, closed, or ioredis's `lazyConnect` before its first connect)
    * fails the boot.

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { inspect, type InspectOptions } from 'node:util';
-import { ENGINES, type EngineName } from './backends/engines.js';
+import { ENGINE_NAMES, isEngineName, type EngineName } from './backends/engine-names.js';
 import { DEFAULT_MAX_DECODED_BYTES } from './codec/signing.js';
 import { DEFAULT_DJANGO_VERSION, DJANGO_VERSIONS, describeVersion, djangoVersionTraits, isDjangoVersion } from './django-versions.js';
 import { SessionBackend } from './backends/session-backend.js';
@@ -29,6 +29,9 @@ export const SESSION_DEFAULTS = {
   cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
   storeTimeout: 3,
 } as const;
+
+/** Every option `SessionModule.forRoot()` takes (the README's options table lists each: a test checks). */
+export const SESSION_OPTION_NAMES: readonly string[] = Object.freeze([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath', 'legacyDecode']);
 
 /** The engines that store sessions in the cache. */
 const CACHE_ENGINES: ReadonlySet<unknown> = new Set(['cache', 'cached_db']);
@@ -63,7 +66,7 @@ function checkBoolean(options: Record<string, unknown>, name: string): void {
 export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
   if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
   const raw = input as unknown as Record<string, unknown>;
-  const known = new Set([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath', 'legacyDecode']);
+  const known = new Set(SESSION_OPTION_NAMES);
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
   }
@@ -142,8 +145,8 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
 
   const engine = input.engine ?? SESSION_DEFAULTS.engine;
   const isBackendClass = typeof engine === 'function' && engine.prototype instanceof SessionBackend;
-  if (!(typeof engine === 'string' && Object.hasOwn(ENGINES, engine)) && !isBackendClass && !(engine instanceof SessionBackend)) {
-    fail('engine', `must be one of ${Object.keys(ENGINES).map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describe(engine)}`);
+  if (!isEngineName(engine) && !isBackendClass && !(engine instanceof SessionBackend)) {
+    fail('engine', `must be one of ${ENGINE_NAMES.map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describe(engine)}`);
   }
   const cache = resolveCache(input.cache, CACHE_ENGINES.has(engine) ? (engine as EngineName) : null);
   if (cache?.backend === 'django.core.cache.backends.redis.RedisCache' && !traits.hasRedisCache) {

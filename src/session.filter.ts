@@ -3,7 +3,7 @@ import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type Ar
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { setHeader } from './session.http.js';
-import { SessionInterceptor } from './session.interceptor.js';
+import { SessionResponses } from './session.responses.js';
 import { guardSessionsPending, SessionRequests } from './session.requests.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
@@ -44,7 +44,7 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
 
   constructor(
     private readonly requests: SessionRequests,
-    private readonly interceptor: SessionInterceptor,
+    private readonly responses: SessionResponses,
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
   ) {
     super();
@@ -58,7 +58,7 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
     }
     const opened = host.getType() === 'http' ? this.requests.openedFor(host.switchToHttp().getRequest()) : undefined;
     if (opened !== undefined && this.requests.releaseGuard(opened)) {
-      return this.interceptor.commitAfterError(opened, host.switchToHttp().getResponse(), exception).then(
+      return this.responses.commitAfterError(opened, host.switchToHttp().getResponse(), exception).then(
         () => this.handOn(exception, host),
         (error: unknown) => this.handOn(error, host),
       );

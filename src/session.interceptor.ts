@@ -2,7 +2,6 @@ import { inspect } from 'node:util';
 import {
   HttpException,
   Injectable,
-  Logger,
   RequestMethod,
   type CallHandler,
   type ExecutionContext,
@@ -12,16 +11,14 @@ import { catchError, concatMap, from, Observable, throwError, type Subscription 
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { isWsException, messageSessionOf, SocketSessionError, socketSessionMessage } from './integrations/websocket.js';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
-import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
-import { changedInPlace, SessionRequests, type RequestSessionState } from './session.requests.js';
+import { SessionRequests, type RequestSessionState } from './session.requests.js';
+import { SessionResponses, statusOf } from './session.responses.js';
 import { graphqlTransport } from './transports/graphql.js';
 import { openMessageSession } from './transports/websocket.js';
 import type { CommitAtEnd } from './transports/transport.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
-
-const logger = new Logger('SessionInterceptor');
 
 /**
  * Django's `SessionMiddleware` as an interceptor: opens the session before the handler and,
@@ -59,9 +56,14 @@ export class SessionInterceptor implements NestInterceptor {
   /** The status each handler answers with when it succeeds (`@HttpCode()`, or Nest's 201 for POST, else 200). */
   private readonly handlerStatus = new WeakMap<Function, number>();
   /** The response phase at the response's end, as the transports call it (made once). */
-  private readonly commitAtResponseEnd: CommitAtEnd = (state, response) => this.commitAtEnd(state, response);
+  private readonly commitAtResponseEnd: CommitAtEnd;
 
-  constructor(protected readonly requests: SessionRequests) {}
+  constructor(
+    protected readonly requests: SessionRequests,
+    protected readonly responses: SessionResponses,
+  ) {
+    this.commitAtResponseEnd = responses.commitAtEnd;
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     switch (context.getType<string>()) {
@@ -213,78 +215,12 @@ export class SessionInterceptor implements NestInterceptor {
     return uses;
   }
 
-  /** Django's `SessionMiddleware.process_response`. */
-  protected async commit(opened: RequestSessionState, response: any, status: number): Promise<void> {
-    const { store, cookiePresent } = opened;
-    if (opened.committed) return;
-    opened.committed = true;
-    if (store.hasPendingIO) await store.settle();
-    const { options } = this.requests;
-    const accessed = store.accessed;
-    // Middleware using req.session (passport) changes nested values in place without saying so.
-    const modified = store.modified || changedInPlace(opened);
-    const empty = store.isEmpty();
-    // 5xx: nothing is saved and no session cookie is set (the handler failed; its changes are not kept).
-    const saves = (modified || options.saveEveryRequest) && !empty && status < 500;
-    if (headersSent(response)) return this.commitAfterSend(opened, saves);
-    let vary = accessed;
-    if (cookiePresent && empty) {
-      // The session was emptied (flush, or an unknown key): make the browser forget the cookie.
-      // Django does this whatever the status: the row is gone either way.
-      appendSetCookie(response, deletedSessionCookie(options));
-      vary = true;
-    } else if (saves) {
-      const maxAge = store.getExpireAtBrowserClose() ? null : store.getExpiryAge();
-      try {
-        await store.save();
-      } catch (error) {
-        if (error instanceof UpdateError) throw new SessionInterrupted();
-        throw error;
-      }
-      appendSetCookie(response, sessionCookie(options, store.sessionKey!, maxAge));
-      if (options.privateCacheControl) makeCacheControlPrivate(response);
-      vary = true;
-    }
-    if (vary) addVaryCookie(response);
-  }
-
   /**
-   * The handler sent the response itself (`@Res()` without `passthrough`): no header can be set
-   * any more. A session the browser already has a cookie for is still saved; a new one is not
-   * (nobody could ever send its key back), and that is logged rather than left as an orphan row.
+   * Django's `SessionMiddleware.process_response` (see `SessionResponses.commit`): the point to
+   * override for what happens after a handler.
    */
-  private async commitAfterSend({ store }: RequestSessionState, saves: boolean): Promise<void> {
-    if (!saves) return;
-    if (store.sessionKey === null) {
-      logger.warn('A new session was not saved: the handler sent the response itself (@Res()), so its cookie could not be set');
-      return;
-    }
-    if (this.requests.backend.keyHoldsData) {
-      // signed_cookies: the change would live only in a cookie that can no longer be sent.
-      logger.warn('The session was not saved: the handler sent the response itself (@Res()), and this engine keeps the session in the cookie');
-      return;
-    }
-    try {
-      await store.save();
-    } catch (error) {
-      if (!(error instanceof UpdateError)) throw error;
-      logger.warn(`The session was not saved: ${new SessionInterrupted().message}`);
-    }
-  }
-
-  /**
-   * @internal The response phase at the response's end: for a response sent without this
-   * interceptor (`requestSession`: a route without `@Session()`, a redirect made by middleware),
-   * and for a GraphQL operation (whose resolvers' errors count with the HTTP status).
-   */
-  commitAtEnd(opened: RequestSessionState, response: any): Promise<void> {
-    const status = response?.statusCode;
-    return this.commit(opened, response, Math.max(typeof status === 'number' ? status : 200, opened.failedStatus ?? 0));
-  }
-
-  /** @internal The response phase for a request that failed before the handler (a guard refused). */
-  commitAfterError(opened: RequestSessionState, response: any, error: unknown): Promise<void> {
-    return this.commit(opened, response, statusOf(error));
+  protected commit(opened: RequestSessionState, response: any, status: number): Promise<void> {
+    return this.responses.commit(opened, response, status);
   }
 
   /**
@@ -306,9 +242,6 @@ export class SessionInterceptor implements NestInterceptor {
   }
 }
 
-function statusOf(error: unknown): number {
-  return error instanceof HttpException ? error.getStatus() : 500;
-}
 
 /**
  * What a resolver's error stands for: an `HttpException` its status; an error GraphQL means the

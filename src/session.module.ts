@@ -6,6 +6,7 @@ import { SESSION_OPTIONS } from './session.constants.js';
 import { ConfigurableSessionModule } from './session.module-definition.js';
 import { SESSION_PROVIDERS } from './session.providers.js';
 import { SessionRequests } from './session.requests.js';
+import { SessionResponses } from './session.responses.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
 
@@ -30,7 +31,7 @@ import { SessionService } from './session.service.js';
 @Module({
   providers: SESSION_PROVIDERS,
   // SessionRequests: @Session() binds SessionInterceptor to handlers, so Nest builds it in the controllers' modules.
-  exports: [SessionService, SessionBackend, SessionCodec, SESSION_OPTIONS, SessionRequests],
+  exports: [SessionService, SessionBackend, SessionCodec, SESSION_OPTIONS, SessionRequests, SessionResponses],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule {
   /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */

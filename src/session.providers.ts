@@ -1,6 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { APP_FILTER, ModuleRef } from '@nestjs/core';
-import { ENGINES } from './backends/engines.js';
+import { ENGINE_LOADERS } from './backends/engines.js';
 import { SessionBackend } from './backends/session-backend.js';
 import { SessionCodec } from './codec/session-codec.js';
 import { SESSION_OPTIONS } from './session.constants.js';
@@ -11,6 +11,7 @@ import { optionWarnings, resolveSessionOptions } from './session-options.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
 import { RequestSessionInstaller } from './integrations/request-session.js';
 import { SessionRequests } from './session.requests.js';
+import { SessionResponses } from './session.responses.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
 
@@ -31,7 +32,7 @@ export function codecFor(options: ResolvedSessionOptions): SessionCodec {
  */
 export async function backendFor(options: ResolvedSessionOptions, codec: SessionCodec, moduleRef: ModuleRef): Promise<SessionBackend> {
   const { engine } = options;
-  if (typeof engine === 'string') return ENGINES[engine].fromContext({ options, codec, moduleRef });
+  if (typeof engine === 'string') return (await ENGINE_LOADERS[engine]()).fromContext({ options, codec, moduleRef });
   if (engine instanceof SessionBackend) return engine;
   return moduleRef.create(engine);
 }
@@ -51,6 +52,7 @@ export const SESSION_PROVIDERS: Provider[] = [
   { provide: SessionCodec, useFactory: codecFor, inject: [SESSION_OPTIONS] },
   { provide: SessionBackend, useFactory: backendFor, inject: [SESSION_OPTIONS, SessionCodec, ModuleRef] },
   SessionRequests,
+  SessionResponses,
   SessionService,
   SessionInterceptor,
   SessionRoutes,

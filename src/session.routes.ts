@@ -5,6 +5,7 @@ import { isGraphqlResolver } from './integrations/graphql.js';
 import { captureHandshakes, isMessageHandler } from './integrations/websocket.js';
 import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
+import { SessionResponses } from './session.responses.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { commitOnFastifySend, SessionRequests } from './session.requests.js';
 
@@ -51,6 +52,7 @@ export class SessionRoutes {
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
     private readonly requests: SessionRequests,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly responses: SessionResponses,
   ) {
     // Now, at the app's creation: the gateways bind to the WebSocket adapter at app.init(), before
     // SessionModule.configure(), and app.useWebSocketAdapter() comes in between.
@@ -99,7 +101,7 @@ export class SessionRoutes {
     const { resolversTakeSession, resolvers, resolversGuarded } = this.handlers();
     const guarded = resolversGuarded || this.config.getGlobalGuards().length > 0;
     if (!resolversTakeSession && !(resolvers && (this.options.saveEveryRequest || guarded))) return;
-    commitOnFastifySend(adapter.getInstance(), this.requests, (state, reply) => this.interceptor.commitAtEnd(state, reply));
+    commitOnFastifySend(adapter.getInstance(), this.requests, this.responses.commitAtEnd);
   }
 
   /** The app's providers' GraphQL resolvers and gateway message handlers, looked at once. */

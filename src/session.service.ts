@@ -6,7 +6,7 @@ import { SessionCodec, type SessionDict } from './codec/session-codec.js';
 import { decodeLogged } from './codec/suspicious-session.js';
 import { SESSION_OPTIONS } from './session.constants.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
-import { SessionInterceptor } from './session.interceptor.js';
+import { SessionResponses } from './session.responses.js';
 import { SessionRequests } from './session.requests.js';
 import { SessionStore, type SessionData } from './session.store.js';
 import { transportOf, type CommitAtEnd } from './transports/index.js';
@@ -40,9 +40,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     /** The configured engine (also injectable as `SessionBackend`). */
     readonly backend: SessionBackend,
     private readonly requests: SessionRequests,
-    interceptor: SessionInterceptor,
+    responses: SessionResponses,
   ) {
-    this.commitAtEnd = (state, response) => interceptor.commitAtEnd(state, response);
+    this.commitAtEnd = responses.commitAtEnd;
   }
 
   onModuleInit(): void {

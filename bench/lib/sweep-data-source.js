@@ -10,7 +10,7 @@
 //   SWEEP_TRACE     where to write the timeline (JSON: { timeOrigin, trace: [{ kind, start, end }] },
 //                   times in ms from timeOrigin), when the process exits
 //
-// On sqlite the options come from the library's sqliteDataSourceOptions(), as the app's (README,
+// On sqlite the options come from the library's sqliteDataSourceOptions(), as the app's (docs/performance.md,
 // "sqlite settings": PRAGMA synchronous on every connection). Exported as a promise of an
 // initialised DataSource (the CLI awaits an exported promise, and leaves a DataSource it did not
 // initialise open: it exits anyway).

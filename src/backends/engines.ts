@@ -1,22 +1,18 @@
-import { CacheSessionBackend } from './cache/cache.backend.js';
-import { CachedDbSessionBackend } from './cache/cached-db.backend.js';
-import { FileSessionBackend } from './file/file.backend.js';
-import type { EngineClass } from './session-backend.js';
-import { SignedCookieSessionBackend } from './signed-cookies/signed-cookies.backend.js';
-import { TypeOrmSessionBackend } from './typeorm/typeorm.backend.js';
+import type { EngineName } from './engine-names.js';
+import type { EngineClass } from './engine-context.js';
+
+export { ENGINE_NAMES, isEngineName, type EngineName } from './engine-names.js';
 
 /**
- * The built-in engines, by the name the `engine` option (Django's `SESSION_ENGINE`) gives them.
- * A new engine is one file (a `SessionBackend` subclass with a static `fromContext()`) and one
+ * How each built-in engine is loaded: only the configured one is, when the module starts (an app
+ * on `signed_cookies` never loads the TypeORM statements or the Redis adapter). A new engine is
+ * one file (a `SessionBackend` subclass with a static `fromContext()`), its name above and one
  * line here.
  */
-export const ENGINES = {
-  db: TypeOrmSessionBackend,
-  cache: CacheSessionBackend,
-  cached_db: CachedDbSessionBackend,
-  signed_cookies: SignedCookieSessionBackend,
-  file: FileSessionBackend,
-} as const satisfies Record<string, EngineClass>;
-
-/** A built-in engine's name: `'db'`, `'cache'`, `'cached_db'`, `'signed_cookies'` or `'file'`. */
-export type EngineName = keyof typeof ENGINES;
+export const ENGINE_LOADERS: Readonly<Record<EngineName, () => Promise<EngineClass>>> = {
+  db: async () => (await import('./typeorm/typeorm.backend.js')).TypeOrmSessionBackend,
+  cache: async () => (await import('./cache/cache.backend.js')).CacheSessionBackend,
+  cached_db: async () => (await import('./cache/cached-db.backend.js')).CachedDbSessionBackend,
+  signed_cookies: async () => (await import('./signed-cookies/signed-cookies.backend.js')).SignedCookieSessionBackend,
+  file: async () => (await import('./file/file.backend.js')).FileSessionBackend,
+};

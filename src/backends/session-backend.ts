@@ -1,9 +1,6 @@
 import { inspect } from 'node:util';
 import { randomInt } from 'node:crypto';
-import type { ModuleRef } from '@nestjs/core';
-import type { SessionCodec } from '../codec/session-codec.js';
 import { CreateError } from '../session.errors.js';
-import type { ResolvedSessionOptions } from '../session-options.interface.js';
 
 /** A session's data as storage holds it: Python's dict, so keys keep their insertion order. */
 export type SessionMap = Map<string, unknown>;
@@ -14,15 +11,6 @@ export interface SessionExpiry {
   readonly date: Date;
   /** Seconds from now until then (a cache entry's TTL; Django's `get_expiry_age()`). */
   readonly age: number;
-}
-
-/** What a built-in engine is made from (see `ENGINES` in ./engines.ts). */
-export interface EngineContext {
-  readonly options: ResolvedSessionOptions;
-  /** Signs and reads `session_data` (the db and file engines' stored form). */
-  readonly codec: SessionCodec;
-  /** SessionModule's module reference: how an engine finds the app's DataSource. */
-  readonly moduleRef: ModuleRef;
 }
 
 const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -152,9 +140,4 @@ export abstract class SessionBackend {
       }
     }
   }
-}
-
-/** A built-in engine: its class, made from the module's context. */
-export interface EngineClass {
-  fromContext(context: EngineContext): SessionBackend;
 }

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SESSION_OPTIONS } from '../session.constants.js';
 import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from '../session.errors.js';
-import { SessionInterceptor } from '../session.interceptor.js';
+import { SessionResponses } from '../session.responses.js';
 import type { ResolvedSessionOptions } from '../session-options.interface.js';
 import { commitBeforeEnd, commitOnFastifySend, dataSnapshot, SessionRequests, type RequestSessionState } from '../session.requests.js';
 import type { SessionStore } from '../session.store.js';
@@ -281,7 +281,7 @@ export class RequestSessionInstaller {
   constructor(
     @Inject(SESSION_OPTIONS) options: ResolvedSessionOptions,
     requests: SessionRequests,
-    interceptor: SessionInterceptor,
+    responses: SessionResponses,
     adapterHost: HttpAdapterHost,
   ) {
     if (!options.requestSession) return;
@@ -297,7 +297,7 @@ export class RequestSessionInstaller {
     };
     const finish = (state: RequestSessionState, response: any) => {
       if (state.committed) return Promise.resolve();
-      return interceptor.commitAtEnd(state, response);
+      return responses.commitAtEnd(state, response);
     };
     if (adapter.getType() === 'fastify') {
       // Declared, as Fastify wants: plugins that need a session (@fastify/passport's @fastify/flash) check for it.

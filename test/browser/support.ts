@@ -1,5 +1,5 @@
 /**
- * The demo app (src/demo) driven by a real Chromium, as a user drives it:
+ * The demo app (examples/demo) driven by a real Chromium, as a user drives it:
  *
  * - `startDemo()`: the demo app as `npm start` makes it (`createDemoApp`), on Express, in-process,
  *   listening on a random port, with sessions on a fresh temporary sqlite file. It records, for
@@ -23,8 +23,8 @@ import type { INestApplication } from '@nestjs/common';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { parseCookie } from 'cookie';
 import { SessionBackend } from '../../src/index.js';
-import { DEMO_SECRET } from '../../src/demo/app.module.js';
-import { createDemoApp } from '../../src/demo/bootstrap.js';
+import { DEMO_SECRET } from '../../examples/demo/app.module.js';
+import { createDemoApp } from '../../examples/demo/bootstrap.js';
 
 // The page globals the callbacks below use: they run in the browser, and test/tsconfig has no DOM lib.
 declare const document: { getElementById(id: string): { textContent: string | null } | null };

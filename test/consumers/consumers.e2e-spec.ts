@@ -6,8 +6,8 @@
  * --legacy-peer-deps so that npm does not fetch its own copies) in this repository's node_modules
  * (they live below it), as they would in their own.
  *
- * The README's integration examples (its "## Integrations" blocks, marked
- * `<!-- consumer-example: ... -->`) are taken out of README.md unchanged, compiled in both apps and
+ * The documentation's integration examples (docs/integrations.md, its blocks marked
+ * `<!-- consumer-example: ... -->`) are taken out of the docs unchanged, compiled in both apps and
  * run from the ESM one, each as its own process, driven over HTTP and WebSockets
  * (see readme-examples.ts).
  */
@@ -37,8 +37,9 @@ import sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
 import WebSocket from 'ws';
 import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
-import { CreateDemoAuthUser1700000000100 } from '../../src/demo/auth-user.js';
-import { MODEL_BACKEND, SessionCodec } from '../../src/index.js';
+import { CreateDemoAuthUser1700000000100 } from '../../examples/demo/auth-user.js';
+import { SessionCodec } from '../../src/index.js';
+import { MODEL_BACKEND } from '../../src/exports/auth.js';
 import { readmeExamples, readReadme, runExample, Visitor, writeExamples, type RunningExample } from './readme-examples.js';
 import { describeWith } from '../support/env.js';
 
@@ -621,6 +622,90 @@ describe('the packed package in an application context (no HTTP server), with re
   });
 });
 
+/** The package's entries, as its package.json `exports` lists them (but `./package.json`). */
+function packageEntries(): string[] {
+  const exports = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).exports as Record<string, unknown>;
+  return Object.keys(exports)
+    .filter((entry) => entry !== './package.json')
+    .map((entry) => (entry === '.' ? 'nestjs-django-session' : `nestjs-django-session/${entry.slice(2)}`));
+}
+
+describe('the public entries, from the packed package', () => {
+  const entries = packageEntries();
+
+  it('are the root and its subpaths: auth, passport, websocket, sqlite, engines, codec', () => {
+    expect(entries).toEqual(['nestjs-django-session', ...['auth', 'passport', 'websocket', 'sqlite', 'engines', 'codec'].map((e) => `nestjs-django-session/${e}`)]);
+  });
+
+  it('each gives the same names to require() in the CommonJS app and to import in the ESM app; the root holds at most 40 names', () => {
+    const cjs = spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(Object.fromEntries(${JSON.stringify(entries)}.map((e) => [e, Object.keys(require(e)).sort()]))))`], { cwd: join(work, 'commonjs'), encoding: 'utf8', timeout: 60_000 });
+    const esm = spawnSync(process.execPath, ['--input-type=module', '-e', `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).filter((k) => k !== 'default').sort(); console.log(JSON.stringify(out));`], { cwd: join(work, 'esm'), encoding: 'utf8', timeout: 60_000 });
+    expect({ cjs: cjs.stderr, esm: esm.stderr }).toEqual({ cjs: '', esm: '' });
+    const fromRequire = JSON.parse(cjs.stdout) as Record<string, string[]>;
+    expect(JSON.parse(esm.stdout)).toEqual(fromRequire);
+    for (const entry of entries) expect(fromRequire[entry]!.length).toBeGreaterThan(0);
+    // Values only (types are erased): the root's types bring it to the same bound, see src/index.ts.
+    expect(fromRequire['nestjs-django-session']!.length).toBeLessThanOrEqual(40);
+    expect(fromRequire['nestjs-django-session']).toEqual(expect.arrayContaining(['SessionModule', 'Session', 'SessionStore', 'SessionService', 'SessionBackend', 'SessionEntity']));
+    expect(fromRequire['nestjs-django-session']).not.toContain('login');
+    expect(fromRequire['nestjs-django-session/auth']).toEqual(expect.arrayContaining(['login', 'logout', 'getUser', 'verifyDjangoPassword', 'makeDjangoPassword']));
+  });
+
+  /** The package's modules an ESM app loads to start SessionModule on `engine`, and serve one request. */
+  function modulesLoadedBy(engine: 'signed_cookies' | 'db' | 'cache'): string[] {
+    const program = `
+import { register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const { port1, port2 } = new MessageChannel();
+const loaded = new Set();
+port1.on('message', (url) => loaded.add(url));
+register('data:text/javascript,' + encodeURIComponent('let port; export function initialize(data) { port = data.port; } export async function load(url, context, next) { port.postMessage(url); return next(url, context); }'), import.meta.url, { data: { port: port2 }, transferList: [port2] });
+await import('reflect-metadata');
+const { Module, Controller, Get } = await import('@nestjs/common');
+const { NestFactory } = await import('@nestjs/core');
+const { SessionModule, Session } = await import('nestjs-django-session');
+const engine = ${JSON.stringify(engine)};
+const imports = [];
+if (engine === 'db') {
+  const { TypeOrmModule } = await import('@nestjs/typeorm');
+  const { SessionEntity, CreateDjangoSession1700000000000 } = await import('nestjs-django-session');
+  imports.push(TypeOrmModule.forRoot({ type: 'sqlite', database: ':memory:', entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true }));
+}
+class Views { visit(session) { session.set('n', 1); return 'ok'; } }
+Controller()(Views);
+Get('visit')(Views.prototype, 'visit', Object.getOwnPropertyDescriptor(Views.prototype, 'visit'));
+Session()(Views.prototype, 'visit', 0);
+class AppModule {}
+const cache = engine === 'cache' ? { client: { isOpen: false } } : undefined;
+Module({ imports: [...imports, SessionModule.forRoot({ secretKey: 'a-consumer-secret-key-with-enough-characters-0123456789', engine, ...(cache ? { cache } : {}) })], controllers: [Views] })(AppModule);
+const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+await app.listen(0, '127.0.0.1');
+const response = await fetch('http://127.0.0.1:' + app.getHttpServer().address().port + '/visit');
+if (response.status !== 200) throw new Error('status ' + response.status);
+await app.close();
+await new Promise((resolve) => setTimeout(resolve, 100));
+console.log(JSON.stringify([...loaded].filter((url) => url.includes('/node_modules/nestjs-django-session/')).map((url) => url.slice(url.indexOf('/dist/') + 1)).sort()));
+port1.close();
+`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', program], { cwd: join(work, 'esm'), encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`the ${engine} app failed: ${run.stderr}`);
+    return JSON.parse(run.stdout) as string[];
+  }
+
+  it('an app on signed_cookies loads neither the TypeORM engine nor the Redis adapter, nor any other engine', () => {
+    const loaded = modulesLoadedBy('signed_cookies');
+    expect(loaded).toContain('dist/src/backends/signed-cookies/signed-cookies.backend.js');
+    const engineCode = /backends\/(typeorm\/(typeorm\.backend|statements|direct-statements|dialect)|cache\/|file\/)/;
+    expect(loaded.filter((module) => engineCode.test(module))).toEqual([]);
+  });
+
+  it('an app on db loads the TypeORM engine and not the Redis adapter (so the check above can fail)', () => {
+    const loaded = modulesLoadedBy('db');
+    expect(loaded).toEqual(expect.arrayContaining(['dist/src/backends/typeorm/typeorm.backend.js', 'dist/src/backends/typeorm/statements.js']));
+    expect(loaded.filter((module) => /backends\/(cache|file|signed-cookies)\//.test(module))).toEqual([]);
+  });
+});
+
 describe('the tarball', () => {
   it('every module of the package can be the first one a program imports (no import circle that leaves a class uninitialised)', () => {
     // An import circle shows only from some entry points: the bin, say, importing an engine first.
@@ -640,8 +725,9 @@ describe('the tarball', () => {
     expect(readFileSync(join(unpacked, 'package', 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-django-session contributors\n/);
   });
 
-  it("does not ship the repository's own data source (which points at ./app.sqlite3)", () => {
-    expect(tarballFiles.filter((f) => f.startsWith('package/dist/src/cli/data-source.'))).toEqual([]);
+  it("ships only the library: not the demo, not the repository's own data source (which points at ./app.sqlite3)", () => {
+    expect(tarballFiles.filter((f) => /data-source\.|\/demo\/|\/examples\//.test(f))).toEqual([]);
+    expect(tarballFiles.filter((f) => f.startsWith('package/dist/') && !/^package\/dist\/(src|migrations)\//.test(f))).toEqual([]);
   });
 
   it('ships source maps whose sources are in the package', () => {

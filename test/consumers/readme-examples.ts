@@ -1,19 +1,20 @@
 /**
- * The README's integration examples, as the consumers test runs them: each code block preceded by
+ * The documentation's integration examples, as the consumers test runs them: each code block of
+ * README.md or docs/*.md (the integrations are in docs/integrations.md) preceded by
  * `<!-- consumer-example: <path> [<path>...] -->` is written, unchanged, to those paths (relative
  * to a consumer's `src/examples/`); every directory with a `main.ts` is a program. The programs
  * read SECRET_KEY and PORT (and PLATFORM / WS_ADAPTER where the example says so) and keep their
  * sessions in ./app.sqlite3, so each runs in a fresh working directory of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const MARKER = /^<!-- consumer-example: ([^>]+?) -->\n```ts\n([\s\S]*?)\n```$/gm;
 
-/** `{ 'passport-express/main.ts': '<the block>' , ... }`, from the README's marked blocks. */
+/** `{ 'passport-express/main.ts': '<the block>' , ... }`, from the marked blocks of the documentation ({@link readReadme}). */
 export function readmeExamples(readme: string): Map<string, string> {
   const files = new Map<string, string>();
   for (const [, paths, code] of readme.matchAll(MARKER)) {
@@ -131,7 +132,40 @@ export class Visitor {
   }
 }
 
-/** The README text. */
+/**
+ * The documentation's files in reading order: the README, then docs/ in the order the README links
+ * them. Every one must exist; any other docs/*.md follows them (sorted), so a marked block in a new
+ * page is never missed.
+ */
+export const DOC_FILES: readonly string[] = [
+  'README.md',
+  'docs/usage.md',
+  'docs/engines.md',
+  'docs/integrations.md',
+  'docs/django.md',
+  'docs/security.md',
+  'docs/performance.md',
+];
+
+/**
+ * The documentation as one text, as the README was before it was split into docs/: README.md, then
+ * each docs/*.md ({@link DOC_FILES} order), each page's title (`# Title`, its first line) read as a
+ * section heading (`## Title`). So "## Integrations" up to "## One login for Django and NestJS" is
+ * docs/integrations.md, and {@link readmeExamples} sees every page's marked blocks (a path written by
+ * two blocks, in one page or two, is an error).
+ */
 export function readReadme(root: string): string {
-  return readFileSync(join(root, 'README.md'), 'utf8');
+  const others = readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`)
+    .filter((file) => !DOC_FILES.includes(file))
+    .sort();
+  return [...DOC_FILES, ...others]
+    .map((file) => {
+      const text = readFileSync(join(root, file), 'utf8');
+      if (file === 'README.md') return text;
+      if (!/^# [^\n]+\n/.test(text)) throw new Error(`${file}: the first line must be the page's title ("# Title")`);
+      return `#${text}`;
+    })
+    .join('\n');
 }

@@ -1,15 +1,17 @@
 /**
  * The storage contract every SessionBackend must keep — Django's `SessionBase` storage methods
  * (`load`, `exists`, `save(must_create)`, `delete`, `clear_expired`) with the db backend's SQL
- * behaviour (ENCODING.md §6) — run against each database by the *.spec.ts files beside it, as
- * Django's SessionTestsMixin runs against each of its backends.
+ * behaviour (load skips expired rows; the save of a keyed session only UPDATEs and never re-creates
+ * a deleted row) — run against each database by the *.spec.ts files beside it, as Django's
+ * SessionTestsMixin runs against each of its backends.
  *
  * Rows are also written straight in SQL, in the form Django itself writes `expire_date` on each
  * database, so the backend is checked against Django's rows and not only its own.
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { CreateDjangoSession1700000000000, CreateError, SessionCodec, SessionEntity, SWEEP_BATCH_ROWS, TypeOrmSessionBackend, UpdateError } from '../../src/index.js';
+import { CreateDjangoSession1700000000000, CreateError, SessionCodec, SessionEntity, UpdateError } from '../../src/index.js';
+import { SWEEP_BATCH_ROWS, TypeOrmSessionBackend } from '../../src/exports/engines.js';
 import { describeWith, type Service } from '../support/env.js';
 import { defineEngineContract } from './engine.contract.js';
 import { createDatabase, rawExpireDate, type Database, type Engine } from '../interop/support/databases.js';

@@ -5,7 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { CacheSessionBackend, CACHE_SERIALIZERS, resolveSessionOptions, SessionCacheEntries, SessionStoreUnavailable } from '../../src/index.js';
+import { resolveSessionOptions, SessionStoreUnavailable } from '../../src/index.js';
+import { CacheSessionBackend, SessionCacheEntries } from '../../src/exports/engines.js';
+import { CACHE_SERIALIZERS } from '../../src/exports/codec.js';
 import { describeWith } from '../support/env.js';
 import { deleteKeysWithPrefix, privateRedisServer, REDIS_CLIENTS, uniquePrefix } from '../support/redis.js';
 import { defineEngineContract } from './engine.contract.js';

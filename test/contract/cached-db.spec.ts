@@ -3,14 +3,8 @@
  * work between the row and the cache entry, and a Redis that goes away while the database stays.
  */
 import { DataSource } from 'typeorm';
-import {
-  CachedDbSessionBackend,
-  CreateDjangoSession1700000000000,
-  resolveSessionOptions,
-  SessionCacheEntries,
-  SessionCodec,
-  SessionEntity,
-} from '../../src/index.js';
+import { CreateDjangoSession1700000000000, resolveSessionOptions, SessionCodec, SessionEntity } from '../../src/index.js';
+import { CachedDbSessionBackend, SessionCacheEntries } from '../../src/exports/engines.js';
 import { createDatabase, type Database } from '../interop/support/databases.js';
 import { describeWith } from '../support/env.js';
 import { deleteKeysWithPrefix, privateRedisServer, REDIS_CLIENTS, uniquePrefix } from '../support/redis.js';

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSessionBackend, SessionCodec } from '../../src/index.js';
+import { SessionCodec } from '../../src/index.js';
+import { FileSessionBackend } from '../../src/exports/engines.js';
 import { defineEngineContract } from './engine.contract.js';
 
 defineEngineContract({

@@ -7,7 +7,7 @@
  * sentinel processes.
  */
 import { createClient, createClientPool } from 'redis';
-import { adaptRedisClient, type SessionRedis } from '../../src/index.js';
+import { adaptRedisClient, type SessionRedis } from '../../src/exports/engines.js';
 import { describeWith } from '../support/env.js';
 import {
   connectNodeRedisSentinel,

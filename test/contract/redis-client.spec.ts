@@ -9,7 +9,8 @@
  */
 import { createClient, createClientPool } from 'redis';
 import { Redis as IoRedis } from 'ioredis';
-import { adaptRedisClient, isRedisClient, SessionStoreUnavailable, type SessionRedis } from '../../src/index.js';
+import { SessionStoreUnavailable } from '../../src/index.js';
+import { adaptRedisClient, isRedisClient, type SessionRedis } from '../../src/exports/engines.js';
 import { describeWith } from '../support/env.js';
 import {
   connectNodeRedisSentinel,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { SessionCodec, SessionCookieTooLarge, SIGNED_COOKIES_SALT, SignedCookieSessionBackend } from '../../src/index.js';
+import { SessionCodec, SessionCookieTooLarge } from '../../src/index.js';
+import { SIGNED_COOKIES_SALT, SignedCookieSessionBackend } from '../../src/exports/engines.js';
 import { defineEngineContract } from './engine.contract.js';
 
 const SECRET = 'engine-contract-secret';

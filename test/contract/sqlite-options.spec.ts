@@ -11,14 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { DataSource, EventSubscriber, type DataSourceOptions, type Logger } from 'typeorm';
-import {
-  CreateDjangoSession1700000000000,
-  newSessionKey,
-  SessionCodec,
-  SessionEntity,
-  sqliteDataSourceOptions,
-  TypeOrmSessionBackend,
-} from '../../src/index.js';
+import { CreateDjangoSession1700000000000, newSessionKey, SessionCodec, SessionEntity } from '../../src/index.js';
+import { sqliteDataSourceOptions } from '../../src/exports/sqlite.js';
+import { TypeOrmSessionBackend } from '../../src/exports/engines.js';
 import { defineBackendContract } from './backend.contract.js';
 
 const DRIVERS = ['sqlite3', 'better-sqlite3'] as const;

@@ -1,5 +1,5 @@
 /**
- * The session cookie's attributes follow the options (BEHAVIOURS 59, 63, 64, 86; ENCODING.md §7):
+ * The session cookie's attributes follow the options, as Django's SessionMiddleware sets them:
  * name, Max-Age and Expires from the expiry age, Domain, Path, Secure, HttpOnly, SameSite — on the
  * cookie that sets the key and on the one that deletes it — and browser-length cookies, on every
  * engine; the stored session expires with the cookie (signed_cookies: the server accepts the
@@ -65,7 +65,7 @@ describeEngines('cookie attributes', (engine, platform) => {
       expect(Math.abs((await t.store.expiresAt(cookie.value))! - Date.parse(cookie.attributes.expires as string))).toBeLessThan(2000);
     });
 
-    it('the deleting cookie is exactly Django\'s: empty value, Max-Age=0, Expires 1970, Path=/, SameSite=Lax (BEHAVIOURS 63)', async () => {
+    it('the deleting cookie is exactly Django\'s: empty value, Max-Age=0, Expires 1970, Path=/, SameSite=Lax', async () => {
       const client = t.client();
       await client.ops([['set', 'a', 1]]);
       const reply = await client.ops([['flush']]);
@@ -75,7 +75,7 @@ describeEngines('cookie attributes', (engine, platform) => {
       expect(reply.vary).toBe('Cookie');
     });
 
-    it('set_expiry(0): a browser-length cookie (no Max-Age, no Expires) while the row still expires after cookieAge (BEHAVIOURS 86)', async () => {
+    it('set_expiry(0): a browser-length cookie (no Max-Age, no Expires) while the row still expires after cookieAge', async () => {
       const sentAt = Date.now();
       const reply = await t.client().ops([['set', 'a', 1], ['setExpiry', 0]]);
       const cookie = sessionCookieOf(reply)!;
@@ -120,7 +120,7 @@ describeEngines('cookie attributes', (engine, platform) => {
       expect(other.json().results).toEqual([UNDEFINED]);
     });
 
-    it('the deleting cookie carries the same Domain, Path and SameSite (BEHAVIOURS 64), and no Secure (Django adds it only for SameSite=None or __Secure-/__Host- names)', async () => {
+    it('the deleting cookie carries the same Domain, Path and SameSite, and no Secure (Django adds it only for SameSite=None or __Secure-/__Host- names)', async () => {
       const client = t.client('my_sid');
       await client.ops([['set', 'a', 1]]);
       const reply = await client.ops([['flush']]);

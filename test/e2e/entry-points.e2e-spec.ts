@@ -27,18 +27,9 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Context, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import {
-  DjangoSessionManager,
-  DjangoSessionStrategy,
-  getUser,
-  login,
-  logout,
-  MODEL_BACKEND,
-  Session,
-  SessionService,
-  sessionAuthHash,
-  type SessionStore,
-} from '../../src/index.js';
+import { Session, SessionService, type SessionStore } from '../../src/index.js';
+import { getUser, login, logout, MODEL_BACKEND, sessionAuthHash } from '../../src/exports/auth.js';
+import { DjangoSessionManager, DjangoSessionStrategy } from '../../src/exports/passport.js';
 import { sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Platform, type Reply, type TestApp } from '../support/app.js';
 import { connect, reply, useAdapter, type AdapterName, type SocketClient } from '../support/sockets.js';
 
@@ -52,7 +43,7 @@ const MEMBER = { member_id: 1, _auth_user_id: '1', _auth_user_backend: MODEL_BAC
 /** What the last guard got from forContext(): the handler checks it holds the same object. */
 let guardSaw: SessionStore | undefined;
 
-/** The README's guard ("### Guards"). */
+/** The guard of docs/usage.md ("Guards"). */
 @Injectable()
 class MemberGuard implements CanActivate {
   constructor(private readonly sessions: SessionService) {}

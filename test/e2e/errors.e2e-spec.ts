@@ -1,5 +1,5 @@
 /**
- * Errors (SPEC.md "Errors"; BEHAVIOURS 7, 33, 37), on every engine: stored session data that does
+ * Errors, on every engine: stored session data that does
  * not verify (db, file) or cannot be read (a cache entry that is not a pickled dict) is an empty
  * session and a logged warning — never a 500; the db and file engines keep the key (a later save
  * overwrites the row, as Django), the cache engine drops it (as Django's cache engine); a signed
@@ -182,7 +182,7 @@ describeEngines('errors', (engine, platform) => {
 
 // The salt signs session_data, which the db and file engines store (cache stores a pickled dict,
 // signed_cookies signs with its own salt).
-describeEngines('another signing salt (BEHAVIOURS 84)', (engine, platform) => {
+describeEngines('another signing salt (as a Django SessionStore subclass under another class name)', (engine, platform) => {
   const CUSTOM_SALT = 'django.contrib.sessions.CustomStore';
   let t: TestApp;
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 /**
- * Expiry (ENCODING.md §5; BEHAVIOURS 26–31, 35, 86): setExpiry(seconds | Date | null | 0), what
- * the storage holds (db: `expire_date` in Django's text form, UTC, in the SQLite file; cache: the
+ * Expiry (Django's set_expiry / get_expiry_age / get_expiry_date rules):
+ * setExpiry(seconds | Date | null | 0), what the storage holds (db: `expire_date` in Django's text form, UTC, in the SQLite file; cache: the
  * entry's TTL; file: the file's last write plus the session's expiry), the cookie's Max-Age, the
  * getters seen from a handler, and expired sessions never being loaded — on every engine. On
  * signed_cookies the server checks a cookie's age against cookieAge only, whatever setExpiry()
@@ -44,7 +44,7 @@ describeEngines('expiry', (engine, platform) => {
     return { reply, cookie, key: cookie?.value, sentAt };
   }
 
-  it('no custom expiry: getExpiryAge() = cookieAge, getExpiryDate() ≈ now + cookieAge, not browser-length (BEHAVIOURS 26, 31)', async () => {
+  it('no custom expiry: getExpiryAge() = cookieAge, getExpiryDate() ≈ now + cookieAge, not browser-length', async () => {
     const sentAt = Date.now();
     const reply = await t.client().ops([['getExpiryAge'], ['getExpiryDate'], ['getExpireAtBrowserClose']]);
     const [age, date, atClose] = reply.json().results;
@@ -53,7 +53,7 @@ describeEngines('expiry', (engine, platform) => {
     expect(atClose).toBe(false);
   });
 
-  it('setExpiry(300): _session_expiry = 300 stored, expire_date ≈ now + 300 s in Django\'s text form, Max-Age=300 (BEHAVIOURS 27)', async () => {
+  it('setExpiry(300): _session_expiry = 300 stored, expire_date ≈ now + 300 s in Django\'s text form, Max-Age=300', async () => {
     const { reply, cookie, key, sentAt } = await keyOf(t.client(), [
       ['set', 'a', 1],
       ['setExpiry', 300],
@@ -93,7 +93,7 @@ describeEngines('expiry', (engine, platform) => {
     else expect(Math.abs((await t.store.expiresAt(sent))! - Date.UTC(2099, 0, 1))).toBeLessThan(1000);
   });
 
-  it('setExpiry(Date in 600 s): expire_date ≈ that date, Max-Age ≈ 600, getExpiryDate() ≈ the date (BEHAVIOURS 29)', async () => {
+  it('setExpiry(Date in 600 s): expire_date ≈ that date, Max-Age ≈ 600, getExpiryDate() ≈ the date', async () => {
     const target = new Date(Date.now() + 600_000);
     const { reply, cookie, key, sentAt } = await keyOf(t.client(), [
       ['set', 'a', 1],
@@ -111,7 +111,7 @@ describeEngines('expiry', (engine, platform) => {
     else expectAbout(await t.store.expiresAt(key!), AGE, sentAt);
   });
 
-  it('setExpiry(null) after setExpiry(300): back to cookieAge — _session_expiry removed, Max-Age=cookieAge, row ≈ now + cookieAge (BEHAVIOURS 30)', async () => {
+  it('setExpiry(null) after setExpiry(300): back to cookieAge — _session_expiry removed, Max-Age=cookieAge, row ≈ now + cookieAge', async () => {
     const client = t.client();
     const { key } = await keyOf(client, [['set', 'a', 1], ['setExpiry', 300]]);
     const sentAt = Date.now();
@@ -131,7 +131,7 @@ describeEngines('expiry', (engine, platform) => {
     expect(reply.setCookies).toEqual([]);
   });
 
-  it('setExpiry(0): browser-length (getExpireAtBrowserClose() true), getExpiryAge() = cookieAge, no Max-Age/Expires, row ≈ now + cookieAge (BEHAVIOURS 26, 31, 86)', async () => {
+  it('setExpiry(0): browser-length (getExpireAtBrowserClose() true), getExpiryAge() = cookieAge, no Max-Age/Expires, row ≈ now + cookieAge', async () => {
     const { reply, cookie, key, sentAt } = await keyOf(t.client(), [
       ['set', 'a', 1],
       ['setExpiry', 0],
@@ -145,7 +145,7 @@ describeEngines('expiry', (engine, platform) => {
   });
 
   if (stores) {
-    it('setExpiry(-10): the row is saved already expired and is never loaded again — a fresh session, new key on write (BEHAVIOURS 35)', async () => {
+    it('setExpiry(-10): the row is saved already expired and is never loaded again — a fresh session, new key on write', async () => {
       const { key } = await keyOf(t.client(), [['set', 'secret', 'gone'], ['setExpiry', -10]]);
       // cache: an entry with no time left is not kept at all (django-redis deletes it).
       if (engine === 'cache') expect(await t.store.exists(key!)).toBe(false);

@@ -1,7 +1,7 @@
 /**
- * The session's life over HTTP (BEHAVIOURS 17, 18, 65, 66; ENCODING.md §4): cycleKey() keeps the
+ * The session's life over HTTP (Django's flush, cycle_key and modified rules): cycleKey() keeps the
  * data under a new key, flush() ends the session, and what counts as a modification — including
- * the seed's gotcha about nested values and `session.modified = true` — on every engine (on
+ * Django's documented gotcha about nested values and `session.modified = true` — on every engine (on
  * signed_cookies the key is the data: every save that changes it sends a new value).
  */
 import { describeEngines, resentKey, sessionCookieOf, startApp, type Client, type TestApp } from '../support/app.js';
@@ -23,7 +23,7 @@ describeEngines('session lifecycle', (engine, platform) => {
   }
 
   describe('cycleKey()', () => {
-    it('keeps the data (same items, same order) under a new key; the old row is gone; the new key is sent (BEHAVIOURS 18)', async () => {
+    it('keeps the data (same items, same order) under a new key; the old row is gone; the new key is sent', async () => {
       const client = t.client();
       const old = await saved(client, [['set', 'zeta', 1], ['set', 'alpha', { nested: [1, 2] }], ['set', 'mid', 'x'], ['setExpiry', 3600]]);
       const reply = await client.ops([['cycleKey'], ['items'], ['sessionKey']]);
@@ -83,7 +83,7 @@ describeEngines('session lifecycle', (engine, platform) => {
   });
 
   describe('flush()', () => {
-    it('deletes the row and the cookie, forgets the key (sessionKey null), Vary: Cookie (BEHAVIOURS 17, 63)', async () => {
+    it('deletes the row and the cookie, forgets the key (sessionKey null), Vary: Cookie', async () => {
       const client = t.client();
       const key = await saved(client, [['set', 'a', 1]]);
       const reply = await client.ops([['flush'], ['sessionKey'], ['keys'], ['isEmpty']]);
@@ -95,7 +95,7 @@ describeEngines('session lifecycle', (engine, platform) => {
       expect(await t.store.exists(key)).toBe(false);
     });
 
-    it('without a cookie: no Set-Cookie at all, but Vary: Cookie, and no row (BEHAVIOURS 65)', async () => {
+    it('without a cookie: no Set-Cookie at all, but Vary: Cookie, and no row', async () => {
       const before = await t.store.count();
       const reply = await t.client().ops([['flush']]);
       expect(reply.status).toBe(200);
@@ -190,7 +190,7 @@ describeEngines('session lifecycle', (engine, platform) => {
   });
 
   describe('concurrent requests on one session', () => {
-    it('read-modify-write from two requests: last writer wins, no merge (BEHAVIOURS 88, as Django)', async () => {
+    it('read-modify-write from two requests: last writer wins, no merge (as Django)', async () => {
       const client = t.client();
       const key = await saved(client, [['set', 'x', 0]]);
       const [a, b] = await Promise.all([

@@ -1,5 +1,5 @@
 /**
- * No wasted work (SPEC.md rule 1; the backend's "one SELECT to read, one write to save"): every
+ * No wasted work (the backend's "one SELECT to read, one write to save"): every
  * storage operation the app runs is counted — each statement its DataSource runs, by a TypeORM
  * logger (db); each command its Redis client sends, through a counting proxy around the real
  * client (cache). No cookie, a cookie value that cannot be a key, or a handler that does not take

@@ -1,5 +1,5 @@
 /**
- * Module options at boot (SPEC.md "Module"): invalid options stop the app at start-up with a
+ * Module options at boot: invalid options stop the app at start-up with a
  * message naming the option — with forRoot and with forRootAsync —, forRootAsync takes options
  * from an injected provider, and `dataSource` picks a named TypeORM DataSource.
  */

@@ -1,6 +1,6 @@
 /**
- * Sessions outside the request cycle (SPEC.md "Outside controllers"; the seed's "Using sessions out
- * of views"; BEHAVIOURS 41–45): `SessionService.load/create/exists/clearExpired/encode/decode`, and
+ * Sessions outside the request cycle (Django's "Using sessions out of views", its Session model
+ * and manager, clearsessions): `SessionService.load/create/exists/clearExpired/encode/decode`, and
  * `SessionEntity` through the ordinary TypeORM repository — checked against the HTTP side and the
  * SQLite file.
  */
@@ -54,7 +54,7 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect(logs.at('warn', 'django.security.SuspiciousSession').map((e) => e.message)).toEqual(['Session data corrupted']);
     });
 
-    it('a row written through the repository (Django\'s Session.objects.save) is stored in Django\'s form and served to its cookie (BEHAVIOURS 43)', async () => {
+    it('a row written through the repository (Django\'s Session.objects.save) is stored in Django\'s form and served to its cookie', async () => {
       const key = unknownKey();
       const expireDate = new Date(Date.now() + 60_000);
       await t.dataSource.getRepository(SessionEntity).save(
@@ -112,7 +112,7 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect((await client.ops([['get', 'b']])).json().results).toEqual([2]);
     });
 
-    it('load(unknown key): empty and keyless; save() creates a NEW key and leaves no row for the unknown one (BEHAVIOURS 21, 36)', async () => {
+    it('load(unknown key): empty and keyless; save() creates a NEW key and leaves no row for the unknown one', async () => {
       const theirs = unknownKey();
       const session = await sessions.load(theirs);
       expect(session.get('a')).toBeUndefined();
@@ -146,7 +146,7 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect(t.sql.count).toBe(0);
     });
 
-    it('clearExpired(): deletes exactly the expired rows and answers how many (BEHAVIOURS 44, 45)', async () => {
+    it('clearExpired(): deletes exactly the expired rows and answers how many', async () => {
       const past = await sessions.create({ which: 'past' });
       past.setExpiry(-3600);
       await past.save();
@@ -165,7 +165,7 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect(await sessions.clearExpired()).toBe(0);
     });
 
-    it('encode(d) / decode(): round trip, readable by the app over HTTP (BEHAVIOURS 32)', async () => {
+    it('encode(d) / decode(): round trip, readable by the app over HTTP', async () => {
       const data = { user_id: 42, name: 'Zoë', list: [1, { x: null }] };
       const encoded = sessions.encode(data);
       expect(sessions.decode(encoded)).toEqual(data);
@@ -176,7 +176,7 @@ describe.each(PLATFORMS)('outside controllers on %s', (platform) => {
       expect(reply.json().results).toEqual(['Zoë', [1, { x: null }]]);
     });
 
-    it('decode() of data that does not verify: {} and one "Session data corrupted" warning (BEHAVIOURS 33)', () => {
+    it('decode() of data that does not verify: {} and one "Session data corrupted" warning', () => {
       logs.clear();
       expect(sessions.decode(Buffer.from('flaskdj:alkdjf').toString('base64'))).toEqual({});
       expect(sessions.decode('bad:encoded:value')).toEqual({});

@@ -7,15 +7,9 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { Authenticator } from '@fastify/passport';
-import {
-  DjangoPassportSerializer,
-  MODEL_BACKEND,
-  SessionService,
-  makeDjangoPassword,
-  sessionAuthHash,
-  useDjangoSessions,
-  verifyDjangoPassword,
-} from '../../src/index.js';
+import { SessionService } from '../../src/index.js';
+import { MODEL_BACKEND, makeDjangoPassword, sessionAuthHash, verifyDjangoPassword } from '../../src/exports/auth.js';
+import { DjangoPassportSerializer, useDjangoSessions } from '../../src/exports/passport.js';
 import { PLATFORMS, sqliteAppPerSuite } from '../support/app.js';
 import { expectAliceLoggedInUnderANewKey, fastifyAuthenticator, itRefusesAWrongPassword, nestLocalStrategy, startPassportApp } from '../support/passport-app.js';
 

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { Body, Controller, Get, HttpCode, Post, UnauthorizedException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { AUTH_SESSION_KEYS, Session, login, verifyDjangoPassword, type SessionStore } from '../../src/index.js';
+import { Session, type SessionStore } from '../../src/index.js';
+import { AUTH_SESSION_KEYS, login, verifyDjangoPassword } from '../../src/exports/auth.js';
 import { MAX_WAITING_PASSWORD_HASHES, PASSWORD_HASH_THREADS } from '../../src/auth/password-hash-pool.js';
 import { PLATFORMS, SqliteFile, sqliteAppPerSuite, startSqliteApp } from '../support/app.js';
 

@@ -1,5 +1,5 @@
 /**
- * SPEC.md "Request and response rules" (Django's SessionMiddleware.process_response, ENCODING.md §7):
+ * The request and response rules of Django's SessionMiddleware.process_response:
  * when the session is saved, when Set-Cookie and Vary: Cookie are sent, what a 4xx and a 5xx do,
  * and SessionInterrupted — on every engine. What is stored is read from the engine's storage
  * directly (t.store: the SQLite file through a separate connection, the Redis keys, the session
@@ -426,7 +426,7 @@ describeEngines('response rules with saveEveryRequest: true', (engine, platform)
     return sessionCookieOf(reply)!.value;
   }
 
-  it('a handler without @Session(): the session is saved again and the cookie re-sent, Vary: Cookie (BEHAVIOURS 87)', async () => {
+  it('a handler without @Session(): the session is saved again and the cookie re-sent, Vary: Cookie', async () => {
     const client = t.client();
     const key = await savedHere(client);
     // Stored as expiring in 2100 (signed_cookies: a value signed as if it would last until then).

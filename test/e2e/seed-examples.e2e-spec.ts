@@ -1,5 +1,6 @@
 /**
- * The seed documents' examples (seeds/*.txt), written as views in test/support/controllers.ts
+ * The examples of Django's "How to use sessions" documentation (post_comment, member login/logout,
+ * the test cookie, fav_color), written as views in test/support/controllers.ts
  * (SeedController) and driven by a browser-like client: comment once, member login/logout (with
  * the KeyError swallowed), the test-cookie login, and fav_color set/get/delete/contains.
  */

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DJANGO_DATETIME, PLATFORMS, parseStoredDate, sessionCookieOf, startApp, type TestApp } from '../support/app.js';
 import { DataSource } from 'typeorm';
-import { SessionEntity, useDjangoDateText } from '../../src/index.js';
+import { SessionEntity } from '../../src/index.js';
+import { useDjangoDateText } from '../../src/exports/engines.js';
 import { SessionOpsController, UNDEFINED } from '../support/controllers.js';
 
 const PROBE_TZ = 'America/Chicago';

@@ -1,5 +1,5 @@
 /**
- * What a session can hold, through a real save and reload (SPEC.md "Values"; Django's dict): every
+ * What a session can hold, through a real save and reload (as in Django's dict): every
  * JSON value round-trips exactly, unicode included; keys keep their insertion order; and values
  * JSON cannot carry are refused with a TypeError (→ 500, nothing saved), never stored wrong — on
  * every engine (signed session_data in the table or a file, a pickled dict in Redis, the cookie).

@@ -19,7 +19,8 @@ import {
 import { APP_GUARD } from '@nestjs/core';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { map, type Observable } from 'rxjs';
-import { Session, SocketSessionError, type SessionStore } from '../../src/index.js';
+import { Session, type SessionStore } from '../../src/index.js';
+import { SocketSessionError } from '../../src/exports/websocket.js';
 import { logs, PLATFORMS, sessionCookieOf, startApp, unknownKey, type EngineUnderTest, type Platform, type TestApp } from '../support/app.js';
 import { ADAPTERS, connect, reply, useAdapter, type AdapterName, type SocketClient } from '../support/sockets.js';
 

@@ -13,19 +13,8 @@ import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import {
-  AUTH_SESSION_KEYS,
-  getUser,
-  login,
-  logout,
-  makeDjangoPassword,
-  SessionEntity,
-  SessionModule,
-  SessionService,
-  verifyDjangoPassword,
-  type DjangoVersion,
-  type SessionStore,
-} from '../../src/index.js';
+import { SessionEntity, SessionModule, SessionService, type DjangoVersion, type SessionStore } from '../../src/index.js';
+import { AUTH_SESSION_KEYS, getUser, login, logout, makeDjangoPassword, verifyDjangoPassword } from '../../src/exports/auth.js';
 import { legacySessionAuthHash } from '../../src/auth/session-auth-hash.js';
 import { saltedHmac } from '../../src/codec/signing.js';
 import { tempSqliteFile } from '../support/app.js';

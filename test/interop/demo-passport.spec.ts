@@ -1,5 +1,5 @@
 /**
- * The demo's Passport login (src/demo/passport.ts) is a login Django honours: the demo, as
+ * The demo's Passport login (examples/demo/passport.ts) is a login Django honours: the demo, as
  * `npm start` makes it (`createDemoApp`), on Express and on Fastify, over real HTTP; Django 3.2
  * (test/interop/django_site, `/whoami` is `request.user`) on the demo's own sqlite file, whose
  * `auth_user` the demo's migration made and seeded (ada / lovelace, `makeDjangoPassword`). One
@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { DEMO_SECRET } from '../../src/demo/app.module.js';
-import { createDemoApp } from '../../src/demo/bootstrap.js';
+import { DEMO_SECRET } from '../../examples/demo/app.module.js';
+import { createDemoApp } from '../../examples/demo/bootstrap.js';
 import type { DjangoVersion as DjangoVersionName } from '../../src/django-versions.js';
 import { Browser } from './support/browser.js';
 import { describeWithEachDjango } from './support/djangos.js';

@@ -19,7 +19,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, RESP_TYPES } from 'redis';
-import { SessionCodec, SIGNED_COOKIES_SALT } from '../../src/index.js';
+import { SessionCodec } from '../../src/index.js';
+import { SIGNED_COOKIES_SALT } from '../../src/exports/engines.js';
 import { pickleLoadsDict } from '../../src/codec/pickle.js';
 import type { Service } from '../support/env.js';
 import { deleteKeysWithPrefix, uniquePrefix } from '../support/redis.js';

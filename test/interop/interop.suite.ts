@@ -51,7 +51,10 @@ const STORED_FORM: Record<Engine, { storage: string; text: RegExp }> = {
   mariadb: { storage: 'datetime(6)', text: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/ },
 };
 
-/** The table `manage.py migrate` makes, as introspectSessionTable reports it (checked against ENCODING.md §9). */
+/**
+ * The table `manage.py migrate` makes, as introspectSessionTable reports it (Django's migration
+ * sessions.0001_initial: session_key varchar(40) primary key, session_data text, expire_date indexed).
+ */
 const DJANGO_TABLE: Record<Engine, TableShape> = {
   sqlite: {
     objects: [
@@ -452,7 +455,7 @@ export function defineInteropSuite(target: InteropTarget): void {
     }
 
     describe('schema', () => {
-      it("Django's migrate makes the table ENCODING.md §9 describes", () => {
+      it("Django's migrate makes exactly the table pinned in DJANGO_TABLE (session_key varchar(40) primary key, session_data text, indexed expire_date)", () => {
         expect(pinned(engine, shapes.djangoMade)).toEqual(DJANGO_TABLE[engine]);
       });
 

@@ -19,7 +19,7 @@ Where the data comes from:
     Django disagrees with the outcome declared below), and the derived fields (serialized_json,
     compressed, timestamp, signature, legacy_hash) by unpacking it with Django's own helpers.
   * "django_4_plus" and "logged" cannot be observed with 3.2. They record what Django 5.2.17 did when
-    these vectors were first made (djsession.py, see the shared ENCODING.md): its decode() result, and
+    these vectors were first made with it: its decode() result, and
     whether it logged "Session data corrupted" on django.security.SuspiciousSession. They are declared
     per case below. (3.2 logs in most of the same cases; where it does not, the script says so.)
   * The entries whose "django_version" is 5.2.17 (COPIED_FROM_DJANGO_5 below) were made by Django
@@ -374,7 +374,7 @@ def session_vectors():
 
 
 # ---- copied verbatim from Django 5.2.17 ---------------------------------------------------------
-# Made by Django 5.2.17 (djsession.py vectors, see the shared ENCODING.md) and copied here as they
+# Made by Django 5.2.17 itself, when these vectors were first made, and copied here as they
 # were; check_copied() re-derives with 3.2 everything 3.2 can and fails on any difference.
 COPIED_FROM_DJANGO_5 = json.loads(r'''[
  {"id": "simple_live_5", "description": "one string value (real clock)", "django_version": "5.2.17", "secret": "django-insecure-vector-secret-0123456789abcdefghijklmnop", "salt": "django.contrib.sessions.SessionStore", "byte_exact": false, "django_3_2": "dict", "django_4_plus": "dict", "format": "signed", "dict": {"a test key": "a test value"}, "session_data": "eyJhIHRlc3Qga2V5IjoiYSB0ZXN0IHZhbHVlIn0:1xVF2u:3wHraxeM0bPkxWSo_FrKHhGZ-3__7Wq4zyrnUgzSr9k", "serialized_json": "{\"a test key\":\"a test value\"}", "compressed": false, "timestamp": 1795382664, "timestamp_b62": "1xVF2u", "signature": "3wHraxeM0bPkxWSo_FrKHhGZ-3__7Wq4zyrnUgzSr9k"},

@@ -7,7 +7,7 @@
  * the same `sessionid` to both.
  */
 import { join, dirname } from 'node:path';
-import { makeDjangoPassword } from '../../src/index.js';
+import { makeDjangoPassword } from '../../src/exports/auth.js';
 import { Browser } from './support/browser.js';
 import { buildNestServer, type NestBuild } from './support/build.js';
 import { createDatabase, type Database } from './support/databases.js';

@@ -41,9 +41,9 @@ import {
   SessionEntity,
   SessionModule,
   SessionService,
-  SIGNED_COOKIES_SALT,
   type SessionModuleOptions,
 } from '../../src/index.js';
+import { SIGNED_COOKIES_SALT } from '../../src/exports/engines.js';
 import { CACHE_SERIALIZERS } from '../../src/codec/cache-serializers.js';
 import { b62Decode } from '../../src/codec/signing.js';
 import { describeWith, type Service } from './env.js';

@@ -5,8 +5,8 @@
  *   order, and answers their results: every `SessionStore` method is reachable from a test
  *   without writing a route per case. Other routes take `@Session()` without touching it, or don't
  *   take it at all.
- * - `SeedController` is the seed documents' views (post_comment, login/logout, the test-cookie
- *   login, fav_color), written as the seeds write them.
+ * - `SeedController` is the views of Django's "How to use sessions" documentation (post_comment,
+ *   login/logout, the test-cookie login, fav_color), written as that documentation writes them.
  * - `GuardedController` uses guards that read and write the session through
  *   `SessionService.forContext(context)`.
  */
@@ -294,7 +294,7 @@ const MEMBERS = [
   { id: 2, username: 'alan', password: 'turing' },
 ];
 
-/** The seed documents' views. */
+/** The views of Django's "How to use sessions" documentation. */
 @Controller('seed')
 export class SeedController {
   /** post_comment: a visitor may comment once. */

@@ -6,18 +6,16 @@
  */
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
+import { resolveSessionOptions, SessionService, SessionStore } from '../../src/index.js';
 import {
   AUTH_SESSION_KEYS,
   getUser,
   login,
   logout,
   MODEL_BACKEND,
-  resolveSessionOptions,
   sessionAuthHash,
-  SessionService,
-  SessionStore,
   updateSessionAuthHash,
-} from '../../src/index.js';
+} from '../../src/exports/auth.js';
 import { startSessionContext, type SessionContext } from '../support/app.js';
 
 const fixtures = JSON.parse(readFileSync(new URL('../fixtures/django-auth/hashes.json', import.meta.url), 'utf8')) as {

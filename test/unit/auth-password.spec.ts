@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import ts from 'typescript';
-import { DJANGO_PBKDF2_ITERATIONS, makeDjangoPassword, sessionAuthHash, verifyDjangoPassword } from '../../src/index.js';
+import { DJANGO_PBKDF2_ITERATIONS, makeDjangoPassword, sessionAuthHash, verifyDjangoPassword } from '../../src/exports/auth.js';
 import { MAX_WAITING_PASSWORD_HASHES, PASSWORD_HASH_THREADS, PasswordHashersBusy, passwordHashPool } from '../../src/auth/password-hash-pool.js';
 
 interface Fixtures {

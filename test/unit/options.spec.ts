@@ -1,5 +1,5 @@
 /**
- * `resolveSessionOptions`: every default is Django's (global_settings.py, ENCODING.md §8), every
+ * `resolveSessionOptions`: every default is Django's (django/conf/global_settings.py), every
  * invalid option fails with a message naming it, and the result is a new, frozen object.
  */
 import { tmpdir } from 'node:os';
@@ -8,9 +8,9 @@ import {
   SESSION_DEFAULTS,
   SessionBackend,
   SessionConfigError,
-  TypeOrmSessionBackend,
   type SessionModuleOptions,
 } from '../../src/index.js';
+import { TypeOrmSessionBackend } from '../../src/exports/engines.js';
 
 const resolve = (options: Record<string, unknown>) => resolveSessionOptions(options as unknown as SessionModuleOptions);
 

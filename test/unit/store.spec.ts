@@ -1,7 +1,7 @@
 /**
- * SessionStore's flags and dictionary semantics — Django's SessionTestsMixin (BEHAVIOURS 1–14,
- * 17–31, 35–37, 73–74; ENCODING.md §4–5) — on a real backend: the SessionService of a Nest
- * application context over a temporary SQLite file. No mocks: when a test needs the storage to
+ * SessionStore's flags and dictionary semantics — the cases of Django's SessionTestsMixin and
+ * SessionBaseTests: which calls mark it accessed or modified, keys, expiry, the test cookie — on a
+ * real backend: the SessionService of a Nest application context over a temporary SQLite file. No mocks: when a test needs the storage to
  * misbehave (a key collision), it makes the real database do it.
  */
 import 'reflect-metadata';
@@ -13,11 +13,11 @@ import {
   SessionEntity,
   SessionService,
   SessionStore,
-  TypeOrmSessionBackend,
   UpdateError,
   type SessionBackend,
   type SessionExpiry,
 } from '../../src/index.js';
+import { TypeOrmSessionBackend } from '../../src/exports/engines.js';
 import { startSessionContext, type SessionContext } from '../support/app.js';
 
 const AGE = 1209600;
@@ -58,15 +58,15 @@ function storeWith(options: Record<string, unknown>, backend: SessionBackend = s
 const flags = (s: SessionStore) => ({ accessed: s.accessed, modified: s.modified });
 
 describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
-  it('1. a new store is neither modified nor accessed', () => {
+  it('a new store is neither modified nor accessed', () => {
     expect(flags(fresh())).toEqual({ accessed: false, modified: false });
   });
 
-  it('1. a store loaded from the database is neither modified nor accessed', async () => {
+  it('a store loaded from the database is neither modified nor accessed', async () => {
     expect(flags(await reopened({ a: 1 }))).toEqual({ accessed: false, modified: false });
   });
 
-  it('2. get() of a missing key is undefined; with a default, the default', () => {
+  it('get() of a missing key: undefined, or the default given; accessed, not modified', () => {
     const s = fresh();
     expect(s.get('cat')).toBeUndefined();
     expect(s.get('cat', 'dflt')).toBe('dflt');
@@ -74,20 +74,20 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('2. get() of a stored falsy value gives the value, not the default', () => {
+  it('get() of a stored falsy value (0, \'\', false, null) gives the value, not the default', () => {
     const s = fresh();
     s.update({ zero: 0, empty: '', no: false, nil: null });
     expect([s.get('zero', 9), s.get('empty', 'x'), s.get('no', true), s.get('nil', 'x')]).toEqual([0, '', false, null]);
   });
 
-  it('3. set() marks the store modified and returns it; pop() gives the value back', () => {
+  it('set() marks the store modified and returns it; pop() gives the value back', () => {
     const s = fresh();
     expect(s.set('some key', 'exists')).toBe(s);
     expect(s.modified).toBe(true);
     expect(s.pop('some key')).toBe('exists');
   });
 
-  it('4. pop() of a present key: the value; accessed and modified; the key is gone', async () => {
+  it('pop() of a present key: the value; accessed and modified; the key is gone', async () => {
     const s = await reopened({ 'some key': 'exists' });
     expect(s.pop('some key')).toBe('exists');
     expect(flags(s)).toEqual({ accessed: true, modified: true });
@@ -95,7 +95,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(s.has('some key')).toBe(false);
   });
 
-  it('5./6. pop() of a missing key with a default: the default; accessed, not modified', async () => {
+  it('pop() of a missing key with a default (also null or undefined): the default; accessed, not modified', async () => {
     const s = await reopened({ other: 1 });
     expect(s.pop('some key', 'does not exist')).toBe('does not exist');
     expect(s.pop('some key', null)).toBeNull();
@@ -103,7 +103,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('7. pop() of a missing key without a default throws KeyError (flags: accessed, not modified)', async () => {
+  it('pop() of a missing key without a default throws KeyError naming the key; accessed, not modified', async () => {
     const s = await reopened({ other: 1 });
     let thrown: unknown;
     try {
@@ -117,7 +117,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('8. setDefault(): inserts and returns when absent; returns the existing value unchanged when present', () => {
+  it('setDefault(): inserts and returns the value when absent, returns the existing value unchanged when present; accessed and modified', () => {
     const s = fresh();
     expect(s.setDefault('foo', 'bar')).toBe('bar');
     expect(s.setDefault('foo', 'baz')).toBe('bar');
@@ -125,13 +125,13 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(s)).toEqual({ accessed: true, modified: true });
   });
 
-  it('8. setDefault() of a present key only reads: accessed, not modified', async () => {
+  it('setDefault() of a present key only reads: accessed, not modified', async () => {
     const s = await reopened({ foo: 'bar' });
     expect(s.setDefault('foo', 'baz')).toBe('bar');
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('9. update() stores the values; accessed and modified — even update({})', async () => {
+  it('update() stores the values; accessed and modified — even update({})', async () => {
     const s = await reopened({ a: 1 });
     s.update({ update: 'key', a: 2 });
     expect(s.get('update')).toBe('key');
@@ -142,7 +142,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(t)).toEqual({ accessed: true, modified: true });
   });
 
-  it('9. update() checks every value before storing any', () => {
+  it('update() checks every value before storing any: a bad value or a non-object argument is a TypeError and nothing is stored', () => {
     const s = fresh();
     expect(() => s.update({ good: 1, bad: undefined } as Record<string, unknown>)).toThrow(TypeError);
     expect(s.keys()).toEqual([]);
@@ -150,14 +150,14 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(() => s.update([1, 2] as unknown as Record<string, unknown>)).toThrow(TypeError);
   });
 
-  it('10. has(): accessed, not modified', async () => {
+  it('has(): true for a present key, false for a missing one; accessed, not modified', async () => {
     const s = await reopened({ some: 1 });
     expect(s.has('some')).toBe(true);
     expect(s.has('other')).toBe(false);
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('11. values(): [] on an empty store (accessed); after a save and reload, the values (accessed, not modified)', async () => {
+  it('values(): [] on an empty store (accessed); after a save and reload, the values (accessed, not modified)', async () => {
     const s = fresh();
     expect(s.values()).toEqual([]);
     expect(s.accessed).toBe(true);
@@ -168,13 +168,13 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(t)).toEqual({ accessed: true, modified: false });
   });
 
-  it('12. keys(): the keys; accessed, not modified', async () => {
+  it('keys(): the keys; accessed, not modified', async () => {
     const s = await reopened({ x: 1 });
     expect(s.keys()).toEqual(['x']);
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('13. items(): [key, value] pairs; accessed, not modified', async () => {
+  it('items(): [key, value] pairs; accessed, not modified', async () => {
     const s = await reopened({ x: 1, y: [2] });
     expect(s.items()).toEqual([
       ['x', 1],
@@ -183,7 +183,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
     expect(flags(s)).toEqual({ accessed: true, modified: false });
   });
 
-  it('14. clear(): empty; accessed and modified; the key is kept', async () => {
+  it('clear(): no items left; accessed and modified; the key is kept, so isEmpty() is false', async () => {
     const s = await reopened({ x: 1 });
     const key = s.sessionKey;
     s.clear();
@@ -256,7 +256,7 @@ describe('SessionStore flags and dictionary (SessionTestsMixin)', () => {
 });
 
 describe('SessionStore storage (SessionTestsMixin)', () => {
-  it('15./20. save(): the row exists, and the in-memory data is kept', async () => {
+  it('save(): the row exists and holds the data, and the in-memory data is kept', async () => {
     const s = fresh();
     s.set('x', 1);
     await s.save();
@@ -265,7 +265,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(await rowData(s.sessionKey!)).toEqual({ x: 1 });
   });
 
-  it('17. flush(): the old key no longer exists, sessionKey is null, modified and accessed', async () => {
+  it('flush(): the old key no longer exists, sessionKey is null, the data is gone; modified and accessed', async () => {
     const s = await reopened({ foo: 'bar' });
     const old = s.sessionKey!;
     await s.flush();
@@ -276,7 +276,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(s.isEmpty()).toBe(true);
   });
 
-  it('18. cycleKey(): a new key, the old row gone, the same items in the same order', async () => {
+  it('cycleKey(): a new key, the old row gone, the same items in the same order in memory and in the new row', async () => {
     const s = await reopened({ a: 'c', b: 'd', z: [1] });
     const old = s.sessionKey!;
     const before = s.items();
@@ -289,14 +289,14 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(await rowData(s.sessionKey!)).toEqual({ a: 'c', b: 'd', z: [1] });
   });
 
-  it('19. cycleKey() on a store whose data was never read still carries the data over', async () => {
+  it('cycleKey() on a store whose data was never read still carries the data over to the new row', async () => {
     const s = await reopened({ a: 'c', b: 'd' });
     await s.cycleKey();
     await s.save();
     expect(await rowData(s.sessionKey!)).toEqual({ a: 'c', b: 'd' });
   });
 
-  it('21. a store built with an invalid key ("1") saves under a fresh key, with no data', async () => {
+  it('a store built with an invalid key ("1") saves under a fresh key, with no data, and no row for "1"', async () => {
     const s = await sessions.load('1');
     await s.save();
     expect(s.sessionKey).not.toBe('1');
@@ -305,12 +305,12 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(await sessions.exists('1')).toBe(false);
   });
 
-  it('22. an empty-string key is rejected: sessionKey null', async () => {
+  it('an empty-string key is rejected: sessionKey null', async () => {
     expect((await sessions.load('')).sessionKey).toBeNull();
     expect(new SessionStore(sessions, '', null).sessionKey).toBeNull();
   });
 
-  it('23./24. a 7-character key is rejected even when a row has it; an 8-character key is accepted and kept', async () => {
+  it('a 7-character key is rejected even when a row has it; an 8-character key is accepted and kept', async () => {
     const data = sessions.encode({ x: 'stored' });
     const expire = new Date(Date.now() + 3600_000).toISOString().replace('T', ' ').replace('Z', '000');
     for (const key of ['1234567', '12345678']) {
@@ -333,7 +333,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect((await sessions.load('k'.repeat(41))).sessionKey).toBeNull();
   });
 
-  it('25. sessionKey cannot be assigned', async () => {
+  it('sessionKey cannot be assigned: TypeError, the key unchanged', async () => {
     const s = await reopened({ a: 1 });
     const key = s.sessionKey;
     expect(() => {
@@ -342,7 +342,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(s.sessionKey).toBe(key);
   });
 
-  it('35. a session saved with an expiry in the past is not loadable', async () => {
+  it('a session saved with an expiry in the past (setExpiry(-10)) is not loadable: a store opened with its key has none of its data', async () => {
     const s = fresh();
     s.set('foo', 'bar');
     s.setExpiry(-10);
@@ -352,7 +352,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(other.keys()).toEqual([]);
   });
 
-  it('36. loading an unknown key creates no record, and the key is not reused', async () => {
+  it('loading an unknown key: empty and keyless, no record created; a later save uses a new key, never the unknown one', async () => {
     const s = await sessions.load('someunknownkey');
     expect(s.get('a')).toBeUndefined();
     expect(s.sessionKey).toBeNull();
@@ -363,7 +363,7 @@ describe('SessionStore storage (SessionTestsMixin)', () => {
     expect(await sessions.exists('someunknownkey')).toBe(false);
   });
 
-  it('37. a save after another store deleted the row raises UpdateError and does not resurrect it', async () => {
+  it('a save after another store deleted the row raises UpdateError and does not resurrect it', async () => {
     const s = fresh();
     s.set('foo', 'bar');
     await s.save();
@@ -432,14 +432,14 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     expect(Math.abs(ms - expected)).toBeLessThanOrEqual(slack);
   };
 
-  it('26. no custom expiry, and after setExpiry(0): the expiry age is cookieAge', () => {
+  it('no custom expiry, and after setExpiry(0): the expiry age is cookieAge', () => {
     const s = fresh();
     expect(s.getExpiryAge()).toBe(AGE);
     s.setExpiry(0);
     expect(s.getExpiryAge()).toBe(AGE);
   });
 
-  it('27. setExpiry(10): age 10, date now + 10 s, modified', () => {
+  it('setExpiry(10): age 10, date now + 10 s, modified', () => {
     const s = fresh();
     s.setExpiry(10);
     expect(s.modified).toBe(true);
@@ -447,7 +447,7 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     within(s.getExpiryDate().getTime(), Date.now() + 10_000);
   });
 
-  it('29. setExpiry(Date in 10 s): that date, age 10', () => {
+  it('setExpiry(Date in 10 s): that date, age 10', () => {
     const s = fresh();
     const target = new Date(Date.now() + 10_000);
     s.setExpiry(target);
@@ -455,14 +455,14 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     expect(s.getExpiryAge()).toBe(10);
   });
 
-  it('29. setExpiry(Date) is stored as whole seconds (the form every Django version reads)', async () => {
+  it('setExpiry(Date) is stored as whole seconds (the form every Django version reads)', async () => {
     const s = fresh();
     s.setExpiry(new Date(Date.now() + 90_000));
     await s.save();
     expect(await rowData(s.sessionKey!)).toEqual({ _session_expiry: 90 });
   });
 
-  it('30. setExpiry(null) after setExpiry(10): back to cookieAge; modified', async () => {
+  it('setExpiry(null) after a custom expiry: back to cookieAge, _session_expiry removed; modified', async () => {
     const s = fresh();
     s.setExpiry(10);
     s.setExpiry(null);
@@ -487,7 +487,7 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     expect(s.modified).toBe(false);
   });
 
-  it('31. getExpireAtBrowserClose() with expireAtBrowserClose false: setExpiry(10) false, 0 true, null false', () => {
+  it('getExpireAtBrowserClose() with expireAtBrowserClose false: setExpiry(10) false, 0 true, null false', () => {
     const s = storeWith({ expireAtBrowserClose: false });
     s.setExpiry(10);
     expect(s.getExpireAtBrowserClose()).toBe(false);
@@ -497,7 +497,7 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     expect(s.getExpireAtBrowserClose()).toBe(false);
   });
 
-  it('31. getExpireAtBrowserClose() with expireAtBrowserClose true: setExpiry(10) false, 0 true, null true', () => {
+  it('getExpireAtBrowserClose() with expireAtBrowserClose true: setExpiry(10) false, 0 true, null true', () => {
     const s = storeWith({ expireAtBrowserClose: true });
     s.setExpiry(10);
     expect(s.getExpireAtBrowserClose()).toBe(false);
@@ -507,7 +507,7 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
     expect(s.getExpireAtBrowserClose()).toBe(true);
   });
 
-  it('47. a different cookieAge is the default age, also after setExpiry(0) and setExpiry(null)', () => {
+  it('a different cookieAge is the default age, also after setExpiry(0) and setExpiry(null)', () => {
     const s = storeWith({ cookieAge: 86400 });
     expect(s.getExpiryAge()).toBe(86400);
     s.setExpiry(0);
@@ -529,7 +529,7 @@ describe('SessionStore expiry (SessionTestsMixin)', () => {
 });
 
 describe('SessionStore test cookie and emptiness (SessionBaseTests)', () => {
-  it('73. absent → setTestCookie() → testCookieWorked() → deleteTestCookie() → absent', () => {
+  it('the test cookie: absent → setTestCookie() → testCookieWorked() → deleteTestCookie() → absent', () => {
     const s = fresh();
     expect(s.testCookieWorked()).toBe(false);
     s.setTestCookie();
@@ -540,14 +540,14 @@ describe('SessionStore test cookie and emptiness (SessionBaseTests)', () => {
     expect(s.has('testcookie')).toBe(false);
   });
 
-  it('73. a test cookie survives a save and reload (it is checked on the next request)', async () => {
+  it('a test cookie survives a save and reload (it is checked on the next request)', async () => {
     const s = fresh();
     s.setTestCookie();
     await s.save();
     expect((await sessions.load(s.sessionKey!)).testCookieWorked()).toBe(true);
   });
 
-  it('74. a fresh store is empty; isEmpty() does not mark it accessed', () => {
+  it('a fresh store is empty; isEmpty() does not mark it accessed', () => {
     const s = fresh();
     expect(s.isEmpty()).toBe(true);
     expect(s.accessed).toBe(false);

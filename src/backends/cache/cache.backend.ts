@@ -3,7 +3,8 @@ import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-seria
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { ResolvedSessionOptions } from '../../session-options.interface.js';
-import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import type { EngineContext } from '../engine-context.js';
+import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { adaptRedisClient, isRedisClient, type SessionRedis } from './redis-client.js';
 
 /** Django's `KEY_PREFIX` of the cache engine (`backends/cache.py`). */

@@ -8,7 +8,8 @@ import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import { parseDjangoDate } from '../../django-dates.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
-import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import type { EngineContext } from '../engine-context.js';
+import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { withinStoreTimeout } from '../store-timeout.js';
 
 const EXPIRY_KEY = '_session_expiry';

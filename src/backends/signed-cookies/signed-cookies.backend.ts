@@ -2,7 +2,8 @@ import { SessionCodec } from '../../codec/session-codec.js';
 import { b62Decode } from '../../codec/signing.js';
 import { decodedMap } from '../../codec/suspicious-session.js';
 import { SessionCookieTooLarge } from '../../session.errors.js';
-import { SessionBackend, type EngineContext, type SessionExpiry, type SessionMap } from '../session-backend.js';
+import type { EngineContext } from '../engine-context.js';
+import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
 
 /** Django's salt for this engine (`signing.dumps(..., salt=...)` in `backends/signed_cookies.py`). */
 export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';

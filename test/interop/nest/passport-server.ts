@@ -21,14 +21,9 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { InjectDataSource, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import passport from 'passport';
 import type { DataSource } from 'typeorm';
-import {
-  CreateDjangoSession1700000000000,
-  DjangoPassportSerializer,
-  SessionEntity,
-  SessionModule,
-  verifyDjangoPassword,
-  type SessionModuleOptions,
-} from '../../../src/index.js';
+import { CreateDjangoSession1700000000000, SessionEntity, SessionModule, type SessionModuleOptions } from '../../../src/index.js';
+import { verifyDjangoPassword } from '../../../src/exports/auth.js';
+import { DjangoPassportSerializer } from '../../../src/exports/passport.js';
 import { fastifyAuthenticator, fastifyLocalGuard, LocalAuthGuard, nestLocalStrategy } from '../../support/passport-app.js';
 
 const DB_URL = process.env.INTEROP_DB_URL ?? '';

@@ -25,9 +25,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Authenticator } from '@fastify/passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Repository } from 'typeorm';
-import { verifyDjangoPassword } from '../auth/password-hashers.js';
-import { DjangoPassportSerializer } from '../integrations/passport.js';
-import type { DjangoVersion } from '../django-versions.js';
+import type { DjangoVersion } from '../../src/index.js';
+import { verifyDjangoPassword } from '../../src/exports/auth.js';
+import { DjangoPassportSerializer } from '../../src/exports/passport.js';
 import { DEMO_DJANGO_VERSION, DemoUser } from './auth-user.js';
 
 /** What `req.user` is: the user without its password hash. */

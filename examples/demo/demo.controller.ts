@@ -1,10 +1,8 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Post } from '@nestjs/common';
-import { Session } from '../session.decorator.js';
-import { KeyError } from '../session.errors.js';
-import { sessionKeyHint, type SessionStore } from '../session.store.js';
+import { KeyError, Session, type SessionStore } from '../../src/index.js';
 import { PAGE } from './demo.page.js';
 
-/** The members the demo knows (the seed's `members.get_object(username__exact=...)`). */
+/** The members the demo knows (the documentation example's `members.get_object(username__exact=...)`). */
 const MEMBERS = [
   { id: 1, username: 'ada', password: 'lovelace' },
   { id: 2, username: 'alan', password: 'turing' },
@@ -34,7 +32,7 @@ export class DemoController {
   show(@Session() session: DemoSession) {
     return {
       member: memberOf(session),
-      sessionKey: sessionKeyHint(session.sessionKey),
+      sessionKey: keyHint(session.sessionKey),
       data: session.toJSON(),
       expireAtBrowserClose: session.getExpireAtBrowserClose(),
       expiresAt: session.getExpiryDate(),
@@ -71,7 +69,7 @@ export class DemoController {
     return "Your username and password didn't match.";
   }
 
-  /** logout, as the seed writes it: delete member_id, ignoring KeyError. */
+  /** logout, as Django's documentation writes it: delete member_id, ignoring KeyError. */
   @Post('logout')
   @HttpCode(200)
   logout(@Session() session: DemoSession): string {
@@ -136,4 +134,9 @@ export class DemoController {
   health() {
     return { ok: true };
   }
+}
+
+/** A session key by its first 8 characters, as the module prints one (the whole key is a login). */
+function keyHint(key: string | null): string | null {
+  return key === null ? null : `${key.slice(0, 8)}…`;
 }

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
-import { SessionEntity } from '../backends/typeorm/session.entity.js';
+import { CreateDjangoSession1700000000000, SessionEntity } from '../src/index.js';
 
 /**
  * The DataSource the TypeORM CLI and `clearsessions` use in this repository (`npm run

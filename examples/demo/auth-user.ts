@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { makeDjangoPassword } from '../auth/password-hashers.js';
-import type { DjangoVersion } from '../django-versions.js';
+import type { DjangoVersion } from '../../src/index.js';
+import { makeDjangoPassword } from '../../src/exports/auth.js';
 
 /** The demo's one user: `ada`, password `lovelace` (stored as Django's `pbkdf2_sha256` hash). */
 export const DEMO_USER = { username: 'ada', password: 'lovelace' } as const;

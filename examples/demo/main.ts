@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import type { DjangoVersion } from '../django-versions.js';
+import type { DjangoVersion } from '../../src/index.js';
 import { DEMO_SECRET } from './app.module.js';
 import { createDemoApp } from './bootstrap.js';
 

@@ -1,10 +1,8 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CreateDjangoSession1700000000000 } from '../../migrations/1700000000000-CreateDjangoSession.js';
-import { SessionEntity } from '../backends/typeorm/session.entity.js';
-import type { DjangoVersion } from '../django-versions.js';
-import { SessionModule } from '../session.module.js';
-import { sqliteDataSourceOptions } from '../sqlite-options.js';
+// The package's public entries, as an app imports them ('nestjs-django-session', '.../sqlite').
+import { CreateDjangoSession1700000000000, SessionEntity, SessionModule, type DjangoVersion } from '../../src/index.js';
+import { sqliteDataSourceOptions } from '../../src/exports/sqlite.js';
 import { CreateDemoAuthUser1700000000100, DEMO_DJANGO_VERSION, DemoUser } from './auth-user.js';
 import { DemoController } from './demo.controller.js';
 import { DemoFastifyPassport, DemoLocalStrategy, DemoUserSerializer, PassportController, PassportLoginGuard } from './passport.js';

@@ -1,0 +1,21 @@
+/** `nestjs-django-session/auth`: Django's login, logout, `get_user()` and password hashers. */
+export {
+  login,
+  logout,
+  getUser,
+  updateSessionAuthHash,
+  sessionAuthHash,
+  AUTH_SESSION_KEYS,
+  MODEL_BACKEND,
+  verifyDjangoPassword,
+  PasswordHashersBusy,
+  makeDjangoPassword,
+  DJANGO_PBKDF2_ITERATIONS,
+  type DjangoAuthUser,
+  type DjangoAuthKeys,
+  type DjangoLoginOptions,
+  type DjangoGetUserOptions,
+  type DjangoUserLookup,
+  type MakeDjangoPasswordOptions,
+  type VerifyDjangoPasswordOptions,
+} from '../auth/index.js';
