@@ -15,11 +15,11 @@
 // operations run 10 at a time (the bench's 10 clients). Prints CPU µs per operation (process CPU:
 // all threads, so node-sqlite3's pool too).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensurePostgresDatabase } from './lib/postgres.js';
 import { median } from './lib/stats.js';
 
@@ -61,7 +61,14 @@ function parent() {
 
 async function child() {
   await import('reflect-metadata');
-  const L = await import(pathToFileURL(opt.lib[0]).href);
+  // The root entry, with the subpath entries (exports/*.js beside it) merged in: a build from
+  // before those has every name in its root.
+  const libUrl = pathToFileURL(opt.lib[0]).href;
+  const L = { ...(await import(libUrl)) };
+  for (const name of ['sqlite', 'engines']) {
+    const url = new URL(`exports/${name}.js`, libUrl);
+    if (existsSync(fileURLToPath(url))) Object.assign(L, await import(url.href));
+  }
   const { DataSource } = await import('typeorm');
   const dir = mkdtempSync(path.join(tmpdir(), 'djs-inprocess-'));
   const database = opt.driver === 'postgres' ? await postgresUrl() : path.join(dir, 'bench.sqlite3');

@@ -9,7 +9,8 @@
 //   node bench/password-timing.js [--versions 5.2,6.1] [--rounds 7] [--lib /abs/dist/src/index.js]
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const { values: opt } = parseArgs({
   options: {
@@ -24,7 +25,9 @@ if (opt.help) {
   process.exit(0);
 }
 
-const { makeDjangoPassword, verifyDjangoPassword } = await import(pathToFileURL(opt.lib).href);
+// The /auth entry beside the given root (a build from before the subpath entries has them in its root).
+const authUrl = new URL('exports/auth.js', pathToFileURL(opt.lib).href);
+const { makeDjangoPassword, verifyDjangoPassword } = await import(existsSync(fileURLToPath(authUrl)) ? authUrl.href : pathToFileURL(opt.lib).href);
 const rounds = Number(opt.rounds);
 /** PBKDF2PasswordHasher.iterations of each release (read off django/contrib/auth/hashers.py). */
 const ITERATIONS = { '3.2': 260_000, '4.2': 600_000, '5.2': 1_000_000, '6.0': 1_200_000, '6.1': 1_500_000 };

@@ -48,7 +48,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { trace, TraceSubscriber } from './lib/statement-trace.js';
 import { threadCpu } from './lib/thread-cpu.js';
 import { DataSource, EntitySchema } from 'typeorm';
@@ -66,9 +66,16 @@ if (!/^(OFF|NORMAL|FULL|EXTRA)$/.test(sync)) throw new Error(`BENCH_SYNC must be
 const sqliteDriver = process.env.BENCH_DRIVER === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3';
 const traced = process.env.BENCH_SQLITE3_TRACE === 'on' && sqliteDriver === 'sqlite3';
 /** The library: this build, or another one (BENCH_LIB, for experiments with a patched copy of src/). */
-const lib = await import(process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : '../dist/src/index.js');
+const libUrl = process.env.BENCH_LIB ? pathToFileURL(process.env.BENCH_LIB).href : new URL('../dist/src/index.js', import.meta.url).href;
+const lib = await import(libUrl);
+/** A subpath entry of that build (`/sqlite`, `/passport`): `exports/<name>.js` beside its index; a build from before the subpaths has the names in its root. */
+async function libEntry(name) {
+  const url = new URL(`exports/${name}.js`, libUrl);
+  return fs.existsSync(fileURLToPath(url)) ? import(url.href) : lib;
+}
 // A build from before sqliteDataSourceOptions() (--variant with BENCH_LIB) gets this build's helper.
-const { sqliteDataSourceOptions } = lib.sqliteDataSourceOptions ? lib : await import('../dist/src/index.js');
+const sqliteEntry = await libEntry('sqlite');
+const { sqliteDataSourceOptions } = sqliteEntry.sqliteDataSourceOptions ? sqliteEntry : await import('../dist/src/exports/sqlite.js');
 
 /** BENCH_PAD=N: the first N characters of sha256("0") + sha256("1") + … in hex (bench/scenarios.js: big sessions). */
 const PAD = (() => {
@@ -357,7 +364,7 @@ async function oursApp() {
     // initialize() and session() on every request. No user ever logs in here, so findUser is not called.
     const { Passport } = (await import('passport')).default;
     const passport = new Passport();
-    lib.useDjangoSessions(passport, { findUser: () => null });
+    (await libEntry('passport')).useDjangoSessions(passport, { findUser: () => null });
     app.use(passport.initialize());
     app.use(passport.session());
   }

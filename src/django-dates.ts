@@ -73,3 +73,22 @@ export function parseDjangoDate(value: string): Date | null {
   }
   return date;
 }
+
+/** The session key Django's `set_expiry()` writes. */
+export const EXPIRY_KEY = '_session_expiry';
+
+/**
+ * What a session's `_session_expiry` says, as Django's `get_expiry_age()` / `get_expiry_date()`
+ * read it: an ISO date string (Django 4.1+'s `set_expiry(datetime)`) is that instant (`date`, ms);
+ * a non-zero number is that many seconds (`seconds`); anything else, or a date string that does
+ * not parse (reported through `unreadable`), is `cookieAge` seconds. Seconds count from the
+ * caller's moment: now for a session being saved, the last write for a file on disk.
+ */
+export function sessionExpiry(expiry: unknown, cookieAge: number, unreadable?: (text: string) => void): { date: number | null; seconds: number } {
+  if (typeof expiry === 'string') {
+    const date = parseDjangoDate(expiry);
+    if (date !== null) return { date: date.getTime(), seconds: cookieAge };
+    unreadable?.(expiry);
+  }
+  return { date: null, seconds: typeof expiry === 'number' && expiry !== 0 ? expiry : cookieAge };
+}

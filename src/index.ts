@@ -13,7 +13,7 @@ export { SESSION_OPTIONS } from './session.constants.js';
 export { SESSION_DEFAULTS, SessionConfigError, resolveSessionOptions } from './session-options.js';
 export type { SessionModuleOptions, ResolvedSessionOptions, SessionCacheOptions } from './session-options.interface.js';
 export type { DjangoVersion } from './django-versions.js';
-export { KeyError, SessionInterrupted, CreateError, UpdateError, SessionCookieTooLarge, SessionStoreUnavailable } from './session.errors.js';
+export { KeyError, SessionInterrupted, CreateError, UpdateError, SessionCookieTooLarge, SessionBackendUnavailable, SessionStoreUnavailable } from './session.errors.js';
 export { SessionContextError } from './transports/index.js';
 export { SessionBackend, isValidSessionKey, newSessionKey, type SessionExpiry, type SessionMap } from './backends/session-backend.js';
 export type { EngineClass, EngineContext } from './backends/engine-context.js';

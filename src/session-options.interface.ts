@@ -9,7 +9,7 @@ export interface SessionCacheOptions {
    * The app's own Redis client, connected: node-redis ≥ 5 (`createClient()`), ioredis or iovalkey.
    * The module never closes it. Set the client's offline queue / retries so a command fails while
    * Redis is down (node-redis `disableOfflineQueue: true`; ioredis/iovalkey `enableOfflineQueue: false, autoResendUnfulfilledCommands: false`, connected with `lazyConnect` and `await client.connect()`);
-   * every command is bounded by `storeTimeout` anyway. Checked at start-up: a client that is not
+   * every command is bounded by `backendTimeout` anyway. Checked at start-up: a client that is not
    * connected (never `connect()`ed, closed, or ioredis's `lazyConnect` before its first connect)
    * fails the boot.
    */
@@ -106,6 +106,8 @@ export interface SessionModuleOptions {
    * is answered 503 with `Retry-After` instead of waiting on a locked table or a Redis that is
    * down. Also sent to MariaDB as `max_statement_time`. Not in Django. Default `3`.
    */
+  backendTimeout?: number;
+  /** @deprecated Renamed `backendTimeout` (the storage is the engine's backend; the session is the dictionary). Still read, with a warning at start-up. */
   storeTimeout?: number;
   /**
    * The signing salt: Django's `'django.contrib.sessions.' + SessionStore.__qualname__`.
@@ -132,7 +134,7 @@ export interface SessionModuleOptions {
 
 /** The options after defaults and validation: every field set, frozen. */
 export type ResolvedSessionOptions = Readonly<
-  Required<Omit<SessionModuleOptions, 'dataSource' | 'cookieDomain' | 'secretKeyFallbacks' | 'cache'>> & {
+  Required<Omit<SessionModuleOptions, 'dataSource' | 'cookieDomain' | 'secretKeyFallbacks' | 'cache' | 'storeTimeout'>> & {
     secretKeyFallbacks: readonly string[];
     cookieDomain: string | null;
     dataSource: string | undefined;

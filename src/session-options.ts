@@ -1,9 +1,11 @@
 import { tmpdir } from 'node:os';
 import { inspect, type InspectOptions } from 'node:util';
 import { ENGINE_NAMES, isEngineName, type EngineName } from './backends/engine-names.js';
-import { DEFAULT_MAX_DECODED_BYTES } from './codec/signing.js';
+import { DEFAULT_MAX_DECODED_BYTES } from './codec/python-json.js';
 import { DEFAULT_DJANGO_VERSION, DJANGO_VERSIONS, describeVersion, djangoVersionTraits, isDjangoVersion } from './django-versions.js';
 import { SessionBackend } from './backends/session-backend.js';
+import { DEFAULT_BACKEND_TIMEOUT_SECONDS } from './backends/backend-timeout.js';
+import { DEFAULT_SESSION_SALT } from './codec/session-codec.js';
 import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
 import { SessionConfigError } from './session.errors.js';
 
@@ -21,14 +23,25 @@ export const SESSION_DEFAULTS = {
   expireAtBrowserClose: false,
   privateCacheControl: false,
   requestSession: false,
-  salt: 'django.contrib.sessions.SessionStore',
+  salt: DEFAULT_SESSION_SALT,
   djangoVersion: DEFAULT_DJANGO_VERSION,
   maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
   engine: 'db',
   // pickleProtocol: 5 with Django's own RedisCache (its pickle.HIGHEST_PROTOCOL).
   cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
-  storeTimeout: 3,
+  backendTimeout: DEFAULT_BACKEND_TIMEOUT_SECONDS,
 } as const;
+
+/** Options renamed, by their old name: still read, with a warning at start-up. */
+export const DEPRECATED_OPTIONS: Readonly<Record<string, string>> = Object.freeze({ storeTimeout: 'backendTimeout' });
+
+/** The warnings for the deprecated option names `input` uses. */
+export function deprecatedOptionWarnings(input: SessionModuleOptions | undefined): string[] {
+  if (input === null || typeof input !== 'object') return [];
+  return Object.entries(DEPRECATED_OPTIONS)
+    .filter(([old]) => (input as unknown as Record<string, unknown>)[old] !== undefined)
+    .map(([old, current]) => `SessionModule option "${old}" is deprecated: it is now called "${current}"`);
+}
 
 /** Every option `SessionModule.forRoot()` takes (the README's options table lists each: a test checks). */
 export const SESSION_OPTION_NAMES: readonly string[] = Object.freeze([...Object.keys(SESSION_DEFAULTS), 'secretKey', 'dataSource', 'filePath', 'legacyDecode']);
@@ -66,7 +79,7 @@ function checkBoolean(options: Record<string, unknown>, name: string): void {
 export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
   if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
   const raw = input as unknown as Record<string, unknown>;
-  const known = new Set(SESSION_OPTION_NAMES);
+  const known = new Set([...SESSION_OPTION_NAMES, ...Object.keys(DEPRECATED_OPTIONS)]);
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
   }
@@ -124,9 +137,12 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     fail('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describe(maxDecodedBytes)}`);
   }
 
-  const storeTimeout = input.storeTimeout ?? SESSION_DEFAULTS.storeTimeout;
-  if (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout < 0.01 || storeTimeout > 600) {
-    fail('storeTimeout', `must be a number of seconds from 0.01 to 600, got ${describe(storeTimeout)}`);
+  if (input.backendTimeout !== undefined && input.storeTimeout !== undefined) {
+    fail('storeTimeout', 'is the old name of "backendTimeout": give only backendTimeout');
+  }
+  const backendTimeout = input.backendTimeout ?? input.storeTimeout ?? SESSION_DEFAULTS.backendTimeout;
+  if (typeof backendTimeout !== 'number' || !Number.isFinite(backendTimeout) || backendTimeout < 0.01 || backendTimeout > 600) {
+    fail(input.backendTimeout === undefined && input.storeTimeout !== undefined ? 'storeTimeout' : 'backendTimeout', `must be a number of seconds from 0.01 to 600, got ${describe(backendTimeout)}`);
   }
 
   const djangoVersion = input.djangoVersion ?? SESSION_DEFAULTS.djangoVersion;
@@ -176,7 +192,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     djangoVersion,
     legacyDecode: input.legacyDecode ?? traits.legacyDecode,
     maxDecodedBytes,
-    storeTimeout,
+    backendTimeout,
     dataSource,
     engine,
     cache,

@@ -58,15 +58,20 @@ export const RETRY_AFTER_SECONDS = 5;
 export const UNAVAILABLE_MESSAGE = 'The session store is unavailable. Try again shortly.';
 
 /**
- * The session store could not be reached, or did not answer within `storeTimeout` (a Redis that
+ * The session store could not be reached, or did not answer within `backendTimeout` (a Redis that
  * is down, a locked table, a lost database connection). Answered 503 with `Retry-After` by
  * `SessionModule`. The driver's own error, when there is one, is the `cause`; the message names
  * the operation and the error's class only — never a key (a session key is a credential), a
  * connection URL (it may carry a password) or the driver's words.
  */
-export class SessionStoreUnavailable extends Error {
-  override name = 'SessionStoreUnavailable';
+export class SessionBackendUnavailable extends Error {
+  override name = 'SessionBackendUnavailable';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
+
+/** @deprecated Renamed `SessionBackendUnavailable` ("store" is the session, "backend" its storage); the same class. */
+export const SessionStoreUnavailable = SessionBackendUnavailable;
+/** @deprecated Renamed `SessionBackendUnavailable`. */
+export type SessionStoreUnavailable = SessionBackendUnavailable;

@@ -1,27 +1,14 @@
 import { inspect } from 'node:util';
-import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
-import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from './session.errors.js';
+import { Catch, Inject, Injectable, Logger, ServiceUnavailableException, type ArgumentsHost, type ExceptionFilter, type HttpServer } from '@nestjs/common';
+import { ApplicationConfig, BaseExceptionFilter, type HttpAdapterHost } from '@nestjs/core';
+import { RETRY_AFTER_SECONDS, SessionBackendUnavailable, UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { setHeader } from './session.http.js';
 import { SessionResponses } from './session.responses.js';
-import { guardSessionsPending, SessionRequests } from './session.requests.js';
+import { SessionRequests } from './session.requests.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
 
 const logger = new Logger('SessionExceptionFilter');
-
-/**
- * What this filter catches: the session store being unreachable, and otherwise nothing unless a
- * guard has opened a session (`forContext()`) that no interceptor has taken over yet. Nest asks
- * `exception instanceof` each filter's types, so the filter stays out of the way of other
- * exceptions while no guard's session is pending (and when it does catch one that is not its
- * business, it hands it on as below).
- */
-class SessionConcern {
-  static [Symbol.hasInstance](exception: unknown): boolean {
-    return exception instanceof SessionStoreUnavailable || guardSessionsPending();
-  }
-}
 
 /**
  * Guards run before interceptors: when a guard opened the session (`forContext()`), changed it and
@@ -30,11 +17,11 @@ class SessionConcern {
  * global filter Nest would have chosen without this one (the application's own `APP_FILTER` or
  * `useGlobalFilters()` filter), or to Nest's default answer.
  *
- * A session store that cannot be reached (`SessionStoreUnavailable`, wherever it was thrown) is
+ * A session store that cannot be reached (`SessionBackendUnavailable`, wherever it was thrown) is
  * answered 503 with `Retry-After`, and logged without the driver's words: never a hang, a 500 or
  * a stack trace for the visitor.
  */
-@Catch(SessionConcern)
+@Catch(SessionBackendUnavailable)
 @Injectable()
 export class SessionExceptionFilter extends BaseExceptionFilter {
   /** Printed by name only: what it holds reaches the whole app (and the options given to forRoot). */
@@ -46,12 +33,13 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
     private readonly requests: SessionRequests,
     private readonly responses: SessionResponses,
     @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
+    applicationRef?: HttpServer,
   ) {
-    super();
+    super(applicationRef);
   }
 
   override catch(exception: unknown, host: ArgumentsHost): unknown {
-    if (exception instanceof SessionStoreUnavailable) {
+    if (exception instanceof SessionBackendUnavailable) {
       logger.error(exception.message);
       if (host.getType() === 'http') setHeader(host.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
       exception = new ServiceUnavailableException(UNAVAILABLE_MESSAGE, { cause: exception });
@@ -87,4 +75,29 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
     }
     return undefined;
   }
+}
+
+/**
+ * The filter of one app, as `SessionModule` registers it (`APP_FILTER`). What it catches: the
+ * session store being unreachable, and otherwise nothing unless one of *this app's* guards has
+ * opened a session (`forContext()`) that no interceptor has taken over yet. Nest asks
+ * `exception instanceof` each filter's types, so the filter stays out of the way of other
+ * exceptions while no guard's session is pending (and when it does catch one that is not its
+ * business, it hands it on); and another app in the process, whose guards are its own, never
+ * moves it.
+ */
+export function sessionExceptionFilterFor(
+  requests: SessionRequests,
+  responses: SessionResponses,
+  config: ApplicationConfig,
+  adapterHost: HttpAdapterHost | undefined,
+): SessionExceptionFilter {
+  class ThisAppsSessionConcern {
+    static [Symbol.hasInstance](exception: unknown): boolean {
+      return exception instanceof SessionBackendUnavailable || requests.guardSessionsPending();
+    }
+  }
+  @Catch(ThisAppsSessionConcern)
+  class AppSessionExceptionFilter extends SessionExceptionFilter {}
+  return new AppSessionExceptionFilter(requests, responses, config, adapterHost?.httpAdapter);
 }

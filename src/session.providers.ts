@@ -1,30 +1,20 @@
 import { Logger, type Provider } from '@nestjs/common';
-import { APP_FILTER, ModuleRef } from '@nestjs/core';
+import { APP_FILTER, ApplicationConfig, HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { ENGINE_LOADERS } from './backends/engines.js';
 import { SessionBackend } from './backends/session-backend.js';
+import { codecFor } from './codec/codec-for.js';
 import { SessionCodec } from './codec/session-codec.js';
 import { SESSION_OPTIONS } from './session.constants.js';
-import { SessionExceptionFilter } from './session.filter.js';
+import { sessionExceptionFilterFor } from './session.filter.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
-import { optionWarnings, resolveSessionOptions } from './session-options.js';
+import { deprecatedOptionWarnings, optionWarnings, resolveSessionOptions } from './session-options.js';
 import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
 import { RequestSessionInstaller } from './integrations/request-session.js';
 import { SessionRequests } from './session.requests.js';
 import { SessionResponses } from './session.responses.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
-
-/** Signs `session_data` with the configured secrets. */
-export function codecFor(options: ResolvedSessionOptions): SessionCodec {
-  return new SessionCodec({
-    secretKey: options.secretKey,
-    secretKeyFallbacks: options.secretKeyFallbacks,
-    salt: options.salt,
-    legacyDecode: options.legacyDecode,
-    maxDecodedBytes: options.maxDecodedBytes,
-  });
-}
 
 /**
  * The configured engine: a built-in one by name, the app's `SessionBackend` subclass (created by
@@ -44,12 +34,14 @@ export const SESSION_PROVIDERS: Provider[] = [
     useFactory: (options: SessionModuleOptions) => {
       const resolved = resolveSessionOptions(options);
       const logger = new Logger('SessionModule');
+      for (const message of deprecatedOptionWarnings(options)) logger.warn(message);
       for (const { level, message } of optionWarnings(resolved)) logger[level](message);
       return resolved;
     },
     inject: [SESSION_MODULE_OPTIONS],
   },
-  { provide: SessionCodec, useFactory: codecFor, inject: [SESSION_OPTIONS] },
+  // Signs `session_data` with the configured secrets.
+  { provide: SessionCodec, useFactory: (options: ResolvedSessionOptions) => codecFor(options), inject: [SESSION_OPTIONS] },
   { provide: SessionBackend, useFactory: backendFor, inject: [SESSION_OPTIONS, SessionCodec, ModuleRef] },
   SessionRequests,
   SessionResponses,
@@ -57,5 +49,9 @@ export const SESSION_PROVIDERS: Provider[] = [
   SessionInterceptor,
   SessionRoutes,
   RequestSessionInstaller,
-  { provide: APP_FILTER, useClass: SessionExceptionFilter },
+  {
+    provide: APP_FILTER,
+    useFactory: sessionExceptionFilterFor,
+    inject: [SessionRequests, SessionResponses, ApplicationConfig, { token: HttpAdapterHost, optional: true }],
+  },
 ];

@@ -56,12 +56,11 @@ function pythonNumbersAsText(_key: string, value: unknown): unknown {
 const logger = new Logger('SessionInterceptor');
 
 /**
- * Each request's session once opened, by request object (HTTP request, or the GraphQL operation's).
- * One map per process, shared by every copy of this package an app may have loaded (as a
- * `Symbol.for` key on the request was), kept off the request object for the reason below.
+ * Each request's session once opened, by request object (HTTP request, or the GraphQL operation's),
+ * kept off the request object for the reason below. A request belongs to one app: two apps in one
+ * process never meet in it.
  */
-const openedSessions: WeakMap<object, RequestSessionState> = ((globalThis as Record<symbol, unknown>)[Symbol.for('nestjs-django-session:opened')] ??=
-  new WeakMap()) as WeakMap<object, RequestSessionState>;
+const openedSessions = new WeakMap<object, RequestSessionState>();
 
 /** @internal The session `SessionRequests` opened for this request, if any. */
 export function openedSessionOf(request: object | null | undefined): RequestSessionState | undefined {
@@ -75,13 +74,6 @@ export function openedSessionOf(request: object | null | undefined): RequestSess
  */
 const reading = new WeakMap<object, Promise<RequestSessionState>>();
 
-let pendingGuardSessions = 0;
-
-/** @internal Whether some request's guard opened a session that nothing has taken over yet. */
-export function guardSessionsPending(): boolean {
-  return pendingGuardSessions > 0;
-}
-
 /**
  * @internal The session of each request: opened once (by the interceptor, or earlier by a guard)
  * from the request's cookie, and kept on the request until its response phase.
@@ -93,10 +85,18 @@ export class SessionRequests {
     return 'SessionRequests {}';
   }
 
+  /** How many of this app's requests have a session a guard opened that nothing took over yet. */
+  private pendingGuardSessions = 0;
+
   constructor(
     @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
     readonly backend: SessionBackend,
   ) {}
+
+  /** Whether one of this app's requests has a session a guard opened that nothing has taken over yet. */
+  guardSessionsPending(): boolean {
+    return this.pendingGuardSessions > 0;
+  }
 
   /** The request's session state if something (a guard) opened it already. */
   openedFor(request: Record<PropertyKey, any>): RequestSessionState | undefined {
@@ -161,7 +161,7 @@ export class SessionRequests {
   holdForGuard(opened: RequestSessionState, response: any): void {
     if (opened.committed || opened.intercepted || opened.guardPending) return;
     opened.guardPending = true;
-    pendingGuardSessions++;
+    this.pendingGuardSessions++;
     (response?.raw ?? response)?.once?.('close', () => this.releaseGuard(opened));
   }
 
@@ -169,7 +169,7 @@ export class SessionRequests {
   releaseGuard(opened: RequestSessionState): boolean {
     if (!opened.guardPending) return false;
     opened.guardPending = false;
-    pendingGuardSessions--;
+    this.pendingGuardSessions--;
     return true;
   }
 }
@@ -200,7 +200,7 @@ export function commitBeforeEnd(state: RequestSessionState, response: any, commi
   };
 }
 
-const FASTIFY_COMMIT_HOOK = Symbol.for('nestjs-django-session:onSend');
+const FASTIFY_COMMIT_HOOK = Symbol('nestjs-django-session:onSend');
 
 /**
  * @internal Fastify's counterpart of `commitBeforeEnd`: one `onSend` hook, added once per

@@ -82,7 +82,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * A health signal: resolves when the configured engine's store answers (one real lookup),
-   * rejects with its error otherwise; `SessionStoreUnavailable` when Redis cannot be reached.
+   * rejects with its error otherwise; `SessionBackendUnavailable` when Redis cannot be reached.
    *
    * @example
    * ```ts

@@ -2,7 +2,7 @@ import { inspect, type InspectOptions } from 'node:util';
 import { Logger } from '@nestjs/common';
 import type { SessionBackend, SessionExpiry } from './backends/session-backend.js';
 import { assertJsonValue } from './codec/session-codec.js';
-import { parseDjangoDate } from './django-dates.js';
+import { EXPIRY_KEY, sessionExpiry } from './django-dates.js';
 import { KeyError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { MAX_EXPIRY_SECONDS } from './session-options.js';
@@ -16,11 +16,22 @@ export interface SessionStoreContext {
 /** A session's data: any JSON-able values under string keys. */
 export type SessionData = Record<string, any>;
 
-const EXPIRY_KEY = '_session_expiry';
 const TEST_COOKIE_NAME = 'testcookie';
 const TEST_COOKIE_VALUE = 'worked';
 
 const logger = new Logger('SessionStore');
+
+/** Each session's module options, for `moduleOptionsOf()`. */
+const moduleOptions = new WeakMap<SessionStore<any>, ResolvedSessionOptions>();
+
+/**
+ * @internal The options of the `SessionModule` a session comes from (its `secretKey` is Django's
+ * `SECRET_KEY`), for what works on a session in Django's terms (`login()`, `getUser()`); undefined
+ * for anything else. Not exported from the package.
+ */
+export function moduleOptionsOf(session: unknown): ResolvedSessionOptions | undefined {
+  return typeof session === 'object' && session !== null ? moduleOptions.get(session as SessionStore<any>) : undefined;
+}
 
 /**
  * The per-request session: a dictionary-like object, as Django's `request.session` (the
@@ -62,6 +73,7 @@ export class SessionStore<T extends SessionData = SessionData> {
   ) {
     this.#key = context.backend.isValidKey(sessionKey) ? sessionKey : null;
     this.#loaded = this.#key === null ? null : loaded;
+    moduleOptions.set(this, context.options);
   }
 
   // ---- flags -------------------------------------------------------------------------------
@@ -358,24 +370,14 @@ export class SessionStore<T extends SessionData = SessionData> {
 
   /** Seconds until the session expires, counted from now (from the save, when saved now). */
   getExpiryAge(): number {
-    const expiry = this.get(EXPIRY_KEY);
-    if (typeof expiry === 'string') {
-      const date = parseExpiryDate(expiry);
-      if (date !== null) return Math.floor((date.getTime() - Date.now()) / 1000);
-    }
-    if (typeof expiry === 'number' && expiry !== 0) return expiry;
-    return this.context.options.cookieAge;
+    const { date, seconds } = sessionExpiry(this.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
+    return date === null ? seconds : Math.floor((date - Date.now()) / 1000);
   }
 
   /** The date the session expires, if saved now. */
   getExpiryDate(): Date {
-    const expiry = this.get(EXPIRY_KEY);
-    if (typeof expiry === 'string') {
-      const date = parseExpiryDate(expiry);
-      if (date !== null) return date;
-    }
-    const seconds = typeof expiry === 'number' && expiry !== 0 ? expiry : this.context.options.cookieAge;
-    return new Date(Date.now() + seconds * 1000);
+    const { date, seconds } = sessionExpiry(this.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
+    return new Date(date ?? Date.now() + seconds * 1000);
   }
 
   /** Whether the cookie lasts only until the browser closes. */
@@ -432,9 +434,7 @@ function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError(`session keys must be strings, got ${typeof key}`);
 }
 
-/** A `_session_expiry` date string (Django 5 writes `isoformat()`); logged and ignored when unreadable. */
-function parseExpiryDate(value: string): Date | null {
-  const date = parseDjangoDate(value);
-  if (date === null) logger.warn(`Ignoring an unreadable _session_expiry ${JSON.stringify(value)}`);
-  return date;
+/** A `_session_expiry` date string that does not parse: logged, and read as no expiry. */
+function warnUnreadableExpiry(value: string): void {
+  logger.warn(`Ignoring an unreadable _session_expiry ${JSON.stringify(value)}`);
 }

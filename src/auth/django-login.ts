@@ -7,8 +7,8 @@
  * `verifyDjangoPassword`) is the app's business, as it is `ModelBackend`'s in Django.
  */
 import { constantTimeEqual } from '../codec/signing.js';
-import { djangoVersionTraits, type DjangoVersion } from '../django-versions.js';
-import type { SessionStore } from '../session.store.js';
+import { djangoVersionTraits } from '../django-versions.js';
+import { moduleOptionsOf, type SessionStore } from '../session.store.js';
 import { AUTH_SESSION_KEYS, MODEL_BACKEND, matchSessionAuthHash, sessionAuthHash } from './session-auth-hash.js';
 
 /** What `login()` needs of a user: its primary key and its stored password hash (`auth_user.password`). */
@@ -189,12 +189,6 @@ function primaryKeyText(id: unknown): string {
  */
 function samePrimaryKey(stored: unknown, userId: string): boolean {
   return (typeof stored === 'string' || typeof stored === 'number') && String(stored) === userId;
-}
-
-/** The options of the module `session` comes from, if it does. */
-function moduleOptionsOf(session: SessionStore<any>): { secretKey?: unknown; secretKeyFallbacks?: unknown; djangoVersion?: DjangoVersion } | undefined {
-  // SessionStore keeps its module's options in its (TypeScript-private) `context`.
-  return (session as unknown as { context?: { options?: { secretKey?: unknown; secretKeyFallbacks?: unknown; djangoVersion?: DjangoVersion } } })?.context?.options;
 }
 
 /** The keys from `options`, else from the session's module (its `secretKey` is Django's `SECRET_KEY`). */

@@ -81,7 +81,7 @@ import {
   parsePythonJson,
   pythonFloatRepr,
   pythonJsonDumps,
-} from './signing.js';
+} from './python-json.js';
 
 /** The django-redis serializer names: `PickleSerializer` and `JSONSerializer`. */
 export type CacheSerializerName = 'pickle' | 'json';

@@ -1,9 +1,10 @@
 import type { SessionCodec } from './session-codec.js';
 
 /**
- * The codecs of the running `SessionModule`s, the most recently started last: what
- * `SessionEntity.getDecoded()` uses when it is given none (Django's `get_decoded()` takes no
- * argument either; its secret comes from settings).
+ * The codecs of the running `SessionModule`s: what `SessionEntity.getDecoded()` uses when it is
+ * given none (Django's `get_decoded()` takes no argument either; its secret comes from settings),
+ * as long as they all read alike. Two apps in one process with different secrets: the caller says
+ * which (never one app's row decoded with the other's secret).
  */
 const runningCodecs: SessionCodec[] = [];
 
@@ -18,7 +19,16 @@ export function releaseDefaultCodec(codec: SessionCodec): void {
   if (index >= 0) runningCodecs.splice(index, 1);
 }
 
-/** The codec of the most recently started `SessionModule`, if any runs. */
+/**
+ * The codec of the running `SessionModule`s, if any runs; throws when several run that read
+ * differently (another secret, salt or limit).
+ */
 export function defaultCodec(): SessionCodec | undefined {
-  return runningCodecs.at(-1);
+  const [first, ...others] = runningCodecs;
+  if (first !== undefined && others.some((codec) => !codec.sameAs(first))) {
+    throw new Error(
+      'SessionEntity.getDecoded(): several SessionModules are running in this process, with different secrets; pass the codec of the one the row belongs to: row.getDecoded(sessionService.codec)',
+    );
+  }
+  return first;
 }

@@ -29,36 +29,38 @@
  *
  * Python's json writes NaN, Infinity, -Infinity and ints of any size, so Django's `session_data`
  * may hold them: they are read (as NaN, ±Infinity, and a bigint past the double range; see
- * isPythonOnlyNumber in ./signing.ts) and written back as Python wrote them, never a reason to
+ * isPythonOnlyNumber in ./python-json.ts) and written back as Python wrote them, never a reason to
  * lose a session or to fail its saves. An int of more than 4,300 digits, which Python's json
  * refuses to read, is 'malformed' here too.
  */
 import { inspect } from 'node:util';
 import {
   BadSignature,
-  DEFAULT_MAX_DECODED_BYTES,
-  MAX_JSON_DEPTH,
   PayloadTooLarge,
-  assertByteLimit,
-  b62Decode,
   constantTimeEqual,
   decodeObjectPayload,
   encodeObjectPayload,
-  isPythonOnlyNumber,
-  jsonDepthExceeds,
-  jsonEncodedLength,
-  parsePythonJson,
-  pythonJsonDumps,
   saltedHmac,
   timestampSign,
   verify,
   type SigningAlgorithm,
   type VerifiedValue,
 } from './signing.js';
+import { b62Decode } from './base-encodings.js';
+import {
+  DEFAULT_MAX_DECODED_BYTES,
+  MAX_JSON_DEPTH,
+  assertByteLimit,
+  isPythonOnlyNumber,
+  jsonDepthExceeds,
+  jsonEncodedLength,
+  parsePythonJson,
+  pythonJsonDumps,
+} from './python-json.js';
 import { writtenKeyOrder } from './json-key-order.js';
 import { djangoVersionTraits } from '../django-versions.js';
 
-export { DEFAULT_MAX_DECODED_BYTES } from './signing.js';
+export { DEFAULT_MAX_DECODED_BYTES } from './python-json.js';
 
 /**
  * Django's `key_salt` for every built-in backend: `'django.contrib.sessions.' + SessionStore.__qualname__`.
@@ -323,6 +325,18 @@ export class SessionCodec {
     const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
     assertByteLimit(maxDecodedBytes, 'SessionCodec: maxDecodedBytes');
     this.maxDecodedBytes = maxDecodedBytes;
+  }
+
+  /** Whether `other` reads and writes exactly as this codec does (the same keys, salt and limits). */
+  sameAs(other: SessionCodec): boolean {
+    return (
+      other === this ||
+      (other.#keys.length === this.#keys.length &&
+        other.#keys.every((key, i) => key === this.#keys[i]) &&
+        other.salt === this.salt &&
+        other.legacyDecode === this.legacyDecode &&
+        other.maxDecodedBytes === this.maxDecodedBytes)
+    );
   }
 
   /** What printing a codec shows: never its keys. */

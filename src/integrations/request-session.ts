@@ -2,7 +2,7 @@ import { inspect, type InspectOptions } from 'node:util';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SESSION_OPTIONS } from '../session.constants.js';
-import { RETRY_AFTER_SECONDS, SessionStoreUnavailable, UNAVAILABLE_MESSAGE } from '../session.errors.js';
+import { RETRY_AFTER_SECONDS, SessionBackendUnavailable, UNAVAILABLE_MESSAGE } from '../session.errors.js';
 import { SessionResponses } from '../session.responses.js';
 import type { ResolvedSessionOptions } from '../session-options.interface.js';
 import { commitBeforeEnd, commitOnFastifySend, dataSnapshot, SessionRequests, type RequestSessionState } from '../session.requests.js';
@@ -306,7 +306,7 @@ export class RequestSessionInstaller {
         try {
           await open(request);
         } catch (error) {
-          if (!(error instanceof SessionStoreUnavailable)) throw error;
+          if (!(error instanceof SessionBackendUnavailable)) throw error;
           logger.error(error.message);
           return reply.code(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send(UNAVAILABLE_BODY);
         }
@@ -319,7 +319,7 @@ export class RequestSessionInstaller {
         commitBeforeEnd(state, response, finish);
         next();
       }, (error: unknown) => {
-        if (!(error instanceof SessionStoreUnavailable)) return next(error);
+        if (!(error instanceof SessionBackendUnavailable)) return next(error);
         logger.error(error.message);
         response.status(503).set('Retry-After', String(RETRY_AFTER_SECONDS)).json(UNAVAILABLE_BODY);
       });

@@ -58,7 +58,7 @@ export class SocketSessionStore<T extends SessionData = SessionData> extends Ses
 
 // ---- the handshake: where a client's cookie comes from ------------------------------------------
 
-const HANDSHAKE = Symbol.for('nestjs-django-session:handshake');
+const HANDSHAKE = Symbol('nestjs-django-session:handshake');
 
 /**
  * Keeps the cookie of the HTTP request that opened `client`'s connection, for `@Session()` in its
@@ -98,7 +98,7 @@ interface IoAdapterConfig {
   setIoAdapter(adapter: any): void;
 }
 
-const CAPTURING = Symbol.for('nestjs-django-session:captures-handshakes');
+const CAPTURING = Symbol('nestjs-django-session:captures-handshakes');
 
 /**
  * Makes the app's WebSocket adapter keep each client's handshake cookie: its `bindClientConnect`
@@ -136,7 +136,7 @@ function wrapAdapter(adapter: any): void {
 
 // ---- the session of one message --------------------------------------------------------------
 
-const MESSAGE_SESSION = Symbol.for('nestjs-django-session:message');
+const MESSAGE_SESSION = Symbol('nestjs-django-session:message');
 
 interface MessageSession {
   readonly [MESSAGE_SESSION]: RequestSessionState;

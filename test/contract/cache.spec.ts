@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { resolveSessionOptions, SessionStoreUnavailable } from '../../src/index.js';
+import { resolveSessionOptions, SessionBackendUnavailable } from '../../src/index.js';
 import { CacheSessionBackend, SessionCacheEntries } from '../../src/exports/engines.js';
 import { CACHE_SERIALIZERS } from '../../src/exports/codec.js';
 import { describeWith } from '../support/env.js';
@@ -16,7 +16,7 @@ const DAY = { date: new Date(Date.now() + 86_400_000), age: 86_400 };
 
 /** A cache engine as the module builds it, on `client`, under a private KEY_PREFIX. */
 function cacheEngine(client: unknown, keyPrefix: string, serializer: 'pickle' | 'json', timeout = 2000): CacheSessionBackend {
-  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cache', cache: { client, keyPrefix, serializer }, storeTimeout: timeout / 1000 });
+  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cache', cache: { client, keyPrefix, serializer }, backendTimeout: timeout / 1000 });
   return new CacheSessionBackend(SessionCacheEntries.forOptions(options, 'django.contrib.sessions.cache'));
 }
 
@@ -88,7 +88,7 @@ describeWith(['redis'], 'cache engine: keys, TTL and values as Django with djang
 });
 
 describeWith(['redis'], 'cache engine when Redis goes away (a private redis-server, stopped mid-run)', () => {
-  it('load/save reject with SessionStoreUnavailable within the timeout (no hang), and work again once Redis is back', async () => {
+  it('load/save reject with SessionBackendUnavailable within the timeout (no hang), and work again once Redis is back', async () => {
     const server = await privateRedisServer();
     const factory = REDIS_CLIENTS[0]!;
     const client = await factory.connect(server.url, { disableOfflineQueue: true });
@@ -97,8 +97,8 @@ describeWith(['redis'], 'cache engine when Redis goes away (a private redis-serv
       const key = await backend.create(new Map([['a', 1]]), DAY);
       await server.stop();
       const started = Date.now();
-      await expect(backend.load(key)).rejects.toBeInstanceOf(SessionStoreUnavailable);
-      await expect(backend.save(key, new Map([['a', 2]]), DAY, false)).rejects.toBeInstanceOf(SessionStoreUnavailable);
+      await expect(backend.load(key)).rejects.toBeInstanceOf(SessionBackendUnavailable);
+      await expect(backend.save(key, new Map([['a', 2]]), DAY, false)).rejects.toBeInstanceOf(SessionBackendUnavailable);
       expect(Date.now() - started).toBeLessThan(5_000);
       await server.start();
       for (let i = 0; i < 50 && !(await backend.exists(key).catch(() => false)); i++) await new Promise((r) => setTimeout(r, 100));

@@ -26,7 +26,7 @@ async function openCachedDb(redisUrl: string, clientOptions: Record<string, unkn
   await dataSource.runMigrations();
   const client: any = await factory.connect(redisUrl, clientOptions);
   const prefix = uniquePrefix('cached-db');
-  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: prefix }, storeTimeout: timeout / 1000 });
+  const options = resolveSessionOptions({ secretKey: 'k', engine: 'cached_db', cache: { client, keyPrefix: prefix }, backendTimeout: timeout / 1000 });
   const backend = new CachedDbSessionBackend(dataSource, new SessionCodec({ secretKey: 'k' }), SessionCacheEntries.forOptions(options, 'django.contrib.sessions.cached_db'));
   await backend.onModuleInit();
   return {

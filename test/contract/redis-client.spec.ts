@@ -1,7 +1,7 @@
 /**
  * adaptRedisClient against real Redis servers, once per supported client library: the commands the
  * cache session engines rely on (binary-safe GET/SET, SET's NX/XX and TTL, DEL, EXISTS, PING), and
- * what a request sees when Redis goes away (a SessionStoreUnavailable within the timeout, not a
+ * what a request sees when Redis goes away (a SessionBackendUnavailable within the timeout, not a
  * hang) and comes back (the same client works again).
  *
  * The shared server (TEST_REDIS_URL) only ever sees keys under a unique prefix, deleted afterwards;
@@ -9,7 +9,7 @@
  */
 import { createClient, createClientPool } from 'redis';
 import { Redis as IoRedis } from 'ioredis';
-import { SessionStoreUnavailable } from '../../src/index.js';
+import { SessionBackendUnavailable } from '../../src/index.js';
 import { adaptRedisClient, isRedisClient, type SessionRedis } from '../../src/exports/engines.js';
 import { describeWith } from '../support/env.js';
 import {
@@ -162,10 +162,10 @@ describe('adaptRedisClient: what it accepts', () => {
     }
   });
 
-  it('a node-redis client that was never connected: SessionStoreUnavailable, the client error as cause', async () => {
+  it('a node-redis client that was never connected: SessionBackendUnavailable, the client error as cause', async () => {
     const error = await adaptRedisClient(createClient()).get('k').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionStoreUnavailable);
-    expect((error as Error).name).toBe('SessionStoreUnavailable');
+    expect(error).toBeInstanceOf(SessionBackendUnavailable);
+    expect((error as Error).name).toBe('SessionBackendUnavailable');
     expect((error as Error).message).toContain('GET');
     expect((error as Error).cause).toBeInstanceOf(Error);
   });
@@ -216,7 +216,7 @@ describeWith(['redis'], 'adaptRedisClient on a real Redis', ({ redis: url }) => 
       await factory.call(client, 'RPUSH', k, 'item');
       const error = await store.get(k).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
-      expect(error).not.toBeInstanceOf(SessionStoreUnavailable);
+      expect(error).not.toBeInstanceOf(SessionBackendUnavailable);
       expect((error as Error).message).toMatch(/WRONGTYPE/);
     });
   });
@@ -285,7 +285,7 @@ describeWith(['redis'], 'adaptRedisClient on a real Redis', ({ redis: url }) => 
         if (client) await factory.close(client);
       });
 
-      it('rejects with SessionStoreUnavailable within the timeout, then works again once Redis is back', async () => {
+      it('rejects with SessionBackendUnavailable within the timeout, then works again once Redis is back', async () => {
         await store.set('k', ALL_BYTES, 60);
         expect((await store.get('k'))!.equals(ALL_BYTES)).toBe(true);
 
@@ -301,7 +301,7 @@ describeWith(['redis'], 'adaptRedisClient on a real Redis', ({ redis: url }) => 
           const started = Date.now();
           const error = await attempt().catch((e: unknown) => e);
           const took = Date.now() - started;
-          expect(error).toBeInstanceOf(SessionStoreUnavailable);
+          expect(error).toBeInstanceOf(SessionBackendUnavailable);
           expect(took).toBeLessThan(TIMEOUT_MS + 1000);
           // No URL, host or port in the message (a URL may carry a password).
           expect((error as Error).message).not.toMatch(/redis:\/\/|127\.0\.0\.1/);
@@ -334,7 +334,7 @@ describeWith(['redis'], 'adaptRedisClient on a real Redis', ({ redis: url }) => 
           await store.ping();
           await server.stop();
           const started = Date.now();
-          await expect(store.set('stale', Buffer.from('late'), 60)).rejects.toBeInstanceOf(SessionStoreUnavailable);
+          await expect(store.set('stale', Buffer.from('late'), 60)).rejects.toBeInstanceOf(SessionBackendUnavailable);
           expect(Date.now() - started).toBeLessThan(1000);
           await server.start();
           await untilAnswering(store);
@@ -354,7 +354,7 @@ describeWith(['redis'], 'adaptRedisClient on a real Redis', ({ redis: url }) => 
         const store = adaptRedisClient(client, { timeoutMs: TIMEOUT_MS });
         await store.ping();
         await server.stop();
-        await expect(store.set('stale', Buffer.from('late'), 60)).rejects.toBeInstanceOf(SessionStoreUnavailable);
+        await expect(store.set('stale', Buffer.from('late'), 60)).rejects.toBeInstanceOf(SessionBackendUnavailable);
         await server.start();
         await untilAnswering(store);
         await sleep(200);

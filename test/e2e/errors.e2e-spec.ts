@@ -233,7 +233,7 @@ describeEngines('an unreachable session store', (engine, platform) => {
       engine,
       // As the cache option's docs advise: commands fail at once while the client reconnects.
       redis: { url: server.url, clientOptions: { disableOfflineQueue: true } },
-      session: { secretKey: TEST_SECRET, storeTimeout: 0.5 },
+      session: { secretKey: TEST_SECRET, backendTimeout: 0.5 },
       controllers: [SessionOpsController],
     });
     client = t.client();

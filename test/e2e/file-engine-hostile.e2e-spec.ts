@@ -3,7 +3,7 @@
  * that are FIFOs, symbolic links or a 1 GiB sparse file are refused unread (logged; the visitor
  * gets a new session; the file is left alone), and a file system that does not answer in time
  * (libuv's thread pool held by something else) answers 503 with Retry-After within
- * `storeTimeout`. All over real HTTP, on real files in a temporary directory, on Express and
+ * `backendTimeout`. All over real HTTP, on real files in a temporary directory, on Express and
  * Fastify: the process stays up, and other visitors' requests are not stalled.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { logs, PLATFORMS, sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Reply, type TestApp } from '../support/app.js';
 import { SessionOpsController } from '../support/controllers.js';
 
-/** Seconds a file operation may take (the app's `storeTimeout`). */
+/** Seconds a file operation may take (the app's `backendTimeout`). */
 const STORE_TIMEOUT = 1;
 /** How long a request may take here before the test calls it stalled: generous (2 cores, shared). */
 const ANSWER_WITHIN_MS = 4_000;
@@ -54,7 +54,7 @@ for (const platform of PLATFORMS) {
     const fifos: string[] = [];
 
     beforeAll(async () => {
-      t = await startApp({ platform, engine: 'file', session: { secretKey: TEST_SECRET, storeTimeout: STORE_TIMEOUT }, controllers: [SessionOpsController] });
+      t = await startApp({ platform, engine: 'file', session: { secretKey: TEST_SECRET, backendTimeout: STORE_TIMEOUT }, controllers: [SessionOpsController] });
       directory = (t.store as unknown as { directory: string }).directory;
     });
 
@@ -144,7 +144,7 @@ for (const platform of PLATFORMS) {
       await rm(fileOf(key));
     }, 30_000);
 
-    it('when the file system does not answer within storeTimeout (the thread pool held by others), a request answers 503 with Retry-After, and works again after', async () => {
+    it('when the file system does not answer within backendTimeout (the thread pool held by others), a request answers 503 with Retry-After, and works again after', async () => {
       const member = await realVisitor();
       // Something else in the process holds every libuv thread: blocking opens of FIFOs elsewhere.
       const elsewhere = await mkdtemp(join(tmpdir(), 'nds-hostile-threads-'));

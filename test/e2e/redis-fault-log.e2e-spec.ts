@@ -70,7 +70,7 @@ describeWith(['redis'], 'the log of a Redis fault', () => {
       client = await library.connect(authUrl, FAIL_FAST[library.name]);
       try {
         let url: string;
-        ({ app, url } = await startOn({ secretKey: SECRET, engine: 'cache', cache: { client }, storeTimeout: 1 }));
+        ({ app, url } = await startOn({ secretKey: SECRET, engine: 'cache', cache: { client }, backendTimeout: 1 }));
         const browser = new Client(url);
         expect((await browser.ops([['set', 'a', 1]])).status).toBe(200);
         const key = browser.sessionKey!;
@@ -97,7 +97,7 @@ describeWith(['redis'], 'the log of a Redis fault', () => {
     client = await nodeRedis.connect(server.url.replace('redis://', `redis://default:${PASSWORD}@`), FAIL_FAST['node-redis']);
     try {
       let url: string;
-      ({ app, url } = await startOn({ secretKey: SECRET, engine: 'cached_db', cache: { client }, storeTimeout: 1 }, file));
+      ({ app, url } = await startOn({ secretKey: SECRET, engine: 'cached_db', cache: { client }, backendTimeout: 1 }, file));
       const browser = new Client(url);
       expect((await browser.ops([['set', 'a', 1]])).status).toBe(200);
       const key = browser.sessionKey!;

@@ -45,7 +45,7 @@ describeWith(['redis'], 'when Redis goes away mid-run', () => {
 
   it('cache: 503 with Retry-After while it is down (quickly, no driver words), and sessions work again once it is back', async () => {
     let url: string;
-    ({ app, url } = await startVisitApp({ secretKey: SECRET, engine: 'cache', cache: { client }, storeTimeout: 1 }));
+    ({ app, url } = await startVisitApp({ secretKey: SECRET, engine: 'cache', cache: { client }, backendTimeout: 1 }));
     const browser = new Client(url);
     expect((await browser.post('/visit', { write: true })).status).toBe(200);
     expect((await browser.post('/visit', { write: true })).json()).toEqual({ visits: 1 });
@@ -69,7 +69,7 @@ describeWith(['redis'], 'when Redis goes away mid-run', () => {
 
   it('cached_db: every request keeps working from the database while Redis is down, and after', async () => {
     let url: string;
-    ({ app, url } = await startVisitApp({ secretKey: SECRET, engine: 'cached_db', cache: { client }, storeTimeout: 1 }, { type: 'sqlite', database: file }));
+    ({ app, url } = await startVisitApp({ secretKey: SECRET, engine: 'cached_db', cache: { client }, backendTimeout: 1 }, { type: 'sqlite', database: file }));
     const browser = new Client(url);
     expect((await browser.post('/visit', { write: true })).status).toBe(200);
 

@@ -1,6 +1,6 @@
 /**
  * A session store that cannot be reached in time — a table locked by another process, a database
- * gone — answers 503 with `Retry-After` within `storeTimeout`: never a hang, never a 500 with the
+ * gone — answers 503 with `Retry-After` within `backendTimeout`: never a hang, never a 500 with the
  * driver's words. Measured against real locks on sqlite, PostgreSQL and MariaDB.
  */
 import type { INestApplication } from '@nestjs/common';
@@ -15,7 +15,7 @@ import { startVisitApp } from '../support/session-app.js';
 
 const TIMEOUT_SECONDS = 0.5;
 
-const startOn = (typeorm: TypeOrmModuleOptions) => startVisitApp({ secretKey: 'store-timeout-secret', storeTimeout: TIMEOUT_SECONDS }, typeorm);
+const startOn = (typeorm: TypeOrmModuleOptions) => startVisitApp({ secretKey: 'store-timeout-secret', backendTimeout: TIMEOUT_SECONDS }, typeorm);
 
 interface Lock {
   /** Takes a lock that blocks the session table (reads and writes) until released. */
@@ -88,7 +88,7 @@ const TARGETS: Target[] = [
 ];
 
 for (const target of TARGETS) {
-  describeWith(target.services, `storeTimeout on ${target.title}`, (env) => {
+  describeWith(target.services, `backendTimeout on ${target.title}`, (env) => {
     let db: Database;
     let app: INestApplication;
     let url: string;
@@ -152,7 +152,7 @@ describe.each(['sqlite'] as const)('%s in WAL mode: reads do not queue behind a 
     db = await createDatabase('sqlite', undefined, 'walread', type.replace(/\W/g, ''));
     const file = new URL(db.url).pathname;
     ({ app, url } = await startVisitApp(
-      { secretKey: 'store-timeout-secret', storeTimeout: 1.5 },
+      { secretKey: 'store-timeout-secret', backendTimeout: 1.5 },
       { type, database: file, enableWAL: true, busyTimeout: 5000 },
     ));
   }, 60_000);
@@ -162,7 +162,7 @@ describe.each(['sqlite'] as const)('%s in WAL mode: reads do not queue behind a 
     await db?.drop();
   });
 
-  it('while a foreign writer holds the lock, a session write answers 503 after storeTimeout, and a read sent meanwhile answers 200 at once', async () => {
+  it('while a foreign writer holds the lock, a session write answers 503 after backendTimeout, and a read sent meanwhile answers 200 at once', async () => {
     const client = new Client(url);
     expect((await client.post('/visit', { write: true })).status).toBe(200);
     const conn = new sqlite3.Database(new URL(db.url).pathname);

@@ -322,7 +322,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 async function compileHashers(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `nestjs-django-session-${label}-`));
   await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-  for (const file of ['src/auth/password-hashers.ts', 'src/auth/password-hash-pool.ts', 'src/codec/signing.ts', 'src/django-versions.ts']) {
+  for (const file of ['src/auth/password-hashers.ts', 'src/auth/password-hash-pool.ts', 'src/codec/signing.ts', 'src/codec/base-encodings.ts', 'src/codec/python-json.ts', 'src/django-versions.ts']) {
     const source = await readFile(join(root, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },

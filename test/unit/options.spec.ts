@@ -7,9 +7,12 @@ import {
   resolveSessionOptions,
   SESSION_DEFAULTS,
   SessionBackend,
+  SessionBackendUnavailable,
   SessionConfigError,
+  SessionStoreUnavailable,
   type SessionModuleOptions,
 } from '../../src/index.js';
+import { deprecatedOptionWarnings } from '../../src/session-options.js';
 import { TypeOrmSessionBackend } from '../../src/exports/engines.js';
 
 const resolve = (options: Record<string, unknown>) => resolveSessionOptions(options as unknown as SessionModuleOptions);
@@ -35,7 +38,7 @@ describe('resolveSessionOptions', () => {
         djangoVersion: '5.2', // not a Django setting: the release sharing the sessions, the current LTS
         legacyDecode: false, // follows djangoVersion: Django 4.0+ reads no pre-3.1 session data
         maxDecodedBytes: 4 * 1024 * 1024, // not a Django setting: how far a stored session may inflate
-        storeTimeout: 3, // not a Django setting: seconds before a stuck store answers 503
+        backendTimeout: 3, // not a Django setting: seconds before a stuck store answers 503
         dataSource: undefined,
         engine: 'db', // SESSION_ENGINE: django.contrib.sessions.backends.db
         cache: null, // only the cache engines need it
@@ -63,7 +66,7 @@ describe('resolveSessionOptions', () => {
         engine: 'db',
         // CACHES: KEY_PREFIX, VERSION, BACKEND; django-redis SERIALIZER, PICKLE_VERSION (5 with Django's own RedisCache)
         cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
-        storeTimeout: 3,
+        backendTimeout: 3,
       });
     });
 
@@ -88,6 +91,20 @@ describe('resolveSessionOptions', () => {
       );
     });
 
+    it('storeTimeout, the old name of backendTimeout, is still read (with a start-up warning); both at once is an error', () => {
+      expect(resolve({ secretKey: 'k', storeTimeout: 0.5 }).backendTimeout).toBe(0.5);
+      expect(resolve({ secretKey: 'k', storeTimeout: 0.5 })).not.toHaveProperty('storeTimeout');
+      expect(deprecatedOptionWarnings({ secretKey: 'k', storeTimeout: 0.5 })).toEqual(['SessionModule option "storeTimeout" is deprecated: it is now called "backendTimeout"']);
+      expect(deprecatedOptionWarnings({ secretKey: 'k', backendTimeout: 0.5 })).toEqual([]);
+      expect(() => resolve({ secretKey: 'k', storeTimeout: 1, backendTimeout: 2 })).toThrow('SessionModule option "storeTimeout" is the old name of "backendTimeout": give only backendTimeout');
+      expect(() => resolve({ secretKey: 'k', storeTimeout: 0 })).toThrow(/^SessionModule option "storeTimeout" must be a number of seconds from 0.01 to 600/);
+    });
+
+    it('SessionStoreUnavailable, the old name of SessionBackendUnavailable, is the same class', () => {
+      expect(SessionStoreUnavailable).toBe(SessionBackendUnavailable);
+      expect(new SessionStoreUnavailable('down')).toBeInstanceOf(SessionBackendUnavailable);
+    });
+
     it('keeps every valid value given', () => {
       const given = {
         secretKey: 'k',
@@ -107,7 +124,7 @@ describe('resolveSessionOptions', () => {
         djangoVersion: '3.2' as const,
         legacyDecode: false, // given: it wins over what djangoVersion implies
         maxDecodedBytes: 65536,
-        storeTimeout: 0.5,
+        backendTimeout: 0.5,
         dataSource: 'sessions',
         engine: 'file' as const,
         filePath: '/var/lib/sessions',
@@ -315,9 +332,9 @@ describe('resolveSessionOptions', () => {
       ['a non-string keyPrefix', { engine: 'cache', cache: { client, keyPrefix: 1 } }, /"cache.keyPrefix" must be a string/],
       ['a fractional version', { engine: 'cache', cache: { client, version: 1.5 } }, /"cache.version" must be an integer/],
       ['an unknown serializer', { engine: 'cache', cache: { client, serializer: 'msgpack' } }, /"cache.serializer" must be 'pickle' or 'json'/],
-      ['a cache timeout (the limit is storeTimeout, for every engine)', { engine: 'cache', cache: { client, timeout: 5 } }, /"cache.timeout" is not a known option/],
-      ['a zero storeTimeout', { storeTimeout: 0 }, /"storeTimeout" must be a number of seconds from 0.01 to 600/],
-      ['a storeTimeout in milliseconds by mistake', { storeTimeout: 3000 }, /"storeTimeout" must be a number of seconds from 0.01 to 600, got a whole number outside that range/],
+      ['a cache timeout (the limit is backendTimeout, for every engine)', { engine: 'cache', cache: { client, timeout: 5 } }, /"cache.timeout" is not a known option/],
+      ['a zero backendTimeout', { backendTimeout: 0 }, /"backendTimeout" must be a number of seconds from 0.01 to 600/],
+      ['a backendTimeout in milliseconds by mistake', { backendTimeout: 3000 }, /"backendTimeout" must be a number of seconds from 0.01 to 600, got a whole number outside that range/],
       ['an empty filePath', { engine: 'file', filePath: '' }, /"filePath" must be a directory path/],
       ['a tiny maxDecodedBytes', { maxDecodedBytes: 10 }, /"maxDecodedBytes" must be a whole number of bytes, at least 1024/],
       ['a fractional maxDecodedBytes', { maxDecodedBytes: 4096.5 }, /"maxDecodedBytes" must be/],
@@ -332,7 +349,7 @@ describe('resolveSessionOptions', () => {
       ['cookiePath', 'hunter2'],
       ['cookieSameSite', 'hunter2'],
       ['cookieAge', 4_000_000_000],
-      ['storeTimeout', 4242],
+      ['backendTimeout', 4242],
       ['maxDecodedBytes', 42.42],
       ['cookieSecure', 'hunter2'],
       ['engine', 'hunter2'],

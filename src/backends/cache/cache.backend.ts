@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-serializers.js';
-import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
+import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/python-json.js';
+import { EXPIRY_KEY } from '../../django-dates.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { ResolvedSessionOptions } from '../../session-options.interface.js';
 import type { EngineContext } from '../engine-context.js';
@@ -10,7 +11,6 @@ import { adaptRedisClient, isRedisClient, type SessionRedis } from './redis-clie
 /** Django's `KEY_PREFIX` of the cache engine (`backends/cache.py`). */
 export const CACHE_KEY_PREFIX = 'django.contrib.sessions.cache';
 
-const EXPIRY_KEY = '_session_expiry';
 const KEEP_EXPIRY_STRING: ReadonlySet<string> = new Set([EXPIRY_KEY]);
 /** How many `_session_expiry` dates `SessionCacheEntries` remembers the stored type of. */
 const EXPIRY_TYPES_KEPT = 10_000;
@@ -64,7 +64,7 @@ export class SessionCacheEntries {
       );
     }
     return new this(
-      adaptRedisClient(cache.client, { timeoutMs: options.storeTimeout * 1000 }),
+      adaptRedisClient(cache.client, { timeoutMs: options.backendTimeout * 1000 }),
       CACHE_SERIALIZERS[cache.serializer],
       `${cache.keyPrefix}:${cache.version}:${enginePrefix}`,
       options.maxDecodedBytes,

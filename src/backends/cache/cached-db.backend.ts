@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { SessionStoreUnavailable } from '../../session.errors.js';
+import { SessionBackendUnavailable } from '../../session.errors.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import type { DataSource } from 'typeorm';
@@ -38,7 +38,7 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
   }
 
   static override fromContext(context: EngineContext): CachedDbSessionBackend {
-    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.storeTimeout);
+    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.backendTimeout);
   }
 
   /** The db engine's start-up check of its table, then the cache's: a client not connected fails the boot. */
@@ -89,7 +89,7 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
         try {
           await this.entries.set(key, data, ageSeconds);
         } catch (error) {
-          if (!(error instanceof SessionStoreUnavailable)) await this.entries.redis.del(this.entries.keyOf(key));
+          if (!(error instanceof SessionBackendUnavailable)) await this.entries.redis.del(this.entries.keyOf(key));
           throw error;
         }
       },
@@ -103,7 +103,7 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
       return await operation();
     } catch (error) {
       // Our own messages are safe to log as they are; anything else is told without secrets.
-      const why = error instanceof SessionStoreUnavailable || error instanceof CacheValueTooLarge ? error.message : describeCause(error);
+      const why = error instanceof SessionBackendUnavailable || error instanceof CacheValueTooLarge ? error.message : describeCause(error);
       logger.error(`Error ${what === 'read' ? 'reading from' : what === 'write' ? 'saving to' : 'deleting from'} the cache (${why}); the database is used`);
       return fallback;
     }

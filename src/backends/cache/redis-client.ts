@@ -7,7 +7,8 @@
  * (structural types below, erased at compile time), so no Redis client is a dependency of this
  * package and the application's own copy, whatever its version, is the one used.
  */
-import { SessionStoreUnavailable } from '../../session.errors.js';
+import { SessionBackendUnavailable } from '../../session.errors.js';
+import { DEFAULT_BACKEND_TIMEOUT_SECONDS } from '../backend-timeout.js';
 
 /** The Redis commands the cache engines use, on any supported client. */
 export interface SessionRedis {
@@ -41,7 +42,7 @@ export interface SessionRedis {
 export interface RedisAdapterOptions {
   /**
    * How long one command may take, in milliseconds, before it rejects with
-   * {@link SessionStoreUnavailable}. Default 2000. Bounds a request's wait on a Redis that is down
+   * {@link SessionBackendUnavailable}. Default 3000 (the module's `backendTimeout` default). Bounds a request's wait on a Redis that is down
    * or stalled; it does not change the client's own reconnecting or retrying.
    */
   timeoutMs?: number;
@@ -110,7 +111,7 @@ export function isRedisClient(client: unknown): boolean {
   return kind !== undefined && kind !== 'node-redis-legacy';
 }
 
-const DEFAULT_TIMEOUT_MS = 2000;
+const DEFAULT_TIMEOUT_MS = DEFAULT_BACKEND_TIMEOUT_SECONDS * 1000;
 
 // --- The clients' shapes: only what is called here, so any version with these methods fits. ---
 
@@ -216,14 +217,14 @@ function isReplyError(error: unknown): error is Error {
 /**
  * What a failed command rejects with: server error replies as they are (a WRONGTYPE or NOAUTH is a
  * bug or a misconfiguration to see plainly), everything else (refused or dropped connections, a
- * closed client, the client's own timeouts and retry limits) as SessionStoreUnavailable.
+ * closed client, the client's own timeouts and retry limits) as SessionBackendUnavailable.
  */
 function commandError(command: string, key: string | undefined, error: unknown): unknown {
-  if (error instanceof SessionStoreUnavailable) return error;
+  if (error instanceof SessionBackendUnavailable) return error;
   if (isReplyError(error) && !UNAVAILABLE_REPLY.test(error.message)) return error;
   // The message is what the app's log shows (SessionModule logs it, not the cause): so it carries
   // the cause, told safely.
-  return new SessionStoreUnavailable(`Redis is unavailable: ${command} failed (${describeCause(error, key)})`, {
+  return new SessionBackendUnavailable(`Redis is unavailable: ${command} failed (${describeCause(error, key)})`, {
     cause: error,
   });
 }
@@ -325,7 +326,7 @@ abstract class RedisAdapter implements SessionRedis {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         controller.abort();
-        reject(new SessionStoreUnavailable(`Redis did not answer ${command} within ${this.timeoutMs} ms`));
+        reject(new SessionBackendUnavailable(`Redis did not answer ${command} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       const settle = (error: unknown, value?: unknown) => {
         clearTimeout(timer);

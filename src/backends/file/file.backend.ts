@@ -4,15 +4,14 @@ import { access, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { SessionCodec } from '../../codec/session-codec.js';
-import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/signing.js';
+import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/python-json.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
-import { parseDjangoDate } from '../../django-dates.js';
+import { EXPIRY_KEY, sessionExpiry } from '../../django-dates.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { EngineContext } from '../engine-context.js';
 import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
-import { withinStoreTimeout } from '../store-timeout.js';
+import { DEFAULT_BACKEND_TIMEOUT_SECONDS, withinBackendTimeout } from '../backend-timeout.js';
 
-const EXPIRY_KEY = '_session_expiry';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 
@@ -107,14 +106,14 @@ export class FileSessionBackend extends SessionBackend {
     private readonly cookieAgeSeconds: number,
     /**
      * `maxDecodedBytes` bounds the size of a file read (see `maxSessionFileBytes`, default for
-     * 4 MiB); `storeTimeout` (seconds, default 3) how long one file operation may take before it
-     * fails with `SessionStoreUnavailable` (503).
+     * 4 MiB); `backendTimeout` (seconds, default 3) how long one file operation may take before it
+     * fails with `SessionBackendUnavailable` (503).
      */
-    limits: { maxDecodedBytes?: number; storeTimeout?: number } = {},
+    limits: { maxDecodedBytes?: number; backendTimeout?: number } = {},
   ) {
     super();
     this.maxFileBytes = maxSessionFileBytes(limits.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES);
-    this.timeoutMs = Math.round((limits.storeTimeout ?? 3) * 1000);
+    this.timeoutMs = Math.round((limits.backendTimeout ?? DEFAULT_BACKEND_TIMEOUT_SECONDS) * 1000);
   }
 
   /** The longest file read as a session; a longer one is refused unread. */
@@ -122,7 +121,7 @@ export class FileSessionBackend extends SessionBackend {
   private readonly timeoutMs: number;
 
   static fromContext({ options, codec }: EngineContext): FileSessionBackend {
-    return new this(options.filePath, options.cookieName, codec, options.cookieAge, { maxDecodedBytes: options.maxDecodedBytes, storeTimeout: options.storeTimeout });
+    return new this(options.filePath, options.cookieName, codec, options.cookieAge, { maxDecodedBytes: options.maxDecodedBytes, backendTimeout: options.backendTimeout });
   }
 
   /** Checks at start-up that the directory exists and can be written (Django: `ImproperlyConfigured`). */
@@ -171,12 +170,12 @@ export class FileSessionBackend extends SessionBackend {
   }
 
   /**
-   * `operation` within `storeTimeout`: a file system that does not answer (a hung network mount,
+   * `operation` within `backendTimeout`: a file system that does not answer (a hung network mount,
    * libuv's thread pool held by something else) makes the request answer 503 with `Retry-After`,
    * as a database or a Redis that does not answer. What the operation opened it closes.
    */
   private withinTimeout<T>(what: string, operation: Promise<T>): Promise<T> {
-    return withinStoreTimeout(operation, this.timeoutMs, 'session directory', what);
+    return withinBackendTimeout(operation, this.timeoutMs, 'session directory', what);
   }
 
   /**
@@ -186,13 +185,8 @@ export class FileSessionBackend extends SessionBackend {
    * file that is stale here is deleted, which Django then reads as a logged-out session.)
    */
   private expiresAt(data: ReadonlyMap<string, unknown>, modified: number): number {
-    const expiry = data.get(EXPIRY_KEY);
-    if (typeof expiry === 'string') {
-      const date = parseDjangoDate(expiry);
-      if (date !== null) return date.getTime();
-    }
-    const seconds = typeof expiry === 'number' && expiry !== 0 ? expiry : this.cookieAgeSeconds;
-    return modified + seconds * 1000;
+    const { date, seconds } = sessionExpiry(data.get(EXPIRY_KEY), this.cookieAgeSeconds);
+    return date ?? modified + seconds * 1000;
   }
 
   async exists(key: string): Promise<boolean> {

@@ -1,5 +1,6 @@
-import { SessionCodec } from '../../codec/session-codec.js';
-import { b62Decode } from '../../codec/signing.js';
+import { codecFor } from '../../codec/codec-for.js';
+import type { SessionCodec } from '../../codec/session-codec.js';
+import { b62Decode } from '../../codec/base-encodings.js';
 import { decodedMap } from '../../codec/suspicious-session.js';
 import { SessionCookieTooLarge } from '../../session.errors.js';
 import type { EngineContext } from '../engine-context.js';
@@ -42,13 +43,8 @@ export class SignedCookieSessionBackend extends SessionBackend {
   }
 
   static fromContext({ options }: EngineContext): SignedCookieSessionBackend {
-    const codec = new SessionCodec({
-      secretKey: options.secretKey,
-      secretKeyFallbacks: options.secretKeyFallbacks,
-      salt: SIGNED_COOKIES_SALT,
-      legacyDecode: false, // signing.loads never read the pre-3.1 session format
-      maxDecodedBytes: options.maxDecodedBytes,
-    });
+    // signing.loads never read the pre-3.1 session format.
+    const codec = codecFor(options, { salt: SIGNED_COOKIES_SALT, legacyDecode: false });
     return new this(codec, options.cookieName, options.cookieAge);
   }
 

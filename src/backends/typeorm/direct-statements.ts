@@ -67,7 +67,7 @@ export function runDirect(
   return undefined;
 }
 
-/** How long a statement may take (`storeTimeout`), and the error the caller gets when it takes longer (it goes on meanwhile). */
+/** How long a statement may take (`backendTimeout`), and the error the caller gets when it takes longer (it goes on meanwhile). */
 export interface StatementLimit {
   ms: number;
   error(): Error;

@@ -34,8 +34,9 @@ export class SessionEntity {
 
   /**
    * The session's dictionary (Django's `get_decoded()`): `{}` (and a logged warning) when the
-   * signature does not verify. Uses the codec of the most recently started `SessionModule`, or the
-   * one passed in (outside a Nest app: `new SessionCodec({ secretKey })`).
+   * signature does not verify. Uses the codec passed in (`sessionService.codec`; outside a Nest
+   * app `new SessionCodec({ secretKey })`), else the running `SessionModule`'s: with several
+   * running, with different secrets, it throws rather than guess.
    */
   getDecoded(codec: SessionCodec | undefined = defaultCodec()): SessionDict {
     if (codec === undefined) {

@@ -3,10 +3,10 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
-import { CreateError, SessionConfigError, SessionStoreUnavailable, UpdateError } from '../../session.errors.js';
+import { CreateError, SessionConfigError, SessionBackendUnavailable, UpdateError } from '../../session.errors.js';
 import type { EngineContext } from '../engine-context.js';
 import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
-import { storeTimeoutError, withinStoreTimeout } from '../store-timeout.js';
+import { backendTimeoutError, withinBackendTimeout } from '../backend-timeout.js';
 import { useDjangoDateText } from './django-date-text.js';
 import { SessionEntity } from './session.entity.js';
 import { dialectOf, expireDateParam, readExpireDate, type Dialect } from './dialect.js';
@@ -46,13 +46,13 @@ export class TypeOrmSessionBackend extends SessionBackend {
   #reader: DataSource | undefined;
   #dialect?: Dialect;
   #statements?: Record<StatementName, Statement>;
-  /** Each statement's `storeTimeout` limit for the direct driver path, made once. */
+  /** Each statement's `backendTimeout` limit for the direct driver path, made once. */
   readonly #limits: Partial<Record<StatementName, StatementLimit>> = {};
 
   /**
    * @param dataSource the DataSource (or, in a Nest app, how to find it once every provider exists)
    * @param codec signs and reads `session_data` (not needed for `clearExpired()`, `exists()`, `delete()`)
-   * @param timeoutSeconds how long one statement may take (`storeTimeout`); default 3
+   * @param timeoutSeconds how long one statement may take (`backendTimeout`); default 3
    */
   constructor(
     dataSource: DataSource | (() => DataSource),
@@ -72,7 +72,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
 
   /** The module's engine: the app's DataSource (the default one, or the one named by `dataSource`). */
   static fromContext(context: EngineContext): TypeOrmSessionBackend {
-    return new this(resolveDataSource(context), context.codec, context.options.storeTimeout);
+    return new this(resolveDataSource(context), context.codec, context.options.backendTimeout);
   }
 
   /**
@@ -100,7 +100,7 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const repo = dataSource.getRepository(SessionEntity);
     const [sql, params] = repo.createQueryBuilder('s').select('1', 'found').where('1 = 0').getQueryAndParameters();
     try {
-      await withinStoreTimeout(dataSource.query(sql, params), this.#timeoutMs, DATABASE, 'the start-up check');
+      await withinBackendTimeout(dataSource.query(sql, params), this.#timeoutMs, DATABASE, 'the start-up check');
     } catch (error) {
       if (isStoreUnavailable(error)) {
         bootLogger.warn(`Could not check the session table ${repo.metadata.tablePath} at start-up (${errorClass(error)}): the database is busy or slow; requests will retry`);
@@ -211,12 +211,12 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const params = statement.order.map((i) => args[i]);
     const dataSource = name === 'load' && this.#reader !== undefined ? this.#reader : this.dataSource;
     try {
-      // better-sqlite3 answers at once (nothing to time out); the others within storeTimeout, as below.
-      const limit = (this.#limits[name] ??= { ms: this.#timeoutMs, error: () => storeTimeoutError(DATABASE, name, this.#timeoutMs) });
+      // better-sqlite3 answers at once (nothing to time out); the others within backendTimeout, as below.
+      const limit = (this.#limits[name] ??= { ms: this.#timeoutMs, error: () => backendTimeoutError(DATABASE, name, this.#timeoutMs) });
       const direct = runDirect(dataSource, statement.sql, params, statement.read, limit);
       if (direct !== undefined) return 'then' in direct ? await direct : direct;
     } catch (error) {
-      throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
+      throw isStoreUnavailable(error) ? new SessionBackendUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
     }
     const runner = dataSource.createQueryRunner();
     const query = runner.query(statement.sql, params, true);
@@ -225,10 +225,10 @@ export class TypeOrmSessionBackend extends SessionBackend {
     const ignore = () => undefined;
     void query.then(ignore, ignore).then(() => runner.release()).catch(ignore);
     try {
-      const result = await withinStoreTimeout(query, this.#timeoutMs, DATABASE, name);
+      const result = await withinBackendTimeout(query, this.#timeoutMs, DATABASE, name);
       return { records: (result.records ?? []) as unknown[], affected: result.affected as number | undefined };
     } catch (error) {
-      throw isStoreUnavailable(error) ? new SessionStoreUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
+      throw isStoreUnavailable(error) ? new SessionBackendUnavailable(`The session database did not answer (${name}: ${errorClass(error)})`, { cause: error }) : error;
     }
   }
 }
@@ -271,13 +271,13 @@ export function resolveDataSource({ options, moduleRef }: EngineContext): () => 
   };
 }
 
-/** `promise`, or a `SessionStoreUnavailable` once `ms` have passed (the statement itself goes on until the database ends it). */
+/** `promise`, or a `SessionBackendUnavailable` once `ms` have passed (the statement itself goes on until the database ends it). */
 /**
  * Errors that mean "the database cannot serve now" rather than "this statement is wrong": a lock
  * or busy timeout, a statement timeout, a lost or refused connection. Answered 503, not 500.
  */
 function isStoreUnavailable(error: unknown): boolean {
-  if (error instanceof SessionStoreUnavailable) return true;
+  if (error instanceof SessionBackendUnavailable) return true;
   const driverError = ((error as { driverError?: unknown })?.driverError ?? error) as Record<string, unknown> | undefined;
   const code = String(driverError?.code ?? (error as Record<string, unknown>)?.code ?? '');
   const errno = Number(driverError?.errno ?? NaN);
