@@ -17,7 +17,7 @@ const logger = new Logger('SessionExceptionFilter');
  * global filter Nest would have chosen without this one (the application's own `APP_FILTER` or
  * `useGlobalFilters()` filter), or to Nest's default answer.
  *
- * A session store that cannot be reached (`SessionBackendUnavailable`, wherever it was thrown) is
+ * A session backend that cannot be reached (`SessionBackendUnavailable`, wherever it was thrown) is
  * answered 503 with `Retry-After`, and logged without the driver's words: never a hang, a 500 or
  * a stack trace for the visitor.
  */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, NotFoundException, Post } from '@nestjs/common';
 import { KeyError, Session, type SessionStore } from '../../src/index.js';
 import { PAGE } from './demo.page.js';
 
@@ -107,9 +107,14 @@ export class DemoController {
     return 'Please enable cookies and try again.';
   }
 
+  /**
+   * The documentation's reads of fav_color: `request.session.get('fav_color', 'red')`;
+   * `'fav_color' in request.session` (`has`); and `request.session['fav_color']` (`item`, read
+   * with `session.get('fav_color')`: `null` when absent, where Python raises KeyError).
+   */
   @Get('color')
   getColor(@Session() session: DemoSession) {
-    return { fav_color: session.get('fav_color', 'red') };
+    return { fav_color: session.get('fav_color', 'red'), has: session.has('fav_color'), item: session.get('fav_color') ?? null };
   }
 
   /**
@@ -123,9 +128,18 @@ export class DemoController {
     return { fav_color: session.get('fav_color'), member: memberOf(session) };
   }
 
+  /**
+   * `del request.session['fav_color']`, as the documentation writes it: a KeyError when no colour
+   * is set, answered as 404 (nothing was changed, so nothing is saved).
+   */
   @Delete('color')
   deleteColor(@Session() session: DemoSession) {
-    if (session.has('fav_color')) session.delete('fav_color');
+    try {
+      session.delete('fav_color');
+    } catch (error) {
+      if (error instanceof KeyError) throw new NotFoundException(`KeyError: ${error.message}`);
+      throw error;
+    }
     return { fav_color: session.get('fav_color', 'red') };
   }
 

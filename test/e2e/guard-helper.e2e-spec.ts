@@ -6,7 +6,8 @@
  */
 import { APP_FILTER } from '@nestjs/core';
 import { describeEngines, resentKey, sessionCookieOf, startApp, type TestApp } from '../support/app.js';
-import { AppHttpFilter, GuardedController, SeedController } from '../support/controllers.js';
+import { DemoController } from '../../examples/demo/demo.controller.js';
+import { AppHttpFilter, GuardedController } from '../support/controllers.js';
 
 /** What loading one session costs on the engines whose storage I/O is counted (t.io). */
 const ONE_LOAD: Record<string, string[]> = { db: ['SELECT'], cache: ['GETRANGE'] };
@@ -19,7 +20,7 @@ function loadedHow(engine: string): string {
 describeEngines('guards using SessionService.forContext()', (engine, platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ platform, engine, controllers: [GuardedController, SeedController] });
+    t = await startApp({ platform, engine, controllers: [GuardedController, DemoController] });
   });
   afterAll(() => t?.close());
 
@@ -28,7 +29,7 @@ describeEngines('guards using SessionService.forContext()', (engine, platform) =
     expect((await visitor.get('/guarded/member')).status).toBe(403);
 
     const member = t.client();
-    await member.post('/seed/login', { username: 'ada', password: 'lovelace' });
+    expect((await member.post('/login', { username: 'ada', password: 'lovelace' })).text).toBe("You're logged in.");
     const reply = await member.get('/guarded/member');
     expect(reply.status).toBe(200);
     expect(reply.json()).toEqual({ memberId: 1, sameStore: true });
@@ -37,7 +38,7 @@ describeEngines('guards using SessionService.forContext()', (engine, platform) =
 
   it(`the guard and the handler share one store, loaded ${loadedHow(engine)}`, async () => {
     const member = t.client();
-    await member.post('/seed/login', { username: 'ada', password: 'lovelace' });
+    expect((await member.post('/login', { username: 'ada', password: 'lovelace' })).text).toBe("You're logged in.");
     t.io?.reset();
     const reply = await member.get('/guarded/member');
     expect(reply.json().sameStore).toBe(true);

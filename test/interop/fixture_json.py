@@ -68,3 +68,17 @@ def tag(v):
     if isinstance(v, dict):
         return {'dict': [[k, tag(x)] for k, x in v.items()]}
     raise TypeError(type(v))
+
+
+def build(spec, fresh=None):
+    """The Python value of a spec (each Gen expanded). `fresh`, if given, makes each str (keys too)
+    a new object of the same value: CPython pickles a str object met twice as a memo reference."""
+    if isinstance(spec, Gen):
+        return spec.build()
+    if isinstance(spec, list):
+        return [build(x, fresh) for x in spec]
+    if isinstance(spec, dict):
+        return {(fresh(k) if fresh else k): build(x, fresh) for k, x in spec.items()}
+    if isinstance(spec, str) and fresh:
+        return fresh(spec)
+    return spec

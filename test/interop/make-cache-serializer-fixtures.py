@@ -61,7 +61,7 @@ import pytz
 import django_redis
 from django_redis.serializers.json import JSONSerializer
 from django_redis.serializers.pickle import PickleSerializer
-from fixture_json import Gen, tag, write_fixture  # noqa: E402  (test/interop/fixture_json.py)
+from fixture_json import Gen, build, tag, write_fixture  # noqa: E402  (test/interop/fixture_json.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'fixtures', 'django-redis', 'serializers.json')
@@ -76,16 +76,6 @@ RCE_MARKER = '/tmp/nestjs-django-session-pickle-rce-marker'
 def b64(data):
     return base64.b64encode(data).decode('ascii')
 
-
-def build(spec):
-    """The Python value of a corpus spec (Gen expanded)."""
-    if isinstance(spec, Gen):
-        return spec.build()
-    if isinstance(spec, list):
-        return [build(x) for x in spec]
-    if isinstance(spec, dict):
-        return {k: build(x) for k, x in spec.items()}
-    return spec
 
 
 def fresh(s):

@@ -38,7 +38,7 @@ import sys
 import django
 from django.core.cache.backends.redis import RedisSerializer
 from redis.connection import Encoder
-from fixture_json import Gen, tag, write_fixture  # noqa: E402  (test/interop/fixture_json.py)
+from fixture_json import Gen, build, tag, write_fixture  # noqa: E402  (test/interop/fixture_json.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'fixtures', 'django-redis-cache', 'redis-serializer.json')
@@ -48,17 +48,6 @@ SERIALIZER = RedisSerializer()
 ENCODER = Encoder(encoding='utf-8', encoding_errors='strict', decode_responses=False)
 INLINE_MAX = 16 * 1024
 
-
-def build(spec):
-    if isinstance(spec, Gen):
-        return spec.build()
-    if isinstance(spec, list):
-        return [build(x) for x in spec]
-    if isinstance(spec, dict):
-        return {fresh(k): build(x) for k, x in spec.items()}
-    if isinstance(spec, str):
-        return fresh(spec)
-    return spec
 
 
 def fresh(s):
@@ -114,7 +103,7 @@ def bytes_entry(value):
 def sessions():
     out = []
     for id_, spec in SESSIONS:
-        out.append({'id': id_, 'session': tag(spec), **bytes_entry(pickled(build(spec)))})
+        out.append({'id': id_, 'session': tag(spec), **bytes_entry(pickled(build(spec, fresh)))})
     for id_, expiry in (('expiry_iso', UTC_EXPIRY), ('expiry_str', fresh(ISO))):
         data = {fresh('_auth_user_id'): fresh('7'), fresh('_session_expiry'): expiry}
         out.append({'id': id_, 'session': {'dict': [['_auth_user_id', '7'], ['_session_expiry', ISO]]},

@@ -5,8 +5,6 @@
  *   order, and answers their results: every `SessionStore` method is reachable from a test
  *   without writing a route per case. Other routes take `@Session()` without touching it, or don't
  *   take it at all.
- * - `SeedController` is the views of Django's "How to use sessions" documentation (post_comment,
- *   login/logout, the test-cookie login, fav_color), written as that documentation writes them.
  * - `GuardedController` uses guards that read and write the session through
  *   `SessionService.forContext(context)`.
  */
@@ -284,95 +282,6 @@ export class SessionOpsController {
   @Get('read')
   read(@Session() session: SessionStore): { value: unknown } {
     return { value: session.get('value', null) };
-  }
-}
-
-type SeedSession = SessionStore<{ has_commented: boolean; member_id: number; fav_color: string }>;
-
-const MEMBERS = [
-  { id: 1, username: 'ada', password: 'lovelace' },
-  { id: 2, username: 'alan', password: 'turing' },
-];
-
-/** The views of Django's "How to use sessions" documentation. */
-@Controller('seed')
-export class SeedController {
-  /** post_comment: a visitor may comment once. */
-  @Post('comment')
-  @HttpCode(200)
-  postComment(@Session() session: SeedSession, @Body() body: { comment?: string }): string {
-    if (!body?.comment) throw new HttpException('Comment not submitted', 404);
-    if (session.get('has_commented', false)) return "You've already commented.";
-    session.set('has_commented', true);
-    return 'Thanks for your comment!';
-  }
-
-  /** login: `request.session['member_id'] = m.id` when the password matches. */
-  @Post('login')
-  @HttpCode(200)
-  login(@Session() session: SeedSession, @Body() body: { username?: string; password?: string }): string {
-    const m = MEMBERS.find((member) => member.username === body?.username);
-    if (m && m.password === body?.password) {
-      session.set('member_id', m.id);
-      return "You're logged in.";
-    }
-    return "Your username and password didn't match.";
-  }
-
-  /** logout: `del request.session['member_id']`, KeyError swallowed. */
-  @Post('logout')
-  @HttpCode(200)
-  logout(@Session() session: SeedSession): string {
-    try {
-      session.delete('member_id');
-    } catch (error) {
-      if (!(error instanceof KeyError)) throw error;
-    }
-    return "You're logged out.";
-  }
-
-  /** The test-cookie login: the form sets the test cookie... */
-  @Get('cookie-login')
-  cookieLoginForm(@Session() session: SeedSession): string {
-    session.setTestCookie();
-    return 'login form';
-  }
-
-  /** ...and the POST logs in only if it came back. */
-  @Post('cookie-login')
-  @HttpCode(200)
-  cookieLogin(@Session() session: SeedSession): string {
-    if (session.testCookieWorked()) {
-      session.deleteTestCookie();
-      return "You're logged in.";
-    }
-    return 'Please enable cookies and try again.';
-  }
-
-  @Post('fav-color')
-  @HttpCode(200)
-  setColor(@Session() session: SeedSession, @Body() body: { color: string }): string {
-    session.set('fav_color', body.color);
-    return 'set';
-  }
-
-  /** `request.session['fav_color']`, and `.get('fav_color', 'red')`. */
-  @Get('fav-color')
-  getColor(@Session() session: SeedSession): { item: string | null; withDefault: string; has: boolean } {
-    return { item: session.get('fav_color') ?? null, withDefault: session.get('fav_color', 'red'), has: session.has('fav_color') };
-  }
-
-  /** `del request.session['fav_color']`: KeyError when absent → answered as 404 here. */
-  @Post('fav-color/delete')
-  @HttpCode(200)
-  deleteColor(@Session() session: SeedSession): string {
-    try {
-      session.delete('fav_color');
-      return 'deleted';
-    } catch (error) {
-      if (error instanceof KeyError) throw new HttpException('KeyError', 404);
-      throw error;
-    }
   }
 }
 
