@@ -8,6 +8,8 @@ import { DEFAULT_BACKEND_TIMEOUT_SECONDS } from './backends/backend-timeout.js';
 import { DEFAULT_SESSION_SALT } from './codec/session-codec.js';
 import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
 import { SessionConfigError } from './session.errors.js';
+import { describeOption, failOption } from './option-checks.js';
+import { CACHE_OPTION_DEFAULTS, resolveCacheOptions } from './backends/cache/cache-options.js';
 
 /** Django's defaults (`django/conf/global_settings.py`), written as Django writes them. */
 export const SESSION_DEFAULTS = {
@@ -28,7 +30,7 @@ export const SESSION_DEFAULTS = {
   maxDecodedBytes: DEFAULT_MAX_DECODED_BYTES,
   engine: 'db',
   // pickleProtocol: 5 with Django's own RedisCache (its pickle.HIGHEST_PROTOCOL).
-  cache: { keyPrefix: '', version: 1, backend: 'django_redis.cache.RedisCache', serializer: 'pickle', pickleProtocol: 4 },
+  cache: CACHE_OPTION_DEFAULTS,
   backendTimeout: DEFAULT_BACKEND_TIMEOUT_SECONDS,
 } as const;
 
@@ -62,13 +64,10 @@ export { SessionConfigError } from './session.errors.js';
 // RFC 6265 token characters: what a cookie name may contain.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function fail(option: string, problem: string): never {
-  throw new SessionConfigError(`SessionModule option "${option}" ${problem}`);
-}
 
 function checkBoolean(options: Record<string, unknown>, name: string): void {
   if (options[name] !== undefined && typeof options[name] !== 'boolean') {
-    fail(name, `must be a boolean, got ${describe(options[name])}`);
+    failOption(name, `must be a boolean, got ${describeOption(options[name])}`);
   }
 }
 
@@ -77,39 +76,39 @@ function checkBoolean(options: Record<string, unknown>, name: string): void {
  * Runs once at boot, so a bad setting stops the app before it serves a request.
  */
 export function resolveSessionOptions(input: SessionModuleOptions | undefined): ResolvedSessionOptions {
-  if (input === null || typeof input !== 'object') fail('options', 'must be an object with at least { secretKey }');
+  if (input === null || typeof input !== 'object') failOption('options', 'must be an object with at least { secretKey }');
   const raw = input as unknown as Record<string, unknown>;
   const known = new Set([...SESSION_OPTION_NAMES, ...Object.keys(DEPRECATED_OPTIONS)]);
   for (const name of Object.keys(raw)) {
-    if (!known.has(name)) fail(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
+    if (!known.has(name)) failOption(name, `is not a known option (known: ${[...known].sort().join(', ')})`);
   }
 
   if (typeof input.secretKey !== 'string' || input.secretKey.length === 0) {
-    fail('secretKey', 'is required: a non-empty string (Django\'s SECRET_KEY)');
+    failOption('secretKey', 'is required: a non-empty string (Django\'s SECRET_KEY)');
   }
   const fallbacks = input.secretKeyFallbacks ?? SESSION_DEFAULTS.secretKeyFallbacks;
   if (!Array.isArray(fallbacks) || fallbacks.some((k) => typeof k !== 'string' || k.length === 0)) {
-    fail('secretKeyFallbacks', 'must be an array of non-empty strings');
+    failOption('secretKeyFallbacks', 'must be an array of non-empty strings');
   }
 
   const cookieName = input.cookieName ?? SESSION_DEFAULTS.cookieName;
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    fail('cookieName', `must be a cookie token (letters, digits, !#$%&'*+-.^_\`|~), got ${describe(cookieName)}`);
+    failOption('cookieName', `must be a cookie token (letters, digits, !#$%&'*+-.^_\`|~), got ${describeOption(cookieName)}`);
   }
 
   const cookieAge = input.cookieAge ?? SESSION_DEFAULTS.cookieAge;
   if (typeof cookieAge !== 'number' || !Number.isInteger(cookieAge) || cookieAge < 0 || cookieAge > MAX_EXPIRY_SECONDS) {
-    fail('cookieAge', `must be a whole number of seconds from 0 to ${MAX_EXPIRY_SECONDS} (100 years), got ${describe(cookieAge)}`);
+    failOption('cookieAge', `must be a whole number of seconds from 0 to ${MAX_EXPIRY_SECONDS} (100 years), got ${describeOption(cookieAge)}`);
   }
 
   const cookieDomain = input.cookieDomain ?? SESSION_DEFAULTS.cookieDomain;
   if (cookieDomain !== null && (typeof cookieDomain !== 'string' || !/^\.?[A-Za-z0-9.-]+$/.test(cookieDomain))) {
-    fail('cookieDomain', `must be null or a domain such as ".example.com", got ${describe(cookieDomain)}`);
+    failOption('cookieDomain', `must be null or a domain such as ".example.com", got ${describeOption(cookieDomain)}`);
   }
 
   const cookiePath = input.cookiePath ?? SESSION_DEFAULTS.cookiePath;
   if (typeof cookiePath !== 'string' || !cookiePath.startsWith('/') || /[;\x00-\x1f\x7f]/.test(cookiePath)) {
-    fail('cookiePath', `must start with "/" and contain no ";" or control characters, got ${describe(cookiePath)}`);
+    failOption('cookiePath', `must start with "/" and contain no ";" or control characters, got ${describeOption(cookiePath)}`);
   }
 
   for (const name of ['cookieSecure', 'cookieHttpOnly', 'saveEveryRequest', 'expireAtBrowserClose', 'legacyDecode', 'privateCacheControl', 'requestSession']) {
@@ -119,59 +118,59 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
 
   const cookieSameSite = input.cookieSameSite ?? SESSION_DEFAULTS.cookieSameSite;
   if (!['Lax', 'Strict', 'None', false].includes(cookieSameSite as string | false)) {
-    fail('cookieSameSite', `must be 'Lax', 'Strict', 'None' or false, got ${describe(cookieSameSite)}`);
+    failOption('cookieSameSite', `must be 'Lax', 'Strict', 'None' or false, got ${describeOption(cookieSameSite)}`);
   }
   if (cookieSameSite === 'None' && !cookieSecure) {
     // Browsers reject SameSite=None cookies without Secure; the session would silently never stick.
-    fail('cookieSameSite', "is 'None', which browsers accept only with cookieSecure: true");
+    failOption('cookieSameSite', "is 'None', which browsers accept only with cookieSecure: true");
   }
   if (cookieName.startsWith('__Secure-') && !cookieSecure) {
-    fail('cookieName', 'starts with "__Secure-", which browsers accept only with cookieSecure: true');
+    failOption('cookieName', 'starts with "__Secure-", which browsers accept only with cookieSecure: true');
   }
   if (cookieName.startsWith('__Host-') && (!cookieSecure || cookieDomain !== null || cookiePath !== '/')) {
-    fail('cookieName', 'starts with "__Host-", which needs cookieSecure: true, cookieDomain: null and cookiePath: "/"');
+    failOption('cookieName', 'starts with "__Host-", which needs cookieSecure: true, cookieDomain: null and cookiePath: "/"');
   }
 
   const maxDecodedBytes = input.maxDecodedBytes ?? SESSION_DEFAULTS.maxDecodedBytes;
   if (!Number.isSafeInteger(maxDecodedBytes) || maxDecodedBytes < 1024) {
-    fail('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describe(maxDecodedBytes)}`);
+    failOption('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describeOption(maxDecodedBytes)}`);
   }
 
   if (input.backendTimeout !== undefined && input.storeTimeout !== undefined) {
-    fail('storeTimeout', 'is the old name of "backendTimeout": give only backendTimeout');
+    failOption('storeTimeout', 'is the old name of "backendTimeout": give only backendTimeout');
   }
   const backendTimeout = input.backendTimeout ?? input.storeTimeout ?? SESSION_DEFAULTS.backendTimeout;
   if (typeof backendTimeout !== 'number' || !Number.isFinite(backendTimeout) || backendTimeout < 0.01 || backendTimeout > 600) {
-    fail(input.backendTimeout === undefined && input.storeTimeout !== undefined ? 'storeTimeout' : 'backendTimeout', `must be a number of seconds from 0.01 to 600, got ${describe(backendTimeout)}`);
+    failOption(input.backendTimeout === undefined && input.storeTimeout !== undefined ? 'storeTimeout' : 'backendTimeout', `must be a number of seconds from 0.01 to 600, got ${describeOption(backendTimeout)}`);
   }
 
   const djangoVersion = input.djangoVersion ?? SESSION_DEFAULTS.djangoVersion;
   if (!isDjangoVersion(djangoVersion)) {
-    fail('djangoVersion', `must name the Django release the app shares sessions with, one of ${DJANGO_VERSIONS.map((v) => `'${v}'`).join(', ')}; got ${describeVersion(djangoVersion)}`);
+    failOption('djangoVersion', `must name the Django release the app shares sessions with, one of ${DJANGO_VERSIONS.map((v) => `'${v}'`).join(', ')}; got ${describeVersion(djangoVersion)}`);
   }
   const traits = djangoVersionTraits(djangoVersion);
 
   const salt = input.salt ?? SESSION_DEFAULTS.salt;
-  if (typeof salt !== 'string' || salt.length === 0) fail('salt', 'must be a non-empty string');
+  if (typeof salt !== 'string' || salt.length === 0) failOption('salt', 'must be a non-empty string');
 
   const dataSource = input.dataSource;
   if (dataSource !== undefined && (typeof dataSource !== 'string' || dataSource.length === 0)) {
-    fail('dataSource', 'must be the name of a TypeORM DataSource (a non-empty string)');
+    failOption('dataSource', 'must be the name of a TypeORM DataSource (a non-empty string)');
   }
 
   const engine = input.engine ?? SESSION_DEFAULTS.engine;
   const isBackendClass = typeof engine === 'function' && engine.prototype instanceof SessionBackend;
   if (!isEngineName(engine) && !isBackendClass && !(engine instanceof SessionBackend)) {
-    fail('engine', `must be one of ${ENGINE_NAMES.map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describe(engine)}`);
+    failOption('engine', `must be one of ${ENGINE_NAMES.map((n) => `'${n}'`).join(', ')}, or a SessionBackend subclass or instance; got ${describeOption(engine)}`);
   }
-  const cache = resolveCache(input.cache, CACHE_ENGINES.has(engine) ? (engine as EngineName) : null);
+  const cache = resolveCacheOptions(input.cache, CACHE_ENGINES.has(engine) ? (engine as EngineName) : null);
   if (cache?.backend === 'django.core.cache.backends.redis.RedisCache' && !traits.hasRedisCache) {
-    fail('cache.backend', `is Django's own RedisCache, which Django ${djangoVersion} does not have (it came in 4.0): use django-redis ('django_redis.cache.RedisCache') or set djangoVersion`);
+    failOption('cache.backend', `is Django's own RedisCache, which Django ${djangoVersion} does not have (it came in 4.0): use django-redis ('django_redis.cache.RedisCache') or set djangoVersion`);
   }
 
   const filePath = input.filePath ?? tmpdir();
   if (typeof filePath !== 'string' || filePath.length === 0 || filePath.includes('\0')) {
-    fail('filePath', `must be a directory path, got ${describe(filePath)}`);
+    failOption('filePath', `must be a directory path, got ${describeOption(filePath)}`);
   }
 
   return redacted({
@@ -276,39 +275,6 @@ function redacted(options: Omit<ResolvedSessionOptions, typeof inspect.custom | 
 }
 
 /** `cache`: required (with a client) by the cache engines, checked whenever given. */
-function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName | null): ResolvedSessionOptions['cache'] {
-  if (input === undefined) {
-    if (engine !== null) fail('cache', `is required by engine '${engine}': { client } with your connected Redis client (node-redis, ioredis or iovalkey)`);
-    return null;
-  }
-  if (input === null || typeof input !== 'object') fail('cache', `must be an object { client, keyPrefix?, version?, backend?, serializer?, pickleProtocol? }, got ${describe(input)}`);
-  const known = new Set(['client', ...Object.keys(SESSION_DEFAULTS.cache)]);
-  for (const name of Object.keys(input)) {
-    if (!known.has(name)) fail(`cache.${name}`, `is not a known option (known: ${[...known].sort().join(', ')})`);
-  }
-  const { client } = input;
-  if (client === null || (typeof client !== 'object' && typeof client !== 'function')) {
-    // Not the value itself: a connection string holds a password.
-    fail('cache.client', `must be your connected Redis client (node-redis, ioredis or iovalkey), got ${client === null ? 'null' : typeof client}`);
-  }
-  const defaults = SESSION_DEFAULTS.cache;
-  const keyPrefix = input.keyPrefix ?? defaults.keyPrefix;
-  if (typeof keyPrefix !== 'string') fail('cache.keyPrefix', `must be a string (Django's KEY_PREFIX), got ${describe(keyPrefix)}`);
-  const version = input.version ?? defaults.version;
-  if (!Number.isSafeInteger(version)) fail('cache.version', `must be an integer (Django's VERSION), got ${describe(version)}`);
-  const backend = input.backend ?? defaults.backend;
-  const backends: readonly unknown[] = ['django_redis.cache.RedisCache', 'django.core.cache.backends.redis.RedisCache'];
-  if (!backends.includes(backend)) fail('cache.backend', `must be Django's CACHES BACKEND, one of ${backends.map((b) => `'${b}'`).join(', ')}; got ${describe(backend)}`);
-  const djangoOwn = backend === 'django.core.cache.backends.redis.RedisCache';
-  const serializer = input.serializer ?? defaults.serializer;
-  if (serializer !== 'pickle' && serializer !== 'json') fail('cache.serializer', `must be 'pickle' or 'json', got ${describe(serializer)}`);
-  if (serializer === 'json' && djangoOwn) {
-    fail('cache.serializer', `'json' is django-redis's JSONSerializer; Django's own RedisCache (backend '${backend}') has no JSON serializer, it always pickles`);
-  }
-  const pickleProtocol = input.pickleProtocol ?? (djangoOwn ? 5 : defaults.pickleProtocol);
-  if (pickleProtocol !== 4 && pickleProtocol !== 5) fail('cache.pickleProtocol', `must be 4 or 5 (django-redis's PICKLE_VERSION), got ${describe(pickleProtocol)}`);
-  return Object.freeze({ client, keyPrefix, version, backend, serializer, pickleProtocol });
-}
 
 /**
  * What an option's value is, for a message, never the value itself: a configuration error is
@@ -316,12 +282,3 @@ function resolveCache(input: SessionCacheOptions | undefined, engine: EngineName
  * put in the wrong option (a key as `cookieName`, a Redis URL with its password as the client).
  * The kind and, for a string, its length are enough to see what went wrong.
  */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return `a function or class (${value.name || 'anonymous'})`;
-  if (Array.isArray(value)) return `an array of ${value.length} items`;
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  if (typeof value === 'string') return `a string of ${value.length} characters`;
-  if (typeof value === 'number') return Number.isFinite(value) ? (Number.isInteger(value) ? 'a whole number outside that range' : 'a fraction') : 'a non-finite number';
-  return `a ${typeof value}`;
-}
