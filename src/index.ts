@@ -6,7 +6,7 @@
 export { SessionModule } from './session.module.js';
 export { SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 export { Session } from './session.decorator.js';
-export { SessionStore, type SessionData } from './session.store.js';
+export { SessionStore, type SessionData, type AppSessionData } from './session.store.js';
 export { SessionService } from './session.service.js';
 export { SessionInterceptor } from './session.interceptor.js';
 export { SESSION_OPTIONS } from './session.constants.js';

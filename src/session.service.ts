@@ -8,7 +8,7 @@ import { SESSION_OPTIONS } from './session.constants.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { SessionResponses } from './session.responses.js';
 import { SessionRequests } from './session.requests.js';
-import { SessionStore, type SessionData } from './session.store.js';
+import { SessionStore, type AppSessionData } from './session.store.js';
 import { transportOf, type CommitAtEnd } from './transports/index.js';
 
 /**
@@ -54,13 +54,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Django's `SessionStore(session_key=key)`: the session stored under `key` (empty and keyless if none is live). */
-  async load<T extends SessionData = SessionData>(sessionKey: string): Promise<SessionStore<T>> {
+  async load<T extends object = AppSessionData>(sessionKey: string): Promise<SessionStore<T>> {
     const data = this.backend.isValidKey(sessionKey) ? await this.backend.load(sessionKey) : null;
     return new SessionStore<T>(this, sessionKey, data);
   }
 
   /** A new session holding `data`, saved at once under a fresh key (`session.sessionKey`). */
-  async create<T extends SessionData = SessionData>(data: Partial<T> = {}): Promise<SessionStore<T>> {
+  async create<T extends object = AppSessionData>(data: Partial<T> = {}): Promise<SessionStore<T>> {
     const store = new SessionStore<T>(this, null, null);
     store.update(data);
     await store.save();
@@ -130,7 +130,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
    * }
    * ```
    */
-  async forContext<T extends SessionData = SessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
+  async forContext<T extends object = AppSessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
     const opened = await transportOf(context).open(context, this.requests, this.commitAtEnd);
     return opened.store as SessionStore<T>;
   }

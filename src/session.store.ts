@@ -13,8 +13,29 @@ export interface SessionStoreContext {
   readonly backend: SessionBackend;
 }
 
-/** A session's data: any JSON-able values under string keys. */
-export type SessionData = Record<string, any>;
+/**
+ * The app's session data, declared once (declaration merging, as express-session's `SessionData`):
+ * every `SessionStore` (`@Session() session: SessionStore`, `forContext()`, `load()`) is then
+ * typed by it, `get(key, default)` included.
+ *
+ * @example
+ * ```ts
+ * declare module 'nestjs-django-session' {
+ *   interface SessionData {
+ *     cart: Record<string, number>;
+ *     member_id: number;
+ *   }
+ * }
+ * // then: session.get('cart', {}) is Record<string, number>; session.set('member_id', 'x') does not compile
+ * ```
+ *
+ * While an app declares no key, a session holds any JSON value under any string key.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+/** What a `SessionStore` holds unless told otherwise: the app's `SessionData`, or any key while it declares none. */
+export type AppSessionData = keyof SessionData extends never ? Record<string, any> : SessionData;
 
 const TEST_COOKIE_NAME = 'testcookie';
 const TEST_COOKIE_VALUE = 'worked';
@@ -52,7 +73,7 @@ export function moduleOptionsOf(session: unknown): ResolvedSessionOptions | unde
  * }
  * ```
  */
-export class SessionStore<T extends SessionData = SessionData> {
+export class SessionStore<T extends object = AppSessionData> {
   /** Django's `_session_key`: the cookie's key until the data is looked at, then the live key or null. */
   #key: string | null;
   /** Django's `_session_cache`: null until first looked at. */
@@ -128,10 +149,16 @@ export class SessionStore<T extends SessionData = SessionData> {
     }
   }
 
+  /** This session, for the framework's own keys (`_session_expiry`, the test cookie), whatever the app's `SessionData` declares. */
+  get #anyKey(): SessionStore<Record<string, any>> {
+    return this as unknown as SessionStore<Record<string, any>>;
+  }
+
   // ---- the dictionary ----------------------------------------------------------------------
 
   /** `session.get(key, default)`: the value, or `defaultValue` (else `undefined`) when absent. */
   get<K extends keyof T & string>(key: K): T[K] | undefined;
+  get<K extends keyof T & string>(key: K, defaultValue: T[K]): T[K];
   get<K extends keyof T & string, D>(key: K, defaultValue: D): T[K] | D;
   get(key: string, defaultValue?: unknown): unknown {
     const data = this.#session();
@@ -180,6 +207,7 @@ export class SessionStore<T extends SessionData = SessionData> {
    * no default was passed (Python's `dict.pop`).
    */
   pop<K extends keyof T & string>(key: K): T[K];
+  pop<K extends keyof T & string>(key: K, defaultValue: T[K]): T[K];
   pop<K extends keyof T & string, D>(key: K, defaultValue: D): T[K] | D;
   pop(key: string, ...rest: [unknown?]): unknown {
     const data = this.#session();
@@ -370,19 +398,19 @@ export class SessionStore<T extends SessionData = SessionData> {
 
   /** Seconds until the session expires, counted from now (from the save, when saved now). */
   getExpiryAge(): number {
-    const { date, seconds } = sessionExpiry(this.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
+    const { date, seconds } = sessionExpiry(this.#anyKey.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
     return date === null ? seconds : Math.floor((date - Date.now()) / 1000);
   }
 
   /** The date the session expires, if saved now. */
   getExpiryDate(): Date {
-    const { date, seconds } = sessionExpiry(this.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
+    const { date, seconds } = sessionExpiry(this.#anyKey.get(EXPIRY_KEY), this.context.options.cookieAge, warnUnreadableExpiry);
     return new Date(date ?? Date.now() + seconds * 1000);
   }
 
   /** Whether the cookie lasts only until the browser closes. */
   getExpireAtBrowserClose(): boolean {
-    const expiry = this.get(EXPIRY_KEY);
+    const expiry = this.#anyKey.get(EXPIRY_KEY);
     if (expiry === undefined || expiry === null) return this.context.options.expireAtBrowserClose;
     return expiry === 0;
   }
@@ -391,17 +419,17 @@ export class SessionStore<T extends SessionData = SessionData> {
 
   /** Sets a test value; on a later request `testCookieWorked()` tells whether the browser keeps cookies. */
   setTestCookie(): void {
-    (this as SessionStore).set(TEST_COOKIE_NAME, TEST_COOKIE_VALUE);
+    this.#anyKey.set(TEST_COOKIE_NAME, TEST_COOKIE_VALUE);
   }
 
   /** Whether the test value set by `setTestCookie()` on an earlier request came back. */
   testCookieWorked(): boolean {
-    return (this as SessionStore).get(TEST_COOKIE_NAME) === TEST_COOKIE_VALUE;
+    return this.#anyKey.get(TEST_COOKIE_NAME) === TEST_COOKIE_VALUE;
   }
 
   /** Removes the test value (throws `KeyError` if it was not set, as Django). */
   deleteTestCookie(): void {
-    (this as SessionStore).delete(TEST_COOKIE_NAME);
+    this.#anyKey.delete(TEST_COOKIE_NAME);
   }
 
   /**

@@ -17,7 +17,7 @@
  */
 import type { ExecutionContext } from '@nestjs/common';
 import type { CookieCarrier, RequestSessionState } from '../session.requests.js';
-import { SessionStore, type SessionData } from '../session.store.js';
+import { SessionStore, type AppSessionData } from '../session.store.js';
 
 /**
  * What a gateway handler attempted that only an HTTP response can do: set a new session cookie.
@@ -38,7 +38,7 @@ export function socketSessionMessage(what: string): string {
  * The `SessionStore` of a WebSocket message: the same dictionary, minus what needs a new cookie.
  * Those refusals are thrown before any I/O, so nothing is stored.
  */
-export class SocketSessionStore<T extends SessionData = SessionData> extends SessionStore<T> {
+export class SocketSessionStore<T extends object = AppSessionData> extends SessionStore<T> {
   /** Refused: a new key only reaches the browser in a `Set-Cookie`. */
   override cycleKey(): Promise<void> {
     throw new SocketSessionError(socketSessionMessage('session.cycleKey() in a WebSocket handler'));

@@ -147,6 +147,10 @@ beforeAll(() => {
     for (const [name, text] of Object.entries(DATA_SOURCE_FILES)) writeFileSync(join(dir, name), text);
     writeExamples(join(dir, 'src', 'examples'), examples);
     execFileSync(process.execPath, [tsc, '-p', dir], { stdio: 'inherit' });
+    // The app-wide SessionData program, a compilation of its own (its declaration merging would type every file).
+    mkdirSync(join(dir, 'typed'));
+    cpSync(join(root, 'test', 'consumers', 'typed-session.ts.txt'), join(dir, 'typed', 'typed-session.ts'));
+    writeFileSync(join(dir, 'tsconfig.typed.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, include: ['typed'] }));
   }
 }, 180_000);
 
@@ -630,6 +634,26 @@ function packageEntries(): string[] {
     .map((entry) => (entry === '.' ? 'nestjs-django-session' : `nestjs-django-session/${entry.slice(2)}`));
 }
 
+describe.each(Object.keys(FORMATS))('typed session data in the %s app', (format) => {
+  it('SessionData declared once types every session: get(key, default) gives the value type, wrong keys and types do not compile', () => {
+    const run = spawnSync(process.execPath, [tsc, '-p', join(work, format, 'tsconfig.typed.json')], { encoding: 'utf8' });
+    expect({ status: run.status, output: run.stdout + run.stderr }).toEqual({ status: 0, output: '' });
+  });
+
+  it('the same program without the declaration does not compile (so the check above can fail)', () => {
+    const dir = join(work, format);
+    const source = readFileSync(join(dir, 'typed', 'typed-session.ts'), 'utf8');
+    const undeclared = source.replace(/declare module 'nestjs-django-session' \{[\s\S]*?\n\}\n/, '');
+    expect(undeclared).not.toBe(source);
+    mkdirSync(join(dir, 'untyped'), { recursive: true });
+    writeFileSync(join(dir, 'untyped', 'typed-session.ts'), undeclared);
+    writeFileSync(join(dir, 'tsconfig.untyped.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, include: ['untyped'] }));
+    const run = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.untyped.json')], { encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toMatch(/Unused '@ts-expect-error' directive/);
+  });
+});
+
 describe('the public entries, from the packed package', () => {
   const entries = packageEntries();
 
@@ -695,14 +719,18 @@ port1.close();
   it('an app on signed_cookies loads neither the TypeORM engine nor the Redis adapter, nor any other engine', () => {
     const loaded = modulesLoadedBy('signed_cookies');
     expect(loaded).toContain('dist/src/backends/signed-cookies/signed-cookies.backend.js');
-    const engineCode = /backends\/(typeorm\/(typeorm\.backend|statements|direct-statements|dialect)|cache\/|file\/)/;
+    // Engine code: the TypeORM engine and its statements, the Redis adapter, the cache and file
+    // engines. (An engine's option schema, like backends/cache/cache-options.js, is checked at boot
+    // whatever the engine, and loads nothing of the engine.)
+    const engineCode = /backends\/(typeorm\/(typeorm\.backend|statements|direct-statements|dialect)|cache\/(redis-client|cache\.backend|cached-db\.backend)|file\/)/;
     expect(loaded.filter((module) => engineCode.test(module))).toEqual([]);
+    expect(loaded.filter((module) => module.startsWith('dist/src/backends/cache/'))).toEqual(['dist/src/backends/cache/cache-options.js']);
   });
 
   it('an app on db loads the TypeORM engine and not the Redis adapter (so the check above can fail)', () => {
     const loaded = modulesLoadedBy('db');
     expect(loaded).toEqual(expect.arrayContaining(['dist/src/backends/typeorm/typeorm.backend.js', 'dist/src/backends/typeorm/statements.js']));
-    expect(loaded.filter((module) => /backends\/(cache|file|signed-cookies)\//.test(module))).toEqual([]);
+    expect(loaded.filter((module) => /backends\/(cache\/(redis-client|cache\.backend|cached-db\.backend)|file\/|signed-cookies\/)/.test(module))).toEqual([]);
   });
 });
 
