@@ -1,4 +1,3 @@
-import { tmpdir } from 'node:os';
 import { inspect, type InspectOptions } from 'node:util';
 import { ENGINE_NAMES, isEngineName, type EngineName } from './backends/engine-names.js';
 import { DEFAULT_MAX_DECODED_BYTES } from './codec/python-json.js';
@@ -10,6 +9,8 @@ import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions 
 import { SessionConfigError } from './session.errors.js';
 import { describeOption, failOption } from './option-checks.js';
 import { CACHE_OPTION_DEFAULTS, resolveCacheOptions } from './backends/cache/cache-options.js';
+import { resolveFilePath } from './backends/file/file-options.js';
+import { resolveDataSourceName } from './backends/typeorm/typeorm-options.js';
 
 /** Django's defaults (`django/conf/global_settings.py`), written as Django writes them. */
 export const SESSION_DEFAULTS = {
@@ -153,10 +154,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
   const salt = input.salt ?? SESSION_DEFAULTS.salt;
   if (typeof salt !== 'string' || salt.length === 0) failOption('salt', 'must be a non-empty string');
 
-  const dataSource = input.dataSource;
-  if (dataSource !== undefined && (typeof dataSource !== 'string' || dataSource.length === 0)) {
-    failOption('dataSource', 'must be the name of a TypeORM DataSource (a non-empty string)');
-  }
+  const dataSource = resolveDataSourceName(input.dataSource);
 
   const engine = input.engine ?? SESSION_DEFAULTS.engine;
   const isBackendClass = typeof engine === 'function' && engine.prototype instanceof SessionBackend;
@@ -168,10 +166,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     failOption('cache.backend', `is Django's own RedisCache, which Django ${djangoVersion} does not have (it came in 4.0): use django-redis ('django_redis.cache.RedisCache') or set djangoVersion`);
   }
 
-  const filePath = input.filePath ?? tmpdir();
-  if (typeof filePath !== 'string' || filePath.length === 0 || filePath.includes('\0')) {
-    failOption('filePath', `must be a directory path, got ${describeOption(filePath)}`);
-  }
+  const filePath = resolveFilePath(input.filePath);
 
   return redacted({
     secretKey: input.secretKey,
