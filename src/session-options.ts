@@ -5,8 +5,7 @@ import { DEFAULT_DJANGO_VERSION, DJANGO_VERSIONS, describeVersion, djangoVersion
 import { SessionBackend } from './backends/session-backend.js';
 import { DEFAULT_BACKEND_TIMEOUT_SECONDS } from './backends/backend-timeout.js';
 import { DEFAULT_SESSION_SALT } from './codec/session-codec.js';
-import type { ResolvedSessionOptions, SessionCacheOptions, SessionModuleOptions } from './session-options.interface.js';
-import { SessionConfigError } from './session.errors.js';
+import type { ResolvedSessionOptions, SessionModuleOptions } from './session-options.interface.js';
 import { describeOption, failOption } from './option-checks.js';
 import { CACHE_OPTION_DEFAULTS, resolveCacheOptions } from './backends/cache/cache-options.js';
 import { resolveFilePath } from './backends/file/file-options.js';

@@ -10,12 +10,10 @@ import {
 import { catchError, concatMap, from, Observable, throwError, type Subscription } from 'rxjs';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { isWsException, messageSessionOf, SocketSessionError, socketSessionMessage } from './integrations/websocket.js';
-import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { SessionRequests, type RequestSessionState } from './session.requests.js';
-import { SessionResponses, statusOf } from './session.responses.js';
+import { saveOrInterrupted, SessionResponses, statusOf } from './session.responses.js';
 import { graphqlTransport } from './transports/graphql.js';
 import { openMessageSession } from './transports/websocket.js';
-import type { CommitAtEnd } from './transports/transport.js';
 
 const HTTP_CODE_METADATA = '__httpCode__'; // @nestjs/common's @HttpCode()
 const METHOD_METADATA = 'method'; // @nestjs/common's @Get()/@Post()...
@@ -55,15 +53,10 @@ export class SessionInterceptor implements NestInterceptor {
   private readonly usesSession = new WeakMap<Function, boolean>();
   /** The status each handler answers with when it succeeds (`@HttpCode()`, or Nest's 201 for POST, else 200). */
   private readonly handlerStatus = new WeakMap<Function, number>();
-  /** The response phase at the response's end, as the transports call it (made once). */
-  private readonly commitAtResponseEnd: CommitAtEnd;
-
   constructor(
     protected readonly requests: SessionRequests,
     protected readonly responses: SessionResponses,
-  ) {
-    this.commitAtResponseEnd = responses.commitAtEnd;
-  }
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     switch (context.getType<string>()) {
@@ -137,7 +130,7 @@ export class SessionInterceptor implements NestInterceptor {
    */
   private interceptResolver(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.shouldOpen(context)) return next.handle();
-    return from(graphqlTransport.open(context, this.requests, this.commitAtResponseEnd)).pipe(
+    return from(graphqlTransport.open(context, this.requests, this.responses.commitAtEnd)).pipe(
       concatMap((opened) =>
         next.handle().pipe(
           catchError((error: unknown) => {
@@ -188,12 +181,7 @@ export class SessionInterceptor implements NestInterceptor {
     if (this.requests.backend.keyHoldsData) {
       throw new SocketSessionError(socketSessionMessage('Saving a session whose engine keeps it in the cookie (signed_cookies)'));
     }
-    try {
-      await store.save(); // SocketSessionStore: refuses a session without a key (a new one)
-    } catch (error) {
-      if (error instanceof UpdateError) throw new SessionInterrupted();
-      throw error;
-    }
+    await saveOrInterrupted(store); // SocketSessionStore: refuses a session without a key (a new one)
   }
 
   /**
@@ -241,7 +229,6 @@ export class SessionInterceptor implements NestInterceptor {
     return status;
   }
 }
-
 
 /**
  * What a resolver's error stands for: an `HttpException` its status; an error GraphQL means the

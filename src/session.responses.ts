@@ -2,6 +2,7 @@ import { HttpException, Injectable, Logger } from '@nestjs/common';
 import { SessionInterrupted, UpdateError } from './session.errors.js';
 import { addVaryCookie, appendSetCookie, deletedSessionCookie, headersSent, makeCacheControlPrivate, sessionCookie } from './session.http.js';
 import { changedInPlace, SessionRequests, type RequestSessionState } from './session.requests.js';
+import type { SessionStore } from './session.store.js';
 import type { CommitAtEnd } from './transports/transport.js';
 
 const logger = new Logger('SessionInterceptor');
@@ -39,12 +40,7 @@ export class SessionResponses {
       vary = true;
     } else if (saves) {
       const maxAge = store.getExpireAtBrowserClose() ? null : store.getExpiryAge();
-      try {
-        await store.save();
-      } catch (error) {
-        if (error instanceof UpdateError) throw new SessionInterrupted();
-        throw error;
-      }
+      await saveOrInterrupted(store);
       appendSetCookie(response, sessionCookie(options, store.sessionKey!, maxAge));
       if (options.privateCacheControl) makeCacheControlPrivate(response);
       vary = true;
@@ -90,6 +86,20 @@ export class SessionResponses {
   /** The response phase for a request that failed before the handler (a guard refused). */
   commitAfterError(opened: RequestSessionState, response: any, error: unknown): Promise<void> {
     return this.commit(opened, response, statusOf(error));
+  }
+}
+
+/**
+ * Saves `store`; a session deleted meanwhile elsewhere (a logout, a flush: `UpdateError`) is
+ * `SessionInterrupted` (400), as Django's middleware raises it. The response phase of every
+ * transport saves this way.
+ */
+export async function saveOrInterrupted(store: SessionStore<any>): Promise<void> {
+  try {
+    await store.save();
+  } catch (error) {
+    if (error instanceof UpdateError) throw new SessionInterrupted();
+    throw error;
   }
 }
 

@@ -9,7 +9,7 @@ import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { SessionResponses } from './session.responses.js';
 import { SessionRequests } from './session.requests.js';
 import { SessionStore, type AppSessionData } from './session.store.js';
-import { transportOf, type CommitAtEnd } from './transports/index.js';
+import { transportOf } from './transports/index.js';
 
 /**
  * Sessions outside the request cycle — Django's `SessionStore(session_key=...)` and
@@ -30,9 +30,6 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     return `SessionService ${inspect({ engine: this.backend.engineName, options: this.options }, options)}`;
   }
 
-  /** The response phase of a session committed when its response leaves (a GraphQL operation's). */
-  private readonly commitAtEnd: CommitAtEnd;
-
   constructor(
     @Inject(SESSION_OPTIONS) readonly options: ResolvedSessionOptions,
     /** Signs and reads `session_data` with the configured secrets. */
@@ -40,10 +37,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     /** The configured engine (also injectable as `SessionBackend`). */
     readonly backend: SessionBackend,
     private readonly requests: SessionRequests,
-    responses: SessionResponses,
-  ) {
-    this.commitAtEnd = responses.commitAtEnd;
-  }
+    /** The response phase of a session committed when its response leaves (a GraphQL operation's). */
+    private readonly responses: SessionResponses,
+  ) {}
 
   onModuleInit(): void {
     setDefaultCodec(this.codec);
@@ -131,7 +127,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
    * ```
    */
   async forContext<T extends object = AppSessionData>(context: ExecutionContext): Promise<SessionStore<T>> {
-    const opened = await transportOf(context).open(context, this.requests, this.commitAtEnd);
+    const opened = await transportOf(context).open(context, this.requests, this.responses.commitAtEnd);
     return opened.store as SessionStore<T>;
   }
 }

@@ -12,7 +12,6 @@ import type { EngineContext } from '../engine-context.js';
 import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { DEFAULT_BACKEND_TIMEOUT_SECONDS, withinBackendTimeout } from '../backend-timeout.js';
 
-
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 // Django's logger for session data that cannot be read, as for a row that does not verify.
