@@ -17,6 +17,10 @@
 //                       are deleted with SCAN + DEL when the server exits — never FLUSHDB, Redis is shared)
 //   BENCH_FILE_PATH     file: the `filePath` directory (must exist)
 //   BENCH_TRACE=on      records every SQL statement's start and end (bench/sweep.js: where a request waits)
+//   BENCH_TOUCH_AFTER=N ours only: the `touchAfter` option (idle expiry, seconds), e.g. an A/B of /read
+//                       with it on: --variant 'touch:BENCH_TOUCH_AFTER=60' (docs/idle-expiry.md)
+//   BENCH_TELEMETRY=on  ours only: also imports SessionTelemetryModule.forRoot() (@opentelemetry/api, no SDK:
+//                       its no-op tracer and meter), e.g. --variant 'otel:BENCH_TELEMETRY=on'
 // For experiments (bench/results/experiments.md):
 //   BENCH_WAL=off              no enableWAL (sqlite's rollback journal)
 //   BENCH_SQLITE3_TRACE=on     TypeORM's own node-sqlite3 setup, with the verbose() tracing it turns
@@ -333,6 +337,7 @@ async function oursApp() {
   routes(OursController, Session());
   // `engine` only when not the default: a build from before the option (--variant) runs too.
   const options = { secretKey: SECRET, ...(engine === 'db' ? {} : { engine }), ...(kind === 'ours-integrations' ? { requestSession: true } : {}) };
+  if (process.env.BENCH_TOUCH_AFTER) options.touchAfter = Number(process.env.BENCH_TOUCH_AFTER);
   if (usesRedis) {
     const { createClient } = await import('redis');
     redis = await createClient({ url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', disableOfflineQueue: true }).connect();
@@ -352,6 +357,7 @@ async function oursApp() {
             dataSourceOptions(usesTable ? { entities: [SessionEntity], migrations: [CreateDjangoSession1700000000000], migrationsRun: true } : {}),
           ),
           SessionModule.forRoot(options),
+          ...(process.env.BENCH_TELEMETRY === 'on' ? [(await libEntry('telemetry')).SessionTelemetryModule.forRoot()] : []),
         ],
         controllers: [OursController],
       }),

@@ -64,6 +64,17 @@ export interface SessionModuleOptions {
   /** `SESSION_EXPIRE_AT_BROWSER_CLOSE`. Default `false`. */
   expireAtBrowserClose?: boolean;
   /**
+   * Idle expiry without a write per request (express-session's `rolling`, connect-mongo's
+   * `touchAfter`): a request that does not change its session extends the session's expiry once
+   * that expiry was last set more than this many seconds ago — one cheap write per session per
+   * `touchAfter` seconds, in the form Django reads (`expire_date` alone, the cache TTL, the file's
+   * modification time, a re-signed cookie), and the cookie's `Max-Age` sent again. A session with
+   * a fixed expiry date (`setExpiry(date)` in Django 4.1+'s form) is not extended. Not in Django
+   * (whose `SESSION_SAVE_EVERY_REQUEST` writes the whole session on every request). `null`: off.
+   * Default `null`. See docs/idle-expiry.md.
+   */
+  touchAfter?: number | null;
+  /**
    * Give Express and Fastify middleware `req.session` (Passport needs it): the request's session,
    * opened before any middleware the app adds after `NestFactory.create()`, with express-session's
    * API (`regenerate`, `save`, `destroy`, `reload`, property access) and @fastify/session's

@@ -23,6 +23,7 @@ export const SESSION_DEFAULTS = {
   cookieSameSite: 'Lax',
   saveEveryRequest: false,
   expireAtBrowserClose: false,
+  touchAfter: null,
   privateCacheControl: false,
   requestSession: false,
   salt: DEFAULT_SESSION_SALT,
@@ -131,6 +132,11 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     failOption('cookieName', 'starts with "__Host-", which needs cookieSecure: true, cookieDomain: null and cookiePath: "/"');
   }
 
+  const touchAfter = input.touchAfter ?? SESSION_DEFAULTS.touchAfter;
+  if (touchAfter !== null && (typeof touchAfter !== 'number' || !Number.isInteger(touchAfter) || touchAfter < 0 || touchAfter >= cookieAge)) {
+    failOption('touchAfter', `must be null (off) or a whole number of seconds from 0 to less than cookieAge (${cookieAge}), got ${describeOption(touchAfter)}`);
+  }
+
   const maxDecodedBytes = input.maxDecodedBytes ?? SESSION_DEFAULTS.maxDecodedBytes;
   if (!Number.isSafeInteger(maxDecodedBytes) || maxDecodedBytes < 1024) {
     failOption('maxDecodedBytes', `must be a whole number of bytes, at least 1024, got ${describeOption(maxDecodedBytes)}`);
@@ -179,6 +185,7 @@ export function resolveSessionOptions(input: SessionModuleOptions | undefined): 
     cookieSameSite,
     saveEveryRequest: input.saveEveryRequest ?? SESSION_DEFAULTS.saveEveryRequest,
     expireAtBrowserClose: input.expireAtBrowserClose ?? SESSION_DEFAULTS.expireAtBrowserClose,
+    touchAfter,
     privateCacheControl: input.privateCacheControl ?? SESSION_DEFAULTS.privateCacheControl,
     requestSession: input.requestSession ?? SESSION_DEFAULTS.requestSession,
     salt,

@@ -1,4 +1,4 @@
-import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { createParamDecorator, type ExecutionContext, type Type } from '@nestjs/common';
 import { SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { sessionOf } from './transports/index.js';
@@ -35,14 +35,47 @@ const SessionParam = createParamDecorator((_data: unknown, context: ExecutionCon
  */
 export function Session(): ParameterDecorator {
   return (target, propertyKey, index) => {
-    if (propertyKey !== undefined) {
-      Reflect.defineMetadata(SESSION_PARAM_METADATA, true, target.constructor, propertyKey);
-      // The handler's own SessionInterceptor, first among its interceptors (parameter decorators
-      // run before the method's): Nest resolves it per application, like @UseInterceptors().
-      const handler = (target as Record<PropertyKey, object>)[propertyKey]!;
-      const interceptors: unknown[] = Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? [];
-      if (!interceptors.includes(SessionInterceptor)) Reflect.defineMetadata(INTERCEPTORS_METADATA, [SessionInterceptor, ...interceptors], handler);
-    }
+    // The handler's own SessionInterceptor, first among its interceptors (parameter decorators
+    // run before the method's): Nest resolves it per application, like @UseInterceptors().
+    markUsesSession(target, propertyKey);
     SessionParam()(target, propertyKey, index);
   };
+}
+
+/**
+ * @internal Marks what a decorator is put on as using the request's session, as `@Session()`
+ * does (and `@Messages()`, `@CurrentUser()`, `@LoginRequired()`): for a method decorator
+ * (`propertyKey` given) the handler, for a class decorator every method the class has now (its own
+ * and inherited). `SessionInterceptor` is bound to it first, then the decorator's own
+ * `interceptors` (each once, in that order), so `SessionModule` sees at start-up which handlers meet
+ * a session and keeps its interceptor off every other route.
+ */
+export function markUsesSession(target: object, propertyKey: string | symbol | undefined, interceptors: readonly Type[] = []): void {
+  if (propertyKey !== undefined) {
+    Reflect.defineMetadata(SESSION_PARAM_METADATA, true, target.constructor, propertyKey);
+    bindFirst((target as Record<PropertyKey, object>)[propertyKey]!, interceptors);
+    return;
+  }
+  const type = target as Type;
+  for (const name of methodNames(type.prototype)) Reflect.defineMetadata(SESSION_PARAM_METADATA, true, type, name);
+  bindFirst(type, interceptors);
+}
+
+/** Puts `SessionInterceptor`, then `interceptors`, before the ones bound already (each once, in that order). */
+function bindFirst(target: object, interceptors: readonly Type[]): void {
+  const first: unknown[] = [SessionInterceptor, ...interceptors];
+  const bound: unknown[] = Reflect.getMetadata(INTERCEPTORS_METADATA, target) ?? [];
+  Reflect.defineMetadata(INTERCEPTORS_METADATA, [...first, ...bound.filter((i) => !first.includes(i))], target);
+}
+
+function methodNames(prototype: object | null): string[] {
+  const names = new Set<string>();
+  for (let proto = prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor') continue;
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (typeof descriptor?.value === 'function') names.add(name);
+    }
+  }
+  return [...names];
 }

@@ -5,6 +5,7 @@ import { RETRY_AFTER_SECONDS, SessionBackendUnavailable, UNAVAILABLE_MESSAGE } f
 import { setHeader } from './session.http.js';
 import { SessionResponses } from './session.responses.js';
 import { SessionRequests } from './session.requests.js';
+import { signalsFor } from './telemetry/session-signals.js';
 
 const CATCH_METADATA = '__filterCatchExceptions__'; // @nestjs/common's @Catch()
 
@@ -41,6 +42,8 @@ export class SessionExceptionFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
     if (exception instanceof SessionBackendUnavailable) {
       logger.error(exception.message);
+      const signals = signalsFor(this.requests.backend);
+      if (signals !== undefined) signals.emit('session.store_unavailable', { engine: signals.engineName, message: exception.message, transport: host.getType() });
       if (host.getType() === 'http') setHeader(host.switchToHttp().getResponse(), 'Retry-After', String(RETRY_AFTER_SECONDS));
       exception = new ServiceUnavailableException(UNAVAILABLE_MESSAGE, { cause: exception });
     }

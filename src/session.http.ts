@@ -95,17 +95,28 @@ export function makeCacheControlPrivate(response: AnyResponse): void {
 
 /** The session cookie carrying `sessionKey`; `maxAgeSeconds` null for a browser-length cookie. */
 export function sessionCookie(options: ResolvedSessionOptions, sessionKey: string, maxAgeSeconds: number | null): string {
+  return setCookieValue(options, options.cookieName, sessionKey, maxAgeSeconds);
+}
+
+/** The cookie attributes Django's `SESSION_COOKIE_*` and `CSRF_COOKIE_*` settings share. */
+export type CookieAttributes = Pick<ResolvedSessionOptions, 'cookieDomain' | 'cookiePath' | 'cookieSecure' | 'cookieHttpOnly' | 'cookieSameSite'>;
+
+/**
+ * A `Set-Cookie` value as Django's `response.set_cookie()` writes it: `Max-Age` and `Expires` (none
+ * for a browser-length cookie, `maxAgeSeconds` null), then the `attributes`; the value verbatim.
+ */
+export function setCookieValue(attributes: CookieAttributes, name: string, value: string, maxAgeSeconds: number | null): string {
   const age = maxAgeSeconds === null ? undefined : Math.trunc(maxAgeSeconds);
   return stringifySetCookie({
-    name: options.cookieName,
-    value: sessionKey,
+    name,
+    value,
     maxAge: age,
     expires: age === undefined ? undefined : new Date(Date.now() + age * 1000),
-    domain: options.cookieDomain ?? undefined,
-    path: options.cookiePath,
-    secure: options.cookieSecure,
-    httpOnly: options.cookieHttpOnly,
-    sameSite: options.cookieSameSite === false ? undefined : (options.cookieSameSite.toLowerCase() as 'lax' | 'strict' | 'none'),
+    domain: attributes.cookieDomain ?? undefined,
+    path: attributes.cookiePath,
+    secure: attributes.cookieSecure,
+    httpOnly: attributes.cookieHttpOnly,
+    sameSite: attributes.cookieSameSite === false ? undefined : (attributes.cookieSameSite.toLowerCase() as 'lax' | 'strict' | 'none'),
   }, VERBATIM);
 }
 

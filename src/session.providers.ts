@@ -15,6 +15,8 @@ import { SessionRequests } from './session.requests.js';
 import { SessionResponses } from './session.responses.js';
 import { SessionRoutes } from './session.routes.js';
 import { SessionService } from './session.service.js';
+import { SessionSignals } from './telemetry/session-signals.js';
+import { SESSION_TELEMETRY, type SessionTelemetryHook } from './telemetry/telemetry-hook.js';
 
 /**
  * The configured engine: a built-in one by name, the app's `SessionBackend` subclass (created by
@@ -25,6 +27,25 @@ export async function backendFor(options: ResolvedSessionOptions, codec: Session
   if (typeof engine === 'string') return (await ENGINE_LOADERS[engine]()).fromContext({ options, codec, moduleRef });
   if (engine instanceof SessionBackend) return engine;
   return moduleRef.create(engine);
+}
+
+/**
+ * The engine the module's sessions use: `backendFor()`'s, reporting to the module's signals, and
+ * instrumented when the app imports `SessionTelemetryModule` (else used as it is).
+ */
+async function instrumentedBackendFor(
+  options: ResolvedSessionOptions,
+  codec: SessionCodec,
+  moduleRef: ModuleRef,
+  signals: SessionSignals,
+  telemetry: SessionTelemetryHook | undefined,
+): Promise<SessionBackend> {
+  const backend = await backendFor(options, codec, moduleRef);
+  signals.attach(backend, codec);
+  if (telemetry === undefined || telemetry === null) return backend;
+  const instrumented = telemetry.instrument(backend, signals);
+  signals.attach(instrumented);
+  return instrumented;
 }
 
 /** Everything `SessionModule` provides; the module file only wires these. */
@@ -42,7 +63,12 @@ export const SESSION_PROVIDERS: Provider[] = [
   },
   // Signs `session_data` with the configured secrets.
   { provide: SessionCodec, useFactory: (options: ResolvedSessionOptions) => codecFor(options), inject: [SESSION_OPTIONS] },
-  { provide: SessionBackend, useFactory: backendFor, inject: [SESSION_OPTIONS, SessionCodec, ModuleRef] },
+  SessionSignals,
+  {
+    provide: SessionBackend,
+    useFactory: instrumentedBackendFor,
+    inject: [SESSION_OPTIONS, SessionCodec, ModuleRef, SessionSignals, { token: SESSION_TELEMETRY, optional: true }],
+  },
   SessionRequests,
   SessionResponses,
   SessionService,

@@ -44,6 +44,11 @@ export class SessionResponses {
       appendSetCookie(response, sessionCookie(options, store.sessionKey!, maxAge));
       if (options.privateCacheControl) makeCacheControlPrivate(response);
       vary = true;
+    } else if (options.touchAfter !== null && !empty && status < 500 && (await store.touchIfDue())) {
+      // touchAfter: the stored expiry was extended without a save; the cookie's Max-Age follows it.
+      appendSetCookie(response, sessionCookie(options, store.sessionKey!, store.getExpireAtBrowserClose() ? null : store.getExpiryAge()));
+      if (options.privateCacheControl) makeCacheControlPrivate(response);
+      vary = true;
     }
     if (vary) addVaryCookie(response);
   }

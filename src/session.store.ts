@@ -1,11 +1,12 @@
 import { inspect, type InspectOptions } from 'node:util';
 import { Logger } from '@nestjs/common';
-import type { SessionBackend, SessionExpiry } from './backends/session-backend.js';
+import { SessionBackend, type SessionExpiry, type StoredExpiry } from './backends/session-backend.js';
 import { assertJsonValue } from './codec/session-codec.js';
 import { EXPIRY_KEY, sessionExpiry } from './django-dates.js';
-import { KeyError } from './session.errors.js';
+import { KeyError, UpdateError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
 import { MAX_EXPIRY_SECONDS } from './session-options.js';
+import { signalsFor } from './telemetry/session-signals.js';
 
 /** What every `SessionStore` of a module shares: its options and its engine. */
 export interface SessionStoreContext {
@@ -54,6 +55,13 @@ export function moduleOptionsOf(session: unknown): ResolvedSessionOptions | unde
   return typeof session === 'object' && session !== null ? moduleOptions.get(session as SessionStore<any>) : undefined;
 }
 
+let engineOfSession: (session: SessionStore<any>) => SessionBackend;
+
+/** @internal The engine a session is stored by (whose signals `login()` sends to); undefined for anything but a `SessionStore`. */
+export function engineOf(session: unknown): SessionBackend | undefined {
+  return session instanceof SessionStore ? engineOfSession(session) : undefined;
+}
+
 /**
  * The per-request session: a dictionary-like object, as Django's `request.session` (the
  * object Django calls `SessionStore`; where it is stored is the engine's business, see
@@ -74,6 +82,10 @@ export function moduleOptionsOf(session: unknown): ResolvedSessionOptions | unde
  * ```
  */
 export class SessionStore<T extends object = AppSessionData> {
+  static {
+    engineOfSession = (session) => session.context.backend;
+  }
+
   /** Django's `_session_key`: the cookie's key until the data is looked at, then the live key or null. */
   #key: string | null;
   /** Django's `_session_cache`: null until first looked at. */
@@ -85,6 +97,8 @@ export class SessionStore<T extends object = AppSessionData> {
   /** I/O started by flush()/cycleKey(), awaited before the response (so a forgotten `await` is safe). */
   #pending: Promise<void> | null = null;
   #pendingError: unknown = undefined;
+  /** `touchAfter`: when the loaded session's stored expiry was last set, as its engine noted it. */
+  #storedExpiry: StoredExpiry | undefined;
 
   /** @internal Use `@Session()`, `SessionService.load()` or `SessionService.create()`. */
   constructor(
@@ -94,6 +108,7 @@ export class SessionStore<T extends object = AppSessionData> {
   ) {
     this.#key = context.backend.isValidKey(sessionKey) ? sessionKey : null;
     this.#loaded = this.#key === null ? null : loaded;
+    if (this.#loaded !== null && context.options.touchAfter !== null) this.#storedExpiry = SessionBackend.storedExpiryOf(this.#loaded);
     moduleOptions.set(this, context.options);
   }
 
@@ -272,6 +287,7 @@ export class SessionStore<T extends object = AppSessionData> {
     this.#key = null;
     return this.#track(async () => {
       if (oldKey !== null) await this.context.backend.delete(oldKey);
+      signalsFor(this.context.backend)?.emit('session.flushed', { engine: this.context.backend.engineName, sessionKeyHint: sessionKeyHint(oldKey) });
     });
   }
 
@@ -286,6 +302,7 @@ export class SessionStore<T extends object = AppSessionData> {
       this.#cache = data;
       await this.#create();
       if (oldKey !== null) await this.context.backend.delete(oldKey);
+      this.#signalNewKey(oldKey);
     });
   }
 
@@ -312,9 +329,41 @@ export class SessionStore<T extends object = AppSessionData> {
     this.#applyLoaded();
     if (this.#key === null) {
       await this.#create();
+      this.#signalNewKey(null);
       return;
     }
     this.#key = await this.context.backend.save(this.#key, this.#data(), this.#expiry(), false);
+  }
+
+  /**
+   * @internal The `touchAfter` option, in the response phase of a request that leaves the session
+   * unchanged: when the loaded session's stored expiry was last set more than `touchAfter` seconds
+   * ago, extends it (`SessionBackend.touch`: no data written where the engine can help it) and
+   * resolves true; the caller then sends the cookie again. False, and no I/O, for a session not
+   * loaded from storage (new, unknown, or its engine noted no expiry), one whose expiry is a fixed
+   * date (`setExpiry(date)` in Django 4.1+'s ISO form: extending cannot move it), one modified or
+   * flushed here, or one refreshed recently. A session deleted meanwhile (`UpdateError`) is left
+   * alone: false.
+   */
+  async touchIfDue(): Promise<boolean> {
+    const stored = this.#storedExpiry;
+    const { touchAfter, cookieAge } = this.context.options;
+    if (stored === undefined || typeof touchAfter !== 'number' || this.#modified || this.#pending !== null) return false;
+    this.#applyLoaded();
+    if (this.#key === null || this.#cache === null) return false;
+    const { date, seconds } = sessionExpiry(this.#cache.get(EXPIRY_KEY), cookieAge, warnUnreadableExpiry);
+    if (date !== null) return false;
+    const setAt = 'writtenAt' in stored ? stored.writtenAt : stored.expiresAt - seconds * 1000;
+    if (Date.now() - setAt < touchAfter * 1000) return false;
+    // Touched once per request at most: a second response phase (a stream of values) finds it done.
+    this.#storedExpiry = undefined;
+    try {
+      this.#key = await this.context.backend.touch(this.#key, this.#cache, this.#expiry());
+    } catch (error) {
+      if (error instanceof UpdateError) return false;
+      throw error;
+    }
+    return true;
   }
 
   /** Django's `create()`: stored under a new key (the engine retries a taken one). */
@@ -322,6 +371,15 @@ export class SessionStore<T extends object = AppSessionData> {
     this.#key = null;
     this.#key = await this.context.backend.create(this.#data(), this.#expiry());
     this.#modified = true;
+  }
+
+  /** `session.created` (the session had no key) or `session.key_cycled`, when anything listens. */
+  #signalNewKey(oldKey: string | null): void {
+    const signals = signalsFor(this.context.backend);
+    if (signals === undefined || this.#key === null) return;
+    const engine = this.context.backend.engineName;
+    if (oldKey === null) signals.emit('session.created', { engine, sessionKeyHint: sessionKeyHint(this.#key)! });
+    else signals.emit('session.key_cycled', { engine, previousKeyHint: sessionKeyHint(oldKey)!, sessionKeyHint: sessionKeyHint(this.#key)! });
   }
 
   #data(): ReadonlyMap<string, unknown> {

@@ -7,8 +7,10 @@
  * `verifyDjangoPassword`) is the app's business, as it is `ModelBackend`'s in Django.
  */
 import { constantTimeEqual } from '../codec/signing.js';
+import { rotateCsrfTokenOnLogin } from '../csrf/login-rotation.js';
 import { djangoVersionTraits } from '../django-versions.js';
-import { moduleOptionsOf, type SessionStore } from '../session.store.js';
+import { engineOf, moduleOptionsOf, sessionKeyHint, type SessionStore } from '../session.store.js';
+import { signalsFor } from '../telemetry/session-signals.js';
 import { AUTH_SESSION_KEYS, MODEL_BACKEND, matchSessionAuthHash, sessionAuthHash } from './session-auth-hash.js';
 
 /** What `login()` needs of a user: its primary key and its stored password hash (`auth_user.password`). */
@@ -95,13 +97,63 @@ export async function login(session: SessionStore<any>, user: DjangoAuthUser, op
   session.set(AUTH_SESSION_KEYS.userId, userId);
   session.set(AUTH_SESSION_KEYS.backend, backend);
   session.set(AUTH_SESSION_KEYS.hash, hash);
+  // Django: rotate_token(request), a new CSRF secret for the request this session belongs to (CsrfModule).
+  rotateCsrfTokenOnLogin(session);
+  const engine = engineOf(session);
+  signalsFor(engine)?.emit('django.user_logged_in', { engine: engine!.engineName, userId, backend, sessionKeyHint: sessionKeyHint(session.sessionKey) });
 }
 
 /**
  * `django.contrib.auth.logout(request)`: flushes the session (data and row deleted, cookie removed).
  */
 export async function logout(session: SessionStore<any>): Promise<void> {
+  const engine = engineOf(session);
+  const signals = signalsFor(engine);
+  if (signals !== undefined) {
+    // Django sends user_logged_out before the flush, with the user (None when anonymous).
+    const userId: unknown = session.get(AUTH_SESSION_KEYS.userId);
+    signals.emit('django.user_logged_out', {
+      engine: engine!.engineName,
+      userId: typeof userId === 'string' || typeof userId === 'number' ? String(userId) : null,
+      sessionKeyHint: sessionKeyHint(session.sessionKey),
+    });
+  }
   await session.flush();
+}
+
+/**
+ * Credentials whose value is hidden: Django's `_clean_credentials()` words (`api`, `token`, `key`,
+ * `secret`, `password`, `signature`, any case) and, to be safe, `pass` (passwd, passphrase), `pwd`, `cookie`.
+ */
+const SENSITIVE_CREDENTIAL = /api|token|key|secret|pass|pwd|signature|cookie/i;
+/** What a hidden value becomes (Django's `CLEANSED_SUBSTITUTE`). */
+const CLEANSED_SUBSTITUTE = '********************';
+
+/**
+ * Django's `user_login_failed` signal, as `authenticate()` sends it when no backend accepted the
+ * credentials: call it where your login refuses them (unknown user, wrong password). Sends
+ * `django.user_login_failed` (`SESSION_EVENTS.userLoginFailed`) to the app's listeners, with the
+ * credentials cleansed as Django cleanses them (the value of every key containing `api`, `token`,
+ * `key`, `secret`, `pass`, `pwd`, `signature` or `cookie`, in any case, is `'********************'`);
+ * nothing when nothing listens. Returns nothing and never throws: the refusal is still yours to answer.
+ *
+ * @example
+ * ```ts
+ * if (!user || !(await verifyDjangoPassword(body.password, user.password))) {
+ *   userLoginFailed(session, { username: body.username, password: body.password }); // password sent as ********************
+ *   throw new UnauthorizedException();
+ * }
+ * ```
+ */
+export function userLoginFailed(session: SessionStore<any>, credentials: Readonly<Record<string, unknown>>): void {
+  const engine = engineOf(session);
+  const signals = signalsFor(engine);
+  if (signals === undefined) return;
+  const cleansed: Record<string, unknown> = {};
+  if (credentials !== null && typeof credentials === 'object') {
+    for (const [key, value] of Object.entries(credentials)) cleansed[key] = SENSITIVE_CREDENTIAL.test(key) ? CLEANSED_SUBSTITUTE : value;
+  }
+  signals.emit('django.user_login_failed', { engine: engine!.engineName, credentials: cleansed, sessionKeyHint: sessionKeyHint(session.sessionKey) });
 }
 
 /**

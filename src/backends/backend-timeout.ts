@@ -8,7 +8,20 @@ export const DEFAULT_BACKEND_TIMEOUT_SECONDS = 3;
  * database did not answer load within 3000 ms".
  */
 export function backendTimeoutError(store: string, what: string, ms: number): SessionBackendUnavailable {
-  return new SessionBackendUnavailable(`The ${store} did not answer ${what} within ${ms} ms`);
+  return markBackendTimeout(new SessionBackendUnavailable(`The ${store} did not answer ${what} within ${ms} ms`));
+}
+
+const timeouts = new WeakSet<object>();
+
+/** Marks `error` as a store that did not answer in time (`isBackendTimeout()`); returns it. */
+export function markBackendTimeout<E extends object>(error: E): E {
+  timeouts.add(error);
+  return error;
+}
+
+/** Whether `error` is the one `backendTimeoutError()` made: the store did not answer in time (telemetry's outcome `'timeout'`). */
+export function isBackendTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && timeouts.has(error);
 }
 
 /**

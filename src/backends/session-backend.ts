@@ -13,6 +13,17 @@ export interface SessionExpiry {
   readonly age: number;
 }
 
+/**
+ * When a loaded session's stored expiry was last set, as its engine knows it without another read:
+ * the instant it expires (the db engine's `expire_date`, a cache entry's TTL) or the instant it was
+ * written (a session file's modification time, a signed cookie's timestamp). What the `touchAfter`
+ * option compares with (see docs/idle-expiry.md). Milliseconds since the epoch.
+ */
+export type StoredExpiry = { readonly expiresAt: number } | { readonly writtenAt: number };
+
+/** The stored expiry of each map `load()` returned, noted by engines that track it (`tracksStoredExpiry`). */
+const storedExpiries = new WeakMap<object, StoredExpiry>();
+
 const KEY_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const VALID_KEY = /^[a-z0-9]{8,40}$/;
 const CREATE_ATTEMPTS = 10;
@@ -87,6 +98,26 @@ export abstract class SessionBackend {
   readonly keyHoldsData: boolean = false;
 
   /**
+   * Whether `load()` notes, for each session it returns, when its stored expiry was last set
+   * (`SessionBackend.noteStoredExpiry`): what the `touchAfter` option needs. The built-in engines
+   * set it from that option (`fromContext`), so that nothing extra runs when it is off; the cache
+   * engines then send a `PTTL` beside the read. An engine of the app's own that never notes an
+   * expiry still works: its sessions are simply never touched (only saved).
+   */
+  tracksStoredExpiry = false;
+
+  /** Notes when the session `data` (as `load()` returns it) was last given its stored expiry; returns `data`. */
+  static noteStoredExpiry<M extends ReadonlyMap<string, unknown>>(data: M, expiry: StoredExpiry): M {
+    storedExpiries.set(data, expiry);
+    return data;
+  }
+
+  /** What `noteStoredExpiry` noted for the map `load()` returned, if anything. */
+  static storedExpiryOf(data: ReadonlyMap<string, unknown>): StoredExpiry | undefined {
+    return storedExpiries.get(data);
+  }
+
+  /**
    * Whether `key` (a cookie value) can name a session of this engine. Checked before any I/O: a
    * request whose cookie fails it costs no query.
    */
@@ -107,6 +138,19 @@ export abstract class SessionBackend {
    * key *is* the data (signed cookies).
    */
   abstract save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string>;
+
+  /**
+   * Extends the stored expiry of the unchanged session `key` to `expiry`, as cheaply as the engine
+   * can, in the form Django reads (the `touchAfter` option): the db engine updates `expire_date`
+   * alone, the cache engine sends `EXPIRE`, cached_db both, the file engine sets the file's
+   * modification time, signed_cookies re-signs the cookie. Resolves to the key that now names the
+   * session (a new one on engines whose key is the data); `UpdateError` when nothing is stored
+   * under `key` any more. This default writes the whole session again (`save`), which is what an
+   * engine without a cheaper way does.
+   */
+  touch(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
+    return this.save(key, data, expiry, false);
+  }
 
   /** Deletes the session stored under `key`; a missing one is not an error. */
   abstract delete(key: string): Promise<void>;

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { signalsFor } from '../telemetry/session-signals.js';
 import type { DecodeResult, SessionCodec } from './session-codec.js';
 
 // Named after Django's logger, so operators recognise the warning.
@@ -10,9 +11,19 @@ const securityLogger = new Logger('django.security.SuspiciousSession');
  */
 export function decodeLogged(codec: SessionCodec, sessionData: string): DecodeResult {
   const result = codec.decode(sessionData);
-  if (result.status === 'bad-signature') securityLogger.warn('Session data corrupted');
-  else if (result.status === 'too-large') securityLogger.warn('Session data corrupted (larger than maxDecodedBytes once inflated)');
+  if (result.status === 'bad-signature') reportSuspicious(codec, 'Session data corrupted');
+  else if (result.status === 'too-large') reportSuspicious(codec, 'Session data corrupted (larger than maxDecodedBytes once inflated)');
   return result;
+}
+
+/**
+ * Logs `message` as Django's `django.security.SuspiciousSession` warning, and sends
+ * `session.suspicious` to the listeners of the module `reporter` (its engine, its codec) belongs to.
+ */
+export function reportSuspicious(reporter: object, message: string): void {
+  securityLogger.warn(message);
+  const signals = signalsFor(reporter);
+  if (signals !== undefined) signals.emit('session.suspicious', { engine: signals.engineName, reason: message });
 }
 
 /** The decoded dict as a `Map` in its stored key order (a JS object would list integer-like keys first). */

@@ -1,9 +1,10 @@
-/** `nestjs-django-session/auth`: Django's login, logout, `get_user()` and password hashers. */
+/** `nestjs-django-session/auth`: Django's login, logout, `get_user()`, password hashers, and `login_required` / `user_passes_test` / `request.user` (`DjangoAuthModule`). */
 export {
   login,
   logout,
   getUser,
   updateSessionAuthHash,
+  userLoginFailed,
   sessionAuthHash,
   AUTH_SESSION_KEYS,
   MODEL_BACKEND,
@@ -18,4 +19,17 @@ export {
   type DjangoUserLookup,
   type MakeDjangoPasswordOptions,
   type VerifyDjangoPasswordOptions,
+  DjangoAuthModule,
+  DjangoAuthService,
+  DJANGO_AUTH_DEFAULTS,
+  LoginRequired,
+  UserPassesTest,
+  CurrentUser,
+  GraphqlAuthError,
+  LoginRedirectException,
+  redirectToLogin,
+  type DjangoAuthModuleOptions,
+  type LoginRequiredOptions,
+  type UnauthenticatedResponse,
+  type UserTest,
 } from '../auth/index.js';

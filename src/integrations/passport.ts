@@ -142,7 +142,7 @@ export class DjangoSessionStrategy<U extends DjangoAuthUser = DjangoAuthUser> {
 }
 
 /** Where Passport puts the user: `passport.initialize({ userProperty })`, @fastify/passport's `userProperty`, else `user`. */
-function userPropertyOf(request: any): string {
+export function userPropertyOf(request: any): string {
   return request?._userProperty ?? request?.passport?.userProperty ?? 'user';
 }
 

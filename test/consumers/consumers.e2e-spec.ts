@@ -103,7 +103,7 @@ export const dataSource = new DataSource({
 };
 
 /** The README's example programs: the directories the marked blocks write a `main.ts` into. */
-const EXAMPLE_PROGRAMS = ['django-login', 'graphql', 'passport-express', 'passport-fastify', 'request-session', 'websocket'];
+const EXAMPLE_PROGRAMS = ['django-login', 'graphql', 'login-required', 'passport-express', 'passport-fastify', 'request-session', 'websocket'];
 const examples = readmeExamples(readReadme(root));
 
 beforeAll(() => {
@@ -320,6 +320,32 @@ describe("the README's integration examples, compiled from README.md and run fro
       expect(visitor.cookie).toBeNull();
       expect(await stored(key)).toBeUndefined();
       expect(await new Visitor(app.url, key).get('/me')).toMatchObject(anonymousMe);
+    });
+  });
+
+  describe('login required (docs/login-required.md)', () => {
+    let app: RunningExample;
+    beforeAll(async () => {
+      app = await runExample(exampleMain('login-required'), { SECRET_KEY: EXAMPLE_SECRET }, async (cwd) => {
+        const dataSource = new DataSource({ type: 'sqlite', database: join(cwd, 'app.sqlite3'), migrations: [CreateDemoAuthUser1700000000100] });
+        await dataSource.initialize();
+        await dataSource.runMigrations();
+        await dataSource.destroy();
+      });
+    }, 60_000);
+    afterAll(() => app?.stop());
+
+    it('redirects an anonymous page visit to /login?next=, answers the API 401; ada logs in, is @CurrentUser(), and is refused the staff page (403)', async () => {
+      const page = await fetch(`${app.url}/account?tab=a b`, { redirect: 'manual' });
+      expect({ status: page.status, location: page.headers.get('location') }).toEqual({ status: 302, location: '/login?next=/account%3Ftab%3Da%2520b' });
+      const visitor = new Visitor(app.url);
+      expect((await visitor.get('/api/me')).status).toBe(401);
+      expect((await visitor.get('/whoami')).body).toEqual({ username: null });
+      expect((await visitor.post('/login', { username: 'ada', password: 'lovelace' })).body).toEqual({ username: 'ada' });
+      expect((await visitor.get('/account')).body).toEqual({ username: 'ada' });
+      expect((await visitor.get('/api/me')).body).toEqual({ username: 'ada', staff: false });
+      expect((await visitor.get('/admin')).status).toBe(403);
+      expect((await visitor.get('/whoami')).body).toEqual({ username: 'ada' });
     });
   });
 
@@ -658,7 +684,7 @@ describe('the public entries, from the packed package', () => {
   const entries = packageEntries();
 
   it('are the root and its subpaths: auth, passport, websocket, sqlite, engines, codec', () => {
-    expect(entries).toEqual(['nestjs-django-session', ...['auth', 'passport', 'websocket', 'sqlite', 'engines', 'codec'].map((e) => `nestjs-django-session/${e}`)]);
+    expect(entries).toEqual(['nestjs-django-session', ...['auth', 'passport', 'websocket', 'sqlite', 'engines', 'codec', 'csrf', 'messages', 'telemetry'].map((e) => `nestjs-django-session/${e}`)]);
   });
 
   it('each gives the same names to require() in the CommonJS app and to import in the ESM app; the root holds at most 40 names', () => {
@@ -673,6 +699,8 @@ describe('the public entries, from the packed package', () => {
     expect(fromRequire['nestjs-django-session']).toEqual(expect.arrayContaining(['SessionModule', 'Session', 'SessionStore', 'SessionService', 'SessionBackend', 'SessionEntity']));
     expect(fromRequire['nestjs-django-session']).not.toContain('login');
     expect(fromRequire['nestjs-django-session/auth']).toEqual(expect.arrayContaining(['login', 'logout', 'getUser', 'verifyDjangoPassword', 'makeDjangoPassword']));
+    expect(fromRequire['nestjs-django-session/csrf']).toEqual(expect.arrayContaining(['CsrfModule', 'CsrfExempt', 'CsrfToken', 'getCsrfToken', 'rotateCsrfToken']));
+    expect(fromRequire['nestjs-django-session/messages']).toEqual(expect.arrayContaining(['Messages', 'MessageStorage', 'messagesOf', 'MessagesModule', 'MessageLevel']));
   });
 
   /** The package's modules an ESM app loads to start SessionModule on `engine`, and serve one request. */

@@ -23,6 +23,8 @@ export interface EngineTarget {
   open(env: Record<Service, string>): Promise<{ backend: SessionBackend; close(): Promise<void> }>;
   /** False for engines whose key is the data (signed cookies): no CreateError/UpdateError, nothing to delete. */
   stores?: boolean;
+  /** False for an engine that never notes a loaded session's stored expiry (`touchAfter` then never touches its sessions). Default true. */
+  notesExpiry?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,6 +171,60 @@ export function defineEngineContract(target: EngineTarget): void {
         expect(await backend.load(second)).toEqual(map({ v: 2 }));
       });
     }
+
+    describe('touch() (the touchAfter option)', () => {
+      const cheap = () => backend.touch !== SessionBackend.prototype.touch;
+
+      it('a session touched with a new expiry outlives its old one, under the same key (stores) and with its data', async () => {
+        const data = map({ _session_expiry: 2, v: 'touched' });
+        const key = await backend.create(data, inSeconds(2));
+        await sleep(1200);
+        const touched = await backend.touch(key, data, inSeconds(2));
+        if (stores) expect(touched).toBe(key);
+        await sleep(1200); // 2.4 s after the save, 1.2 s after the touch
+        expect(await backend.load(touched)).toEqual(data);
+        // Not left to expire during the clearExpired() test below (which counts what it sweeps).
+        if (stores) await backend.delete(touched);
+      });
+
+      if (stores) {
+        it('touch() of a session deleted meanwhile: UpdateError, and it is not resurrected', async () => {
+          const key = await backend.create(map({ user: 'alice' }), DAY);
+          await backend.delete(key);
+          await expect(backend.touch(key, map({ user: 'alice' }), DAY)).rejects.toBeInstanceOf(UpdateError);
+          await expect(backend.load(key)).resolves.toBeNull();
+        });
+
+        it('an engine with a touch of its own writes the expiry alone: the stored data stays as it was', async () => {
+          if (!cheap()) return; // the default touch() is a full save
+          const key = await backend.create(map({ v: 'stored' }), DAY);
+          await backend.touch(key, map({ v: 'not written' }), inSeconds(2 * 86_400));
+          expect(await backend.load(key)).toEqual(map({ v: 'stored' }));
+        });
+      }
+
+      if (target.notesExpiry ?? true) {
+        it('load() notes when the stored expiry was set only while tracksStoredExpiry is on; a touch moves it', async () => {
+          const tracked = backend.tracksStoredExpiry;
+          try {
+            const key = await backend.create(map({ v: 1 }), inSeconds(600));
+            backend.tracksStoredExpiry = false;
+            expect(SessionBackend.storedExpiryOf((await backend.load(key))!)).toBeUndefined();
+            backend.tracksStoredExpiry = true;
+            const first = SessionBackend.storedExpiryOf((await backend.load(key))!);
+            // When it expires (db, cache: now + 600 s), or when it was written (file, signed cookies: now).
+            const setAt = (note: typeof first) => (note === undefined ? NaN : 'writtenAt' in note ? note.writtenAt : note.expiresAt - 600_000);
+            expect(Math.abs(setAt(first) - Date.now())).toBeLessThan(2000);
+            await sleep(1100);
+            const touched = await backend.touch(key, map({ v: 1 }), inSeconds(600));
+            const second = SessionBackend.storedExpiryOf((await backend.load(touched))!);
+            expect(setAt(second) - setAt(first)).toBeGreaterThanOrEqual(900);
+          } finally {
+            backend.tracksStoredExpiry = tracked;
+          }
+        });
+      }
+    });
 
     it('clearExpired(): removes exactly the expired sessions and counts them, or is a no-op where the store expires them itself', async () => {
       await backend.clearExpired(); // whatever earlier tests left

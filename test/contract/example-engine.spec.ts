@@ -17,6 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 defineEngineContract({
   title: 'the example engine of docs/engines.md (examples/memory-engine.ts)',
   open: async () => ({ backend: new MemorySessionBackend(), close: async () => {} }),
+  notesExpiry: false,
 });
 
 @Controller()

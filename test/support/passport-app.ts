@@ -26,6 +26,7 @@ import {
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
+  type ModuleMetadata,
   type Provider,
   type Type,
 } from '@nestjs/common';
@@ -157,6 +158,9 @@ export interface PassportAppOptions {
   fastifyUser?: (user: any) => unknown;
   /** The suite's Passport providers on `platform` (Express: its strategy and serializer; Fastify: a serializer, if any). */
   providers: Provider[];
+  /** More modules and controllers of the suite's own. */
+  imports?: NonNullable<ModuleMetadata['imports']>;
+  controllers?: Type[];
 }
 
 /** Starts the Passport app on 127.0.0.1, port 0. */
@@ -167,8 +171,8 @@ export function startPassportApp(options: PassportAppOptions): Promise<{ app: IN
     platform,
     file: options.file,
     session: { secretKey: options.secretKey, requestSession: true },
-    imports: platform === 'express' ? [PassportModule.register({ session: true })] : [],
-    controllers: [passportController(platform, guard)],
+    imports: [...(platform === 'express' ? [PassportModule.register({ session: true })] : []), ...(options.imports ?? [])],
+    controllers: [passportController(platform, guard), ...(options.controllers ?? [])],
     providers: [...options.providers, guard],
     async beforeListen(app) {
       if (platform === 'fastify') {

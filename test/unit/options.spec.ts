@@ -32,6 +32,7 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'Lax', // SESSION_COOKIE_SAMESITE
         saveEveryRequest: false, // SESSION_SAVE_EVERY_REQUEST
         expireAtBrowserClose: false, // SESSION_EXPIRE_AT_BROWSER_CLOSE
+        touchAfter: null, // not a Django setting: idle expiry without a write per request (off)
         privateCacheControl: false, // not a Django setting: Django sends no Cache-Control
         requestSession: false, // not a Django setting: req.session for Express/Fastify middleware
         salt: 'django.contrib.sessions.SessionStore',
@@ -58,6 +59,7 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'Lax',
         saveEveryRequest: false,
         expireAtBrowserClose: false,
+        touchAfter: null,
         privateCacheControl: false,
         requestSession: false,
         salt: 'django.contrib.sessions.SessionStore',
@@ -100,6 +102,17 @@ describe('resolveSessionOptions', () => {
       expect(() => resolve({ secretKey: 'k', storeTimeout: 0 })).toThrow(/^SessionModule option "storeTimeout" must be a number of seconds from 0.01 to 600/);
     });
 
+    it('touchAfter: null (off), or whole seconds from 0 to under cookieAge; anything else stops the boot', () => {
+      expect(resolve({ secretKey: 'k', touchAfter: 60 }).touchAfter).toBe(60);
+      expect(resolve({ secretKey: 'k', touchAfter: 0 }).touchAfter).toBe(0);
+      expect(resolve({ secretKey: 'k', cookieAge: 3600, touchAfter: 3599 }).touchAfter).toBe(3599);
+      expect(resolve({ secretKey: 'k', touchAfter: null }).touchAfter).toBeNull();
+      for (const touchAfter of [-1, 1.5, '60', true, Number.NaN, Infinity, 1209600]) {
+        expect(() => resolve({ secretKey: 'k', touchAfter })).toThrow(/^SessionModule option "touchAfter" must be null \(off\) or a whole number of seconds from 0 to less than cookieAge \(1209600\)/);
+      }
+      expect(() => resolve({ secretKey: 'k', cookieAge: 60, touchAfter: 60 })).toThrow(/"touchAfter" .* less than cookieAge \(60\)/);
+    });
+
     it('SessionStoreUnavailable, the old name of SessionBackendUnavailable, is the same class', () => {
       expect(SessionStoreUnavailable).toBe(SessionBackendUnavailable);
       expect(new SessionStoreUnavailable('down')).toBeInstanceOf(SessionBackendUnavailable);
@@ -118,6 +131,7 @@ describe('resolveSessionOptions', () => {
         cookieSameSite: 'None' as const,
         saveEveryRequest: true,
         expireAtBrowserClose: true,
+        touchAfter: null, // (a number must be under cookieAge, 0 here)
         privateCacheControl: true,
         requestSession: true,
         salt: 'django.contrib.sessions.MyStore',

@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { CACHE_SERIALIZERS, type CacheSerializer } from '../../codec/cache-serializers.js';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/python-json.js';
+import { reportSuspicious } from '../../codec/suspicious-session.js';
 import { EXPIRY_KEY } from '../../django-dates.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { ResolvedSessionOptions } from '../../session-options.interface.js';
@@ -21,9 +21,6 @@ const EXPIRY_TYPES_KEPT = 10_000;
  */
 const PYTHON_INT = /^[ \t\n\v\f\r]*[+-]?\d+(?:_\d+)*[ \t\n\v\f\r]*$/;
 const ENDS_LIKE_INT: ReadonlySet<number> = new Set([...'0123456789 \t\n\v\f\r'].map((c) => c.charCodeAt(0)));
-
-// Django's logger for a tampered or foreign cache value, as for a row that does not verify.
-const securityLogger = new Logger('django.security.SuspiciousSession');
 
 /**
  * A session whose cache value would be longer than `maxDecodedBytes`: not written, since no read
@@ -127,12 +124,12 @@ export class SessionCacheEntries {
     const value = await this.redis.getAtMost(this.keyOf(sessionKey), this.maxBytes);
     if (value === null) return null;
     if (value === 'too-large') {
-      securityLogger.warn('Session data corrupted (the cached value is larger than maxDecodedBytes)');
+      reportSuspicious(this, 'Session data corrupted (the cached value is larger than maxDecodedBytes)');
       return null;
     }
     // (Only a value ending in a digit or whitespace is looked at: never a pickle or a JSON dict.)
     if (ENDS_LIKE_INT.has(value[value.length - 1]!) && PYTHON_INT.test(value.toString('latin1'))) {
-      securityLogger.warn('Session data corrupted (the cached value is an int, as the cache stores one unpickled)');
+      reportSuspicious(this, 'Session data corrupted (the cached value is an int, as the cache stores one unpickled)');
       return null;
     }
     try {
@@ -141,9 +138,32 @@ export class SessionCacheEntries {
       this.noteExpiryType(data, datetimesRead);
       return data;
     } catch {
-      securityLogger.warn('Session data corrupted');
+      reportSuspicious(this, 'Session data corrupted');
       return null;
     }
+  }
+
+  /**
+   * `get()` and, sent with it (no round trip of its own), `PTTL`: the dict noted with when its entry
+   * expires (`SessionBackend.noteStoredExpiry`), for the `touchAfter` option. An entry without a
+   * TTL (a foreign write) is returned without a note: it is never touched.
+   */
+  async getNotingExpiry(sessionKey: string): Promise<SessionMap | null> {
+    const [data, ttl] = await Promise.all([this.get(sessionKey), this.redis.pttl(this.keyOf(sessionKey))]);
+    return data !== null && ttl >= 0 ? SessionBackend.noteStoredExpiry(data, { expiresAt: Date.now() + ttl }) : data;
+  }
+
+  /**
+   * `EXPIRE` with the session's expiry age, the value left as it is (`touchAfter`); false when
+   * there is no entry. A session already expired is deleted instead, as `set()` does.
+   */
+  async touch(sessionKey: string, ageSeconds: number): Promise<boolean> {
+    const key = this.keyOf(sessionKey);
+    if (ageSeconds < 1) {
+      await this.redis.del(key);
+      return true;
+    }
+    return this.redis.expire(key, Math.floor(ageSeconds));
   }
 
   /**
@@ -183,7 +203,9 @@ export class CacheSessionBackend extends SessionBackend {
   }
 
   static fromContext({ options }: EngineContext): CacheSessionBackend {
-    return new this(SessionCacheEntries.forOptions(options, CACHE_KEY_PREFIX));
+    const backend = new this(SessionCacheEntries.forOptions(options, CACHE_KEY_PREFIX));
+    backend.tracksStoredExpiry = options.touchAfter !== null;
+    return backend;
   }
 
   /** Fails the boot when the Redis client is not connected (see `SessionCacheEntries.assertConnected`). */
@@ -192,7 +214,7 @@ export class CacheSessionBackend extends SessionBackend {
   }
 
   load(key: string): Promise<SessionMap | null> {
-    return this.entries.get(key);
+    return this.tracksStoredExpiry ? this.entries.getNotingExpiry(key) : this.entries.get(key);
   }
 
   exists(key: string): Promise<boolean> {
@@ -202,6 +224,12 @@ export class CacheSessionBackend extends SessionBackend {
   async save(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry, mustCreate: boolean): Promise<string> {
     const written = await this.entries.set(key, data, expiry.age, mustCreate ? 'NX' : 'XX');
     if (!written) throw mustCreate ? new CreateError(`session key ${key} is taken`) : new UpdateError(`session ${key} no longer exists`);
+    return key;
+  }
+
+  /** `touchAfter`: `EXPIRE` on the entry, the value left as it is (`UpdateError` when it is gone). */
+  override async touch(key: string, _data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
+    if (!(await this.entries.touch(key, expiry.age))) throw new UpdateError(`session ${key} no longer exists`);
     return key;
   }
 

@@ -4,7 +4,7 @@ import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import type { DataSource } from 'typeorm';
 import type { EngineContext } from '../engine-context.js';
-import type { SessionExpiry, SessionMap } from '../session-backend.js';
+import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-backend.js';
 import { resolveDataSource, TypeOrmSessionBackend } from '../typeorm/typeorm.backend.js';
 import { CacheValueTooLarge, SessionCacheEntries } from './cache.backend.js';
 import { describeCause } from './redis-client.js';
@@ -38,7 +38,9 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
   }
 
   static override fromContext(context: EngineContext): CachedDbSessionBackend {
-    return new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.backendTimeout);
+    const backend = new this(resolveDataSource(context), context.codec, SessionCacheEntries.forOptions(context.options, CACHED_DB_KEY_PREFIX), context.options.backendTimeout);
+    backend.tracksStoredExpiry = context.options.touchAfter !== null;
+    return backend;
   }
 
   /** The db engine's start-up check of its table, then the cache's: a client not connected fails the boot. */
@@ -48,7 +50,8 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
   }
 
   override async load(key: string): Promise<SessionMap | null> {
-    const cached = await this.cacheDo('read', () => this.entries.get(key), null);
+    // touchAfter: the entry's PTTL beside the GET, as on the cache engine.
+    const cached = await this.cacheDo('read', () => (this.tracksStoredExpiry ? this.entries.getNotingExpiry(key) : this.entries.get(key)), null);
     if (cached !== null) return cached;
     const row = await this.loadRow(key);
     if (row === null) return null;
@@ -57,8 +60,20 @@ export class CachedDbSessionBackend extends TypeOrmSessionBackend {
     if (row.expireDate !== null) {
       const age = Math.floor((row.expireDate.getTime() - Date.now()) / 1000);
       await this.cacheWrite(key, data, age);
+      if (this.tracksStoredExpiry) SessionBackend.noteStoredExpiry(data, { expiresAt: row.expireDate.getTime() });
     }
     return data;
+  }
+
+  /**
+   * `touchAfter`: the row's `expire_date` alone, then `EXPIRE` on the cache entry (a cache that
+   * fails is logged, as for a save: the row decides; an entry evicted meanwhile is refilled by
+   * the next read).
+   */
+  override async touch(key: string, _data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
+    await this.touchRow(key, expiry.date);
+    await this.cacheDo('write', () => this.entries.touch(key, expiry.age), false);
+    return key;
   }
 
   override async exists(key: string): Promise<boolean> {

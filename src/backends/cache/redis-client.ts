@@ -8,7 +8,7 @@
  * package and the application's own copy, whatever its version, is the one used.
  */
 import { SessionBackendUnavailable } from '../../session.errors.js';
-import { DEFAULT_BACKEND_TIMEOUT_SECONDS } from '../backend-timeout.js';
+import { DEFAULT_BACKEND_TIMEOUT_SECONDS, markBackendTimeout } from '../backend-timeout.js';
 
 /** The Redis commands the cache engines use, on any supported client. */
 export interface SessionRedis {
@@ -25,6 +25,10 @@ export interface SessionRedis {
   set(key: string, value: Buffer, ttlSeconds: number, condition?: 'NX' | 'XX'): Promise<boolean>;
   /** DEL key; deleting a missing key is not an error. */
   del(key: string): Promise<void>;
+  /** PTTL key: milliseconds the entry has left; negative when it has no TTL (-1) or does not exist (-2). */
+  pttl(key: string): Promise<number>;
+  /** EXPIRE key seconds; resolves false when there is no such entry. ttlSeconds >= 1. */
+  expire(key: string, ttlSeconds: number): Promise<boolean>;
   /** EXISTS key. */
   exists(key: string): Promise<boolean>;
   /** PING: resolves when the server answers. */
@@ -158,6 +162,8 @@ interface IoRedisLike {
   set(key: string, value: Buffer, ex: 'EX', seconds: number, condition?: 'NX' | 'XX'): Promise<'OK' | null>;
   del(key: string): Promise<number>;
   exists(key: string): Promise<number>;
+  pttl(key: string): Promise<number>;
+  expire(key: string, seconds: number): Promise<number>;
   ping(): Promise<string>;
   /** `wait` (lazyConnect, not connected yet), `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end` (closed for good). */
   readonly status?: unknown;
@@ -312,6 +318,17 @@ abstract class RedisAdapter implements SessionRedis {
     return Number(await this.run('EXISTS', [key])) > 0;
   }
 
+  async pttl(key: string): Promise<number> {
+    return Number(await this.run('PTTL', [key]));
+  }
+
+  async expire(key: string, ttlSeconds: number): Promise<boolean> {
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+      throw new RangeError(`Redis EXPIRE: ttlSeconds must be a whole number >= 1, got ${ttlSeconds}`);
+    }
+    return Number(await this.run('EXPIRE', [key, String(ttlSeconds)])) === 1;
+  }
+
   async ping(): Promise<void> {
     await this.run('PING', []);
   }
@@ -326,7 +343,7 @@ abstract class RedisAdapter implements SessionRedis {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         controller.abort();
-        reject(new SessionBackendUnavailable(`Redis did not answer ${command} within ${this.timeoutMs} ms`));
+        reject(markBackendTimeout(new SessionBackendUnavailable(`Redis did not answer ${command} within ${this.timeoutMs} ms`)));
       }, this.timeoutMs);
       const settle = (error: unknown, value?: unknown) => {
         clearTimeout(timer);
@@ -350,7 +367,7 @@ abstract class RedisAdapter implements SessionRedis {
   }
 }
 
-type Command = 'GET' | 'GETRANGE' | 'SET' | 'DEL' | 'EXISTS' | 'PING';
+type Command = 'GET' | 'GETRANGE' | 'SET' | 'DEL' | 'EXISTS' | 'PTTL' | 'EXPIRE' | 'PING';
 
 /** RESP_TYPES.BLOB_STRING (36) read as a Buffer: GET's bulk string, byte for byte. */
 const BLOB_AS_BUFFER = { 36: Buffer } as const;
@@ -436,6 +453,10 @@ class IoRedisAdapter extends RedisAdapter {
         return c.del(key);
       case 'EXISTS':
         return c.exists(key);
+      case 'PTTL':
+        return c.pttl(key);
+      case 'EXPIRE':
+        return c.expire(key, Number(args[1]));
       default:
         return c.ping();
     }

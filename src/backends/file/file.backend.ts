@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, lutimes, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
 import type { SessionCodec } from '../../codec/session-codec.js';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../codec/python-json.js';
-import { decodedMap, decodeLogged } from '../../codec/suspicious-session.js';
+import { decodedMap, decodeLogged, reportSuspicious } from '../../codec/suspicious-session.js';
 import { EXPIRY_KEY, sessionExpiry } from '../../django-dates.js';
 import { CreateError, SessionConfigError, UpdateError } from '../../session.errors.js';
 import type { EngineContext } from '../engine-context.js';
@@ -13,9 +12,6 @@ import { SessionBackend, type SessionExpiry, type SessionMap } from '../session-
 import { DEFAULT_BACKEND_TIMEOUT_SECONDS, withinBackendTimeout } from '../backend-timeout.js';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT';
-
-// Django's logger for session data that cannot be read, as for a row that does not verify.
-const securityLogger = new Logger('django.security.SuspiciousSession');
 
 /**
  * How a session file is opened for reading: never through a symbolic link (ELOOP), and never
@@ -120,7 +116,9 @@ export class FileSessionBackend extends SessionBackend {
   private readonly timeoutMs: number;
 
   static fromContext({ options, codec }: EngineContext): FileSessionBackend {
-    return new this(options.filePath, options.cookieName, codec, options.cookieAge, { maxDecodedBytes: options.maxDecodedBytes, backendTimeout: options.backendTimeout });
+    const backend = new this(options.filePath, options.cookieName, codec, options.cookieAge, { maxDecodedBytes: options.maxDecodedBytes, backendTimeout: options.backendTimeout });
+    backend.tracksStoredExpiry = options.touchAfter !== null;
+    return backend;
   }
 
   /** Checks at start-up that the directory exists and can be written (Django: `ImproperlyConfigured`). */
@@ -157,14 +155,18 @@ export class FileSessionBackend extends SessionBackend {
     const found = await this.withinTimeout('read', readBounded(file, this.maxFileBytes));
     if (found === null) return { data: null, swept: false };
     if ('refused' in found) {
-      securityLogger.warn(`Session data corrupted (the session file is ${found.refused === 'too large' ? `larger than ${this.maxFileBytes} bytes` : found.refused})`);
+      reportSuspicious(this, `Session data corrupted (the session file is ${found.refused === 'too large' ? `larger than ${this.maxFileBytes} bytes` : found.refused})`);
       if (found.modified === undefined || found.modified + this.cookieAgeSeconds * 1000 > Date.now()) return { data: null, swept: false };
       return { data: null, swept: await this.unlink(file) };
     }
     const { text, modified } = found;
     // An empty file is an empty session under its key (Django: `if file_data:`).
     const data = text === '' ? new Map<string, unknown>() : decodedMap(decodeLogged(this.codec, text));
-    if (this.expiresAt(data, modified) > Date.now()) return { data, swept: false };
+    if (this.expiresAt(data, modified) > Date.now()) {
+      // touchAfter: the modification time is when the expiry was last set (Django's _last_modification()).
+      if (this.tracksStoredExpiry) SessionBackend.noteStoredExpiry(data, { writtenAt: modified });
+      return { data, swept: false };
+    }
     return { data: null, swept: await this.unlink(file) };
   }
 
@@ -223,6 +225,23 @@ export class FileSessionBackend extends SessionBackend {
       await rename(temporary, file);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+    return key;
+  }
+
+  /**
+   * `touchAfter`: sets the file's modification time to now, its contents left as they are: the
+   * time both this engine and Django's (`_last_modification()`) count a session's age from. Never
+   * through a symbolic link (`lutimes`); `UpdateError` when the file is gone.
+   */
+  override async touch(key: string): Promise<string> {
+    const file = this.fileOf(key);
+    const now = new Date();
+    try {
+      await this.withinTimeout('touch', lutimes(file, now, now));
+    } catch (error) {
+      if (isMissing(error)) throw new UpdateError(`session ${key} no longer exists`);
       throw error;
     }
     return key;

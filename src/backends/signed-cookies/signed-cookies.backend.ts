@@ -45,7 +45,9 @@ export class SignedCookieSessionBackend extends SessionBackend {
   static fromContext({ options }: EngineContext): SignedCookieSessionBackend {
     // signing.loads never read the pre-3.1 session format.
     const codec = codecFor(options, { salt: SIGNED_COOKIES_SALT, legacyDecode: false });
-    return new this(codec, options.cookieName, options.cookieAge);
+    const backend = new this(codec, options.cookieName, options.cookieAge);
+    backend.tracksStoredExpiry = options.touchAfter !== null;
+    return backend;
   }
 
   override isValidKey(key: unknown): key is string {
@@ -58,8 +60,11 @@ export class SignedCookieSessionBackend extends SessionBackend {
     if (result.status !== 'ok') return null;
     // The signature verified, so the timestamp between the two colons is the one that was signed
     // (the codec checked it is base62). Django: signing.loads(..., max_age=SESSION_COOKIE_AGE).
-    const age = Date.now() / 1000 - b62Decode(key.split(':')[1]!);
-    return age > this.maxAgeSeconds ? null : decodedMap(result);
+    const signedAt = b62Decode(key.split(':')[1]!);
+    const age = Date.now() / 1000 - signedAt;
+    if (age > this.maxAgeSeconds) return null;
+    // touchAfter: the signing time is when the server's expiry (signedAt + cookieAge) was set.
+    return this.tracksStoredExpiry ? SessionBackend.noteStoredExpiry(decodedMap(result), { writtenAt: signedAt * 1000 }) : decodedMap(result);
   }
 
   /** Django: always false (nothing is stored, so no key can be "taken"). */
@@ -73,6 +78,11 @@ export class SignedCookieSessionBackend extends SessionBackend {
     const bytes = this.cookieName.length + 1 + value.length;
     if (bytes > MAX_COOKIE_BYTES) throw new SessionCookieTooLarge(bytes);
     return value;
+  }
+
+  /** `touchAfter`: the same data signed again, with a new timestamp (a new cookie value). */
+  override touch(key: string, data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
+    return this.save(key, data, expiry);
   }
 
   override create(data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {

@@ -11,7 +11,7 @@ export interface Statement {
   read: boolean;
 }
 
-export type StatementName = 'load' | 'exists' | 'insert' | 'update' | 'delete' | 'clearExpired';
+export type StatementName = 'load' | 'exists' | 'insert' | 'update' | 'touch' | 'delete' | 'clearExpired';
 
 /**
  * Rows `clearExpired()` deletes per statement. Between batches the sweep yields, so on a table with
@@ -96,6 +96,17 @@ export function buildStatements(dataSource: DataSource, timeoutMs?: number): Rec
         .set({ sessionData: () => ':data', expireDate: () => ':expire' })
         .where('session_key = :key')
         .setParameters({ data: a0, expire: a1, key: a2 })
+        .updateEntity(false)
+        .getQueryAndParameters(),
+    ),
+    // touchAfter: the expiry alone, the session's data left as it is.
+    touch: build(
+      repo
+        .createQueryBuilder()
+        .update()
+        .set({ expireDate: () => ':expire' })
+        .where('session_key = :key')
+        .setParameters({ expire: a0, key: a1 })
         .updateEntity(false)
         .getQueryAndParameters(),
     ),

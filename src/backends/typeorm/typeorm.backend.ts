@@ -72,7 +72,9 @@ export class TypeOrmSessionBackend extends SessionBackend {
 
   /** The module's engine: the app's DataSource (the default one, or the one named by `dataSource`). */
   static fromContext(context: EngineContext): TypeOrmSessionBackend {
-    return new this(resolveDataSource(context), context.codec, context.options.backendTimeout);
+    const backend = new this(resolveDataSource(context), context.codec, context.options.backendTimeout);
+    backend.tracksStoredExpiry = context.options.touchAfter !== null;
+    return backend;
   }
 
   /**
@@ -130,7 +132,9 @@ export class TypeOrmSessionBackend extends SessionBackend {
 
   async load(key: string): Promise<SessionMap | null> {
     const row = await this.loadRow(key);
-    return row === null ? null : decodedMap(decodeLogged(this.codec, row.sessionData));
+    if (row === null) return null;
+    const data = decodedMap(decodeLogged(this.codec, row.sessionData));
+    return this.tracksStoredExpiry && row.expireDate !== null ? SessionBackend.noteStoredExpiry(data, { expiresAt: row.expireDate.getTime() }) : data;
   }
 
   /** The live row of `key` (not expired), as stored; null when there is none. */
@@ -172,6 +176,19 @@ export class TypeOrmSessionBackend extends SessionBackend {
     if (!affected && !(await this.rowExists(key))) {
       throw new UpdateError(`session ${key} no longer exists`);
     }
+  }
+
+  /** `touchAfter`: `UPDATE django_session SET expire_date = ... WHERE session_key = ...`, the data untouched. */
+  override async touch(key: string, _data: ReadonlyMap<string, unknown>, expiry: SessionExpiry): Promise<string> {
+    await this.touchRow(key, expiry.date);
+    return key;
+  }
+
+  /** Moves the row's `expire_date` alone (`UpdateError` when the row is gone). */
+  protected async touchRow(key: string, expireDate: Date): Promise<void> {
+    const { affected } = await this.run('touch', [this.dateParam(expireDate), key]);
+    // MySQL counts rows changed, not matched (see saveRow).
+    if (!affected && !(await this.rowExists(key))) throw new UpdateError(`session ${key} no longer exists`);
   }
 
   async delete(key: string): Promise<void> {

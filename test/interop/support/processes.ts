@@ -57,6 +57,8 @@ export interface DjangoEnv extends SessionEngineEnv {
   timeZone?: string;
   /** Django 3.2's DEFAULT_HASHING_ALGORITHM: 'sha1' makes it write the pre-3.1 format. */
   hashing?: 'sha1' | 'sha256';
+  /** More INTEROP_* settings a suite's views read (e.g. INTEROP_CSRF_USE_SESSIONS). */
+  extra?: Record<string, string>;
 }
 
 function djangoEnvironment(env: DjangoEnv): NodeJS.ProcessEnv {
@@ -70,6 +72,7 @@ function djangoEnvironment(env: DjangoEnv): NodeJS.ProcessEnv {
     INTEROP_TIME_ZONE: env.timeZone ?? 'America/Chicago',
     ...(env.hashing ? { INTEROP_HASHING: env.hashing } : {}),
     ...engineVariables(env),
+    ...env.extra,
   };
 }
 

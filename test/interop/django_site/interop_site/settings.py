@@ -46,12 +46,16 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "interop_site",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Touches the session only when a view added or read messages (BaseStorage.update).
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 ROOT_URLCONF = "interop_site.urls"
 DATABASES = {"default": _database(os.environ["INTEROP_DB_URL"])}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
@@ -87,6 +91,17 @@ if os.environ.get("INTEROP_FILE_PATH"):
 
 if os.environ.get("INTEROP_HASHING"):
     DEFAULT_HASHING_ALGORITHM = os.environ["INTEROP_HASHING"]
+
+# CSRF (test/interop/csrf.spec.ts): only csrf_views' views are @csrf_protect'ed (no CsrfViewMiddleware).
+#   INTEROP_CSRF_USE_SESSIONS=1      CSRF_USE_SESSIONS
+#   INTEROP_CSRF_TRUSTED_ORIGINS     CSRF_TRUSTED_ORIGINS, comma-separated
+#   INTEROP_SECURE_PROXY=1           SECURE_PROXY_SSL_HEADER = X-Forwarded-Proto: https (request.is_secure())
+CSRF_FAILURE_VIEW = "interop_site.csrf_views.csrf_failure"
+CSRF_USE_SESSIONS = os.environ.get("INTEROP_CSRF_USE_SESSIONS") == "1"
+if os.environ.get("INTEROP_CSRF_TRUSTED_ORIGINS"):
+    CSRF_TRUSTED_ORIGINS = os.environ["INTEROP_CSRF_TRUSTED_ORIGINS"].split(",")
+if os.environ.get("INTEROP_SECURE_PROXY") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # A fast hasher: the tests create users, they don't need bcrypt-grade cost.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("store/<str:key>", views.store_view),
     path("clear-expired", views.clear_expired_view),
     path("cache-entry/<str:key>", views.cache_entry_view),
+    path("messages/", include("interop_site.messages_views")),
+    path("csrf/", include("interop_site.csrf_views")),
+    path("lr/", include("interop_site.login_required_views")),
 ]

@@ -1,0 +1,80 @@
+import { ForbiddenException, Inject, Injectable, Logger, type CanActivate, type ExecutionContext, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef, Reflector } from '@nestjs/core';
+import { graphqlHttpOf } from '../integrations/graphql.js';
+import { SessionService } from '../session.service.js';
+import { csrfFailure, SAFE_METHODS } from './csrf-check.js';
+import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
+import { attachCsrfSession, openCsrfState, writeCsrfCookie } from './csrf-state.js';
+import { CSRF_EXEMPT_METADATA, CSRF_TOKEN_PARAM_METADATA } from './csrf.decorators.js';
+
+/**
+ * A CSRF check failed: Django's 403, with Django's reason as the message (`exception.reason`).
+ * Catch it with an exception filter for a page of your own (Django's `CSRF_FAILURE_VIEW`).
+ */
+export class CsrfFailure extends ForbiddenException {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+const logger = new Logger('django.security.csrf');
+
+/**
+ * Django's `CsrfViewMiddleware` as a global guard (`CsrfModule` registers it): on each HTTP
+ * request (and GraphQL operation over HTTP) it reads the visitor's secret, and refuses an unsafe
+ * method (anything but GET, HEAD, OPTIONS, TRACE) whose token does not match it, or whose Origin
+ * (or, on HTTPS without an Origin, Referer) is not trusted — unless the handler is `@CsrfExempt()`.
+ * WebSocket messages and microservice messages are not checked (no cookie-borne form posts there).
+ */
+@Injectable()
+export class CsrfGuard implements CanActivate, OnModuleInit {
+  private sessions?: SessionService;
+
+  constructor(
+    @Inject(CSRF_OPTIONS) private readonly options: ResolvedCsrfOptions,
+    private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.options.useSessions) return;
+    try {
+      this.sessions = this.moduleRef.get(SessionService, { strict: false });
+    } catch {
+      throw new Error('CsrfModule: `useSessions` keeps the CSRF secret in the session: import SessionModule.forRoot() as well');
+    }
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const type = context.getType<string>();
+    let request: Record<PropertyKey, any>;
+    let response: unknown;
+    if (type === 'http') {
+      request = context.getArgByIndex(0);
+      response = context.getArgByIndex(1);
+    } else if (type === 'graphql' && this.options.graphql) {
+      const http = graphqlHttpOf(context);
+      if (http === undefined) return true; // a subscription over a WebSocket
+      ({ request, response } = http);
+    } else {
+      return true;
+    }
+    if (request === null || typeof request !== 'object') return true;
+    const safe = SAFE_METHODS.has(String(request.method).toUpperCase());
+    const exempt = this.reflector.getAllAndOverride<boolean>(CSRF_EXEMPT_METADATA, [context.getHandler(), context.getClass()]) === true;
+    const state = openCsrfState(request, this.options);
+    state.response ??= response;
+    // useSessions: the session is read where the secret is needed — an unsafe request's check, a
+    // handler taking @CsrfToken() — and otherwise by getCsrfToken() from the handler's own session.
+    if (this.sessions !== undefined && state.session === undefined && ((!safe && !exempt) || this.reflector.get<boolean>(CSRF_TOKEN_PARAM_METADATA, context.getHandler()) === true)) {
+      attachCsrfSession(state, await this.sessions.forContext(context));
+    }
+    if (safe || exempt) return true;
+    if (state.verdict === undefined) state.verdict = csrfFailure(request, state);
+    if (state.verdict === null) return true;
+    logger.warn(`Forbidden (${state.verdict}): ${String(request.url ?? '').split('?')[0]}`);
+    // Django's rejection goes through process_response too: a replaced cookie is sent with it.
+    writeCsrfCookie(state, response);
+    throw new CsrfFailure(state.verdict);
+  }
+}

@@ -1,0 +1,36 @@
+import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { tap } from 'rxjs';
+import { graphqlHttpOf } from '../integrations/graphql.js';
+import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
+import { csrfStateOf, finishCsrfResponse } from './csrf-state.js';
+
+/**
+ * Django's `process_response` for the CSRF cookie: after the handler (or its error), a login on
+ * the request's session rotates the secret, and a secret used or rotated goes out in the cookie,
+ * with `Vary: Cookie` (once per request: a GraphQL operation's first resolver done sends it).
+ * Nothing to do with `useSessions` (the session carries the secret) or outside HTTP and GraphQL.
+ */
+@Injectable()
+export class CsrfInterceptor implements NestInterceptor {
+  constructor(@Inject(CSRF_OPTIONS) private readonly options: ResolvedCsrfOptions) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (this.options.useSessions) return next.handle();
+    let request: object | undefined;
+    let response: unknown;
+    const type = context.getType<string>();
+    if (type === 'http') {
+      request = context.getArgByIndex(0);
+      response = context.getArgByIndex(1);
+    } else if (type === 'graphql') {
+      const http = graphqlHttpOf(context);
+      request = http?.request;
+      response = http?.response;
+    }
+    const state = csrfStateOf(request);
+    if (state === undefined) return next.handle();
+    const finish = () => finishCsrfResponse(state, request!, response);
+    return next.handle().pipe(tap({ next: finish, error: finish, complete: finish }));
+  }
+}
