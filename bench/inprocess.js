@@ -11,6 +11,8 @@
 //   --driver sqlite3 | better-sqlite3 | postgres (BENCH_PG_URL or TEST_POSTGRES_URL; uses database
 //                    djs_inprocess, created if missing)
 //   --engine         ours' engine for --what request (db, cache, cached_db, signed_cookies, file)
+//   --lib 'PATH#JSON'  a build with extra SessionModule options for --what request, e.g. an A/B of
+//                    the touchAfter option: --lib 'dist/src/index.js' --lib 'dist/src/index.js#{"touchAfter":60}'
 // Each --lib (a build of the library) is run alternately, --rounds times, in a fresh process each;
 // operations run 10 at a time (the bench's 10 clients). Prints CPU µs per operation (process CPU:
 // all threads, so node-sqlite3's pool too).
@@ -45,7 +47,8 @@ function parent() {
   const results = new Map(libs.map((lib) => [lib, []]));
   for (let round = 0; round < Number(opt.rounds); round++) {
     for (const lib of libs) {
-      const args = [import.meta.filename, '--child', '--lib', path.resolve(lib), '--what', opt.what, '--kind', opt.kind, '--route', opt.route, '--driver', opt.driver, '--engine', opt.engine, ...(opt.n ? ['--n', opt.n] : [])];
+      const [libPath, extraOptions] = splitLib(lib);
+      const args = [import.meta.filename, '--child', '--lib', path.resolve(libPath) + (extraOptions === undefined ? '' : `#${extraOptions}`), '--what', opt.what, '--kind', opt.kind, '--route', opt.route, '--driver', opt.driver, '--engine', opt.engine, ...(opt.n ? ['--n', opt.n] : [])];
       const out = spawnSync(process.execPath, args, { encoding: 'utf8' });
       if (out.status !== 0) {
         console.error(out.stderr || out.stdout);
@@ -59,11 +62,17 @@ function parent() {
   for (const [lib, us] of results) console.log(`  ${median(us).toFixed(1).padStart(7)} µs CPU/op (runs: ${us.map((u) => u.toFixed(1)).join(', ')})  ${lib}`);
 }
 
+/** `PATH#JSON` → [PATH, JSON]; JSON undefined without a '#'. */
+function splitLib(lib) {
+  const at = lib.indexOf('#');
+  return at < 0 ? [lib, undefined] : [lib.slice(0, at), lib.slice(at + 1)];
+}
+
 async function child() {
   await import('reflect-metadata');
   // The root entry, with the subpath entries (exports/*.js beside it) merged in: a build from
   // before those has every name in its root.
-  const libUrl = pathToFileURL(opt.lib[0]).href;
+  const libUrl = pathToFileURL(splitLib(opt.lib[0])[0]).href;
   const L = { ...(await import(libUrl)) };
   for (const name of ['sqlite', 'engines']) {
     const url = new URL(`exports/${name}.js`, libUrl);
@@ -155,7 +164,8 @@ async function requests(L, dataSourceOptions, n) {
   decorate(Routes, 'write', [Post('write'), HttpCode(200), ...extra]);
   Reflect.decorate([Controller()], Routes);
   let redis;
-  const sessionOptions = { secretKey: 'bench-secret', ...(opt.engine === 'db' ? {} : { engine: opt.engine }) };
+  const extraOptions = splitLib(opt.lib[0])[1];
+  const sessionOptions = { secretKey: 'bench-secret', ...(opt.engine === 'db' ? {} : { engine: opt.engine }), ...(extraOptions === undefined ? {} : JSON.parse(extraOptions)) };
   if (opt.engine === 'cache' || opt.engine === 'cached_db') {
     const { createClient } = await import('redis');
     redis = await createClient({ url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', disableOfflineQueue: true }).connect();

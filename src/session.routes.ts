@@ -3,7 +3,7 @@ import { Inject, Injectable, type Type } from '@nestjs/common';
 import { APP_GUARD, ApplicationConfig, HttpAdapterHost, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { isGraphqlResolver } from './integrations/graphql.js';
 import { captureHandshakes, isMessageHandler } from './integrations/websocket.js';
-import { SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
+import { OPENS_NO_SESSION, SESSION_OPTIONS, SESSION_PARAM_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionResponses } from './session.responses.js';
 import type { ResolvedSessionOptions } from './session-options.interface.js';
@@ -156,8 +156,8 @@ export class SessionRoutes {
   private needsEveryRoute(): boolean {
     if (this.options.saveEveryRequest) return true;
     const { config } = this;
-    const globalInterceptors = config.getGlobalInterceptors().filter((i) => !(i instanceof SessionInterceptor));
-    if (config.getGlobalGuards().length + config.getGlobalRequestGuards().length > 0) return true;
+    const globalInterceptors = config.getGlobalInterceptors().filter((i) => !(i instanceof SessionInterceptor) && !opensNoSession(i));
+    if (config.getGlobalGuards().filter((g) => !opensNoSession(g)).length + config.getGlobalRequestGuards().length > 0) return true;
     if (globalInterceptors.length + config.getGlobalRequestInterceptors().length > 0) return true;
     const scanner = new MetadataScanner();
     for (const module of this.modules.values()) {
@@ -188,6 +188,11 @@ interface ProviderHandlers {
   messageHandlersTakeSession: boolean;
   /** A gateway's message handler that does not take `@Session()` is guarded. */
   messageHandlersGuarded: boolean;
+}
+
+/** Whether a global guard or interceptor says it never opens the request's session (`OPENS_NO_SESSION`). */
+function opensNoSession(instance: unknown): boolean {
+  return typeof instance === 'object' && instance !== null && (instance as Record<symbol, unknown>)[OPENS_NO_SESSION] === true;
 }
 
 /** Whether guards are bound to a controller or a handler. */

@@ -1,6 +1,7 @@
 import { ForbiddenException, Inject, Injectable, Logger, type CanActivate, type ExecutionContext, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { graphqlHttpOf } from '../integrations/graphql.js';
+import { OPENS_NO_SESSION } from '../session.constants.js';
 import { SessionService } from '../session.service.js';
 import { csrfFailure, SAFE_METHODS } from './csrf-check.js';
 import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
@@ -29,12 +30,16 @@ const logger = new Logger('django.security.csrf');
 @Injectable()
 export class CsrfGuard implements CanActivate, OnModuleInit {
   private sessions?: SessionService;
+  /** In cookie mode the session is never opened here: `SessionInterceptor` need not run on every route for this guard. */
+  readonly [OPENS_NO_SESSION]: boolean;
 
   constructor(
     @Inject(CSRF_OPTIONS) private readonly options: ResolvedCsrfOptions,
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
-  ) {}
+  ) {
+    this[OPENS_NO_SESSION] = !options.useSessions;
+  }
 
   onModuleInit(): void {
     if (!this.options.useSessions) return;

@@ -2,6 +2,7 @@ import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestI
 import type { Observable } from 'rxjs';
 import { tap } from 'rxjs';
 import { graphqlHttpOf } from '../integrations/graphql.js';
+import { OPENS_NO_SESSION } from '../session.constants.js';
 import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
 import { csrfStateOf, finishCsrfResponse } from './csrf-state.js';
 
@@ -13,6 +14,9 @@ import { csrfStateOf, finishCsrfResponse } from './csrf-state.js';
  */
 @Injectable()
 export class CsrfInterceptor implements NestInterceptor {
+  /** It only looks at a session something else opened (a login to rotate on). */
+  readonly [OPENS_NO_SESSION] = true;
+
   constructor(@Inject(CSRF_OPTIONS) private readonly options: ResolvedCsrfOptions) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {

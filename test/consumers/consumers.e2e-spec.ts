@@ -3,10 +3,12 @@
  * apps, one compiled to CommonJS and one to ESM, each started as its own process on Express and on
  * Fastify and driven over HTTP, and its `django-session` bin run through node_modules/.bin and npx.
  * The apps find Nest, TypeORM and sqlite3 (the package's peers, installed with
- * --legacy-peer-deps so that npm does not fetch its own copies) in this repository's node_modules
- * (they live below it), as they would in their own.
+ * --legacy-peer-deps so that npm does not fetch its own copies), and what the examples use besides
+ * (the optional peers @nestjs/event-emitter and @opentelemetry/api, OpenTelemetry's SDK), in this
+ * repository's node_modules (they live below it), as they would in their own.
  *
- * The documentation's integration examples (docs/integrations.md, its blocks marked
+ * The documentation's examples (docs/integrations.md, and the pages of the features of their own:
+ * docs/login-required.md, csrf.md, messages.md, idle-expiry.md, telemetry.md; their blocks marked
  * `<!-- consumer-example: ... -->`) are taken out of the docs unchanged, compiled in both apps and
  * run from the ESM one, each as its own process, driven over HTTP and WebSockets
  * (see readme-examples.ts).
@@ -42,6 +44,7 @@ import { SessionCodec } from '../../src/index.js';
 import { MODEL_BACKEND } from '../../src/exports/auth.js';
 import { readmeExamples, readReadme, runExample, Visitor, writeExamples, type RunningExample } from './readme-examples.js';
 import { describeWith } from '../support/env.js';
+import { djangoDateText, parseStoredDate } from '../support/app.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const work = join(root, '.tmp', 'consumers');
@@ -103,7 +106,7 @@ export const dataSource = new DataSource({
 };
 
 /** The README's example programs: the directories the marked blocks write a `main.ts` into. */
-const EXAMPLE_PROGRAMS = ['django-login', 'graphql', 'login-required', 'passport-express', 'passport-fastify', 'request-session', 'websocket'];
+const EXAMPLE_PROGRAMS = ['csrf', 'django-login', 'graphql', 'idle-expiry', 'login-required', 'messages', 'passport-express', 'passport-fastify', 'request-session', 'telemetry', 'websocket'];
 const examples = readmeExamples(readReadme(root));
 
 beforeAll(() => {
@@ -223,15 +226,20 @@ function sql<T = Record<string, unknown>>(file: string, statement: string, param
 }
 
 describe("the README's integration examples", () => {
-  it('are every code block of "## Integrations", each marked, and write a main.ts for each program', () => {
+  it('are every code block of "## Integrations", each marked, and write a main.ts for each program; every marked block of the docs is (part of) a program', () => {
     const readme = readReadme(root);
     const section = readme.slice(readme.indexOf('\n## Integrations\n'), readme.indexOf('\n## One login for Django and NestJS\n'));
     const fences = section.match(/^```\w*$/gm)!.filter((_, i) => i % 2 === 0);
     const marked = section.match(/^<!-- consumer-example: [^>]+ -->\n```ts$/gm) ?? [];
     expect(marked.length).toBe(fences.length);
-    expect(fences.length).toBeGreaterThanOrEqual(EXAMPLE_PROGRAMS.length);
+    // The section's programs; the others are each in a page of its own (docs/login-required.md, docs/csrf.md...).
+    const inSection = [...readmeExamples(section).keys()].filter((path) => path.endsWith('/main.ts')).map((path) => path.split('/')[0]);
+    expect(fences.length).toBeGreaterThanOrEqual(inSection.length);
+    expect(inSection.sort()).toEqual(['django-login', 'graphql', 'passport-express', 'passport-fastify', 'request-session', 'websocket']);
     const programs = [...examples.keys()].filter((path) => path.endsWith('/main.ts')).map((path) => path.split('/')[0]);
     expect(programs.sort()).toEqual(EXAMPLE_PROGRAMS);
+    // No block is only compiled: each marked file is in a program's directory, and so runs below.
+    expect([...examples.keys()].filter((path) => !EXAMPLE_PROGRAMS.includes(path.split('/')[0]!))).toEqual([]);
   });
 });
 
@@ -346,6 +354,152 @@ describe("the README's integration examples, compiled from README.md and run fro
       expect((await visitor.get('/api/me')).body).toEqual({ username: 'ada', staff: false });
       expect((await visitor.get('/admin')).status).toBe(403);
       expect((await visitor.get('/whoami')).body).toEqual({ username: 'ada' });
+    });
+  });
+
+  describe('CSRF protection (docs/csrf.md)', () => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('csrf'), { SECRET_KEY: EXAMPLE_SECRET })), 60_000);
+    afterAll(() => app?.stop());
+
+    const post = async (path: string, headers: Record<string, string>, body: string) => {
+      const response = await fetch(`${app.url}${path}`, { method: 'POST', headers, body });
+      return { status: response.status, body: (await response.json()) as unknown };
+    };
+    const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+    const JSON_BODY = { 'content-type': 'application/json' };
+
+    it("the form carries a token and sets csrftoken; a POST with the token (the form's field, or X-CSRFToken) is accepted, one without is refused with Django's reason; the @CsrfExempt webhook takes a POST without one", async () => {
+      const form = await fetch(`${app.url}/comment`);
+      const page = await form.text();
+      const token = /<input type="hidden" name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})">/.exec(page)?.[1];
+      expect(token).toBeDefined();
+      const setCookie = form.headers.getSetCookie();
+      expect(setCookie).toEqual([expect.stringMatching(/^csrftoken=[A-Za-z0-9]{32}; /)]);
+      expect(setCookie[0]).toMatch(/; Max-Age=31449600;/);
+      const cookie = setCookie[0]!.split(';')[0]!;
+
+      const fields = (text: string, csrfmiddlewaretoken?: string) => new URLSearchParams({ ...(csrfmiddlewaretoken ? { csrfmiddlewaretoken } : {}), text }).toString();
+      expect(await post('/comment', { ...FORM, cookie }, fields('from the form', token))).toEqual({ status: 201, body: { saved: 'from the form' } });
+      // A script's way: the token from /csrf-token, in the X-CSRFToken header.
+      const { token: scripted } = (await (await fetch(`${app.url}/csrf-token`, { headers: { cookie } })).json()) as { token: string };
+      expect(scripted).toMatch(/^[A-Za-z0-9]{64}$/);
+      expect(await post('/comment', { ...JSON_BODY, cookie, 'x-csrftoken': scripted }, JSON.stringify({ text: 'from a script' }))).toEqual({ status: 201, body: { saved: 'from a script' } });
+
+      const refused = (reason: string) => ({ status: 403, body: { statusCode: 403, error: 'Forbidden', message: reason } });
+      expect(await post('/comment', { ...FORM, cookie }, fields('no token'))).toEqual(refused('CSRF token missing.'));
+      expect(await post('/comment', { ...JSON_BODY, cookie }, JSON.stringify({ text: 'no token' }))).toEqual(refused('CSRF token missing.'));
+      expect(await post('/comment', { ...FORM, cookie }, fields('a token for another secret', 'a'.repeat(64)))).toEqual(refused('CSRF token from POST incorrect.'));
+      expect(await post('/comment', FORM, fields('no cookie', token))).toEqual(refused('CSRF cookie not set.'));
+
+      expect(await post('/webhook', JSON_BODY, '{}')).toEqual({ status: 201, body: { ok: true } });
+    });
+  });
+
+  describe('messages (docs/messages.md)', () => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('messages'), { SECRET_KEY: EXAMPLE_SECRET })), 60_000);
+    afterAll(() => app?.stop());
+
+    it('a message added by a POST is listed once by the next request, with its level and tags, then none; a message below MESSAGE_LEVEL is not recorded', async () => {
+      const visitor = new Visitor(app.url);
+      expect((await visitor.post('/profile', { name: 'Ada & <co>' })).body).toEqual({ saved: true });
+      expect(visitor.cookie).toMatch(/^[a-z0-9]{32}$/);
+      // Another visitor has none.
+      expect((await new Visitor(app.url).get('/messages')).body).toEqual([]);
+      expect((await visitor.get('/messages')).body).toEqual([
+        { message: 'Saved, <b>Ada &#38; &#60;co&#62;</b>.', level: 25, levelTag: 'success', tags: 'success', extraTags: '', safe: true },
+      ]);
+      expect((await visitor.get('/messages')).body).toEqual([]);
+
+      // MESSAGE_TAGS: an error's level tag is "danger", after the extra tags.
+      expect((await visitor.post('/profile', {})).body).toEqual({ saved: false });
+      expect((await visitor.get('/messages')).body).toEqual([
+        { message: 'A name is required.', level: 40, levelTag: 'danger', tags: 'form danger', extraTags: 'form', safe: false },
+      ]);
+      expect((await visitor.get('/messages')).body).toEqual([]);
+    });
+  });
+
+  describe('idle expiry (docs/idle-expiry.md)', () => {
+    const HOUR = 3600;
+    const AGE = 14 * 24 * HOUR; // the example's cookieAge; its touchAfter is an hour
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('idle-expiry'), { SECRET_KEY: EXAMPLE_SECRET })), 60_000);
+    afterAll(() => app?.stop());
+
+    const row = async (key: string) =>
+      (await sql<{ session_data: string; expire_date: string }>(join(app.cwd, 'app.sqlite3'), 'SELECT session_data, expire_date FROM django_session WHERE session_key = ?', [key]))[0]!;
+
+    it('a read within touchAfter of the last save sends no cookie and writes nothing; once the stored expiry was set more than touchAfter ago, a read moves it to now + cookieAge (the data untouched) and sends the cookie again with Max-Age', async () => {
+      const visitor = new Visitor(app.url);
+      const added = await visitor.post('/cart', { item: 'tea' });
+      expect(added.body).toEqual(['tea']);
+      expect(added.setCookie).toEqual([expect.stringMatching(new RegExp(`^sessionid=[a-z0-9]{32}; Max-Age=${AGE}; `))]);
+      const key = visitor.cookie!;
+      const saved = await row(key);
+
+      const within = await visitor.get('/cart');
+      expect({ body: within.body, setCookie: within.setCookie }).toEqual({ body: ['tea'], setCookie: [] });
+      expect(await row(key)).toEqual(saved);
+
+      // The stored expiry as it is two hours after the save (aged in the database, as test/e2e/idle-expiry.e2e-spec.ts ages it).
+      const aged = djangoDateText(Date.now() + (AGE - 2 * HOUR) * 1000);
+      await sql(join(app.cwd, 'app.sqlite3'), 'UPDATE django_session SET expire_date = ? WHERE session_key = ?', [aged, key]);
+      const before = Date.now();
+      const touched = await visitor.get('/cart');
+      const after = Date.now();
+      expect(touched.body).toEqual(['tea']);
+      expect(touched.setCookie).toEqual([expect.stringMatching(new RegExp(`^sessionid=${key}; Max-Age=${AGE}; `))]);
+      const now = await row(key);
+      expect(now.session_data).toBe(saved.session_data);
+      expect(parseStoredDate(now.expire_date)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + (AGE - 1) * 1000);
+      expect(parseStoredDate(now.expire_date)).toBeLessThanOrEqual(after + (AGE + 1) * 1000);
+
+      // Touched now: the next read is within touchAfter again.
+      const next = await visitor.get('/cart');
+      expect({ body: next.body, setCookie: next.setCookie }).toEqual({ body: ['tea'], setCookie: [] });
+      expect(await row(key)).toEqual(now);
+    });
+  });
+
+  describe('events and telemetry (docs/telemetry.md)', () => {
+    let app: RunningExample;
+    beforeAll(async () => (app = await runExample(exampleMain('telemetry'), { SECRET_KEY: EXAMPLE_SECRET })), 60_000);
+    afterAll(() => app?.stop());
+
+    /** The program's output (colours taken out) once it holds `expected`, within 5 s. */
+    async function outputWith(expected: string | RegExp): Promise<string> {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const output = app.output().replace(/\x1b\[[0-9;]*m/g, '');
+        if ((typeof expected === 'string' ? output.includes(expected) : expected.test(output)) || Date.now() > deadline) return output;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    it("the @OnEvent listener hears Django's signals (a refused login, then a login, with the session's key hint); each store operation is a span the SDK exports; the requests are answered as usual", async () => {
+      const visitor = new Visitor(app.url);
+      const refused = await visitor.post('/login', { username: 'ada', password: 'wrong' });
+      expect(refused.status).toBe(401);
+      expect(await outputWith('WARN [SessionAudit] login refused for ada\n')).toContain('WARN [SessionAudit] login refused for ada\n');
+      expect(app.output()).not.toMatch(/logged in/);
+
+      const login = await visitor.post('/login', { username: 'ada', password: 'lovelace' });
+      expect({ status: login.status, body: login.body }).toEqual({ status: 201, body: { ok: true } });
+      const key = visitor.cookie!;
+      expect(key).toMatch(/^[a-z0-9]{32}$/);
+      const loggedIn = `LOG [SessionAudit] user 1 logged in (session ${key.slice(0, 8)}…)\n`;
+      const output = await outputWith(loggedIn);
+      expect(output).toContain(loggedIn);
+      expect(output).not.toContain(key); // a hint, never the key
+      // The session's store operations, each a span as ConsoleSpanExporter prints it: login() stored the session under its first key.
+      expect(output).toMatch(/name: 'django_session\.create',[\s\S]*?'django_session\.engine': 'db',[\s\S]*?'django_session\.outcome': 'created'/);
+
+      const logout = await visitor.post('/logout');
+      expect({ status: logout.status, body: logout.body }).toEqual({ status: 201, body: { ok: true } });
+      expect(logout.setCookie).toEqual([expect.stringMatching(/^sessionid=; Max-Age=0; /)]);
+      expect(await outputWith("'django_session.outcome': 'deleted'")).toMatch(/name: 'django_session\.delete',[\s\S]*?'django_session\.outcome': 'deleted'/);
     });
   });
 

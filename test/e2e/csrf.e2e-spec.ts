@@ -14,6 +14,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CreateDjangoSession1700000000000, Session, SessionEntity, SessionModule, type SessionStore } from '../../src/index.js';
 import { login } from '../../src/exports/auth.js';
+import { SessionRoutes } from '../../src/session.routes.js';
 import { CsrfExempt, CsrfModule, CsrfToken, getCsrfToken, rotateCsrfToken, type CsrfModuleOptions } from '../../src/exports/csrf.js';
 import { maskCsrfSecret, newCsrfSecret, unmaskCsrfToken } from '../../src/csrf/csrf-tokens.js';
 import { parseSetCookie, PLATFORMS, removeSqliteFile, SqlCounter, tempSqliteFile, TEST_SECRET, type Platform, type SetCookie } from '../support/app.js';
@@ -114,6 +115,8 @@ interface CsrfApp {
   url: string;
   origin: string;
   host: string;
+  /** Whether SessionInterceptor runs on every route (`SessionRoutes.interceptsEveryRoute`). */
+  interceptsEveryRoute: boolean;
   close(): Promise<void>;
 }
 
@@ -144,6 +147,7 @@ async function startCsrfApp(platform: Platform, csrf: CsrfModuleOptions | Dynami
     url,
     origin: url,
     host: url.replace('http://', ''),
+    interceptsEveryRoute: app.get(SessionRoutes).interceptsEveryRoute,
     async close() {
       await app.close();
       await removeSqliteFile(file);
@@ -220,6 +224,18 @@ describe.each(PLATFORMS)('CSRF (Django 4.1+ rules and cookie) on %s', (platform)
     app = await startCsrfApp(platform, { trustedOrigins: ['http://*.trusted.test', 'https://partner.example'] });
   });
   afterAll(() => app?.close());
+
+  it('costs the routes without @Session() no session: no SQL, no Set-Cookie of the session, SessionInterceptor not made global (cookie mode)', async () => {
+    expect(app.interceptsEveryRoute).toBe(false);
+    const browser = new Browser(app.url);
+    const token = await browser.token();
+    browser.jar.set('sessionid', 'a'.repeat(32)); // a session cookie the plain routes must not look up
+    app.sql.statements.length = 0;
+    const answers = [await browser.send('GET', '/csrf/plain'), await browser.send('POST', '/csrf/submit', { form: { csrfmiddlewaretoken: token } })];
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(answers.flatMap((a) => a.cookies.map((c) => c.name))).not.toContain('sessionid');
+    expect(app.sql.statements).toEqual([]);
+  });
 
   it('get_token: a masked 64-character token, a new one each call, all of one secret, which the cookie carries (Django 4.1+ form)', async () => {
     const browser = new Browser(app.url);
@@ -394,6 +410,10 @@ describe.each(PLATFORMS)('CSRF with useSessions (CSRF_USE_SESSIONS) on %s', (pla
     const stranger = new Browser(app.url);
     stranger.jar.set('csrftoken', stored); // a cookie is no use here
     expectRefused(await stranger.send('POST', '/csrf/submit', { form: { csrfmiddlewaretoken: issued.body.token } }), 'CSRF cookie not set.');
+  });
+
+  it('SessionInterceptor runs on every route (the guard may open the session for the secret)', () => {
+    expect(app.interceptsEveryRoute).toBe(true);
   });
 
   it('the session is read only where the secret is needed: not for a safe request to a handler without @CsrfToken()', async () => {
