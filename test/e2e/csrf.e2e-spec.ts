@@ -6,9 +6,7 @@
  */
 import 'reflect-metadata';
 import { Body, Controller, Delete, Get, HttpCode, Module, Patch, Post, Put, Req, type DynamicModule, type INestApplication, type ModuleMetadata } from '@nestjs/common';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Mutation, Query, Resolver } from '@nestjs/graphql';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -18,6 +16,7 @@ import { SessionRoutes } from '../../src/session.routes.js';
 import { CsrfExempt, CsrfModule, CsrfToken, getCsrfToken, rotateCsrfToken, type CsrfModuleOptions } from '../../src/exports/csrf.js';
 import { maskCsrfSecret, newCsrfSecret, unmaskCsrfToken } from '../../src/csrf/csrf-tokens.js';
 import { parseSetCookie, PLATFORMS, removeSqliteFile, SqlCounter, tempSqliteFile, TEST_SECRET, type Platform, type SetCookie } from '../support/app.js';
+import { graphqlModule } from '../support/graphql.js';
 
 const USER = { id: 7, password: 'pbkdf2_sha256$1000$salt$hash=' };
 
@@ -512,18 +511,13 @@ class CsrfResolver {
 @Module({ providers: [CsrfResolver] })
 class CsrfResolverModule {}
 
-function graphqlModule(platform: Platform): DynamicModule {
-  return platform === 'express'
-    ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-    : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
-}
 
 describe.each(PLATFORMS)('CSRF on GraphQL over HTTP (%s: Apollo on Express, Mercurius on Fastify)', (platform) => {
   let app: CsrfApp;
   let unchecked: CsrfApp;
   beforeAll(async () => {
-    app = await startCsrfApp(platform, {}, {}, [graphqlModule(platform), CsrfResolverModule]);
-    unchecked = await startCsrfApp(platform, { graphql: false }, {}, [graphqlModule(platform), CsrfResolverModule]);
+    app = await startCsrfApp(platform, {}, {}, [graphqlModule(platform, typeDefs), CsrfResolverModule]);
+    unchecked = await startCsrfApp(platform, { graphql: false }, {}, [graphqlModule(platform, typeDefs), CsrfResolverModule]);
   });
   afterAll(async () => {
     await app?.close();

@@ -23,15 +23,14 @@ import {
 } from '@nestjs/common';
 import { ExternalContextCreator } from '@nestjs/core';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Context, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Context, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Session, SessionService, type SessionStore } from '../../src/index.js';
 import { getUser, login, logout, MODEL_BACKEND, sessionAuthHash } from '../../src/exports/auth.js';
 import { DjangoSessionManager, DjangoSessionStrategy } from '../../src/exports/passport.js';
 import { sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Platform, type Reply, type TestApp } from '../support/app.js';
 import { connect, reply, useAdapter, type AdapterName, type SocketClient } from '../support/sockets.js';
+import { graphqlModule } from '../support/graphql.js';
 
 // ---- the user, and what the entry points are given ----------------------------------------------
 
@@ -207,11 +206,6 @@ class EntryResolver {
   }
 }
 
-function graphqlModule(platform: Platform) {
-  return platform === 'express'
-    ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-    : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
-}
 
 // ---- WebSocket -----------------------------------------------------------------------------------
 
@@ -320,7 +314,7 @@ describe.each(CASES)('every entry point, HTTP and GraphQL on %s, WebSocket on %s
   beforeAll(async () => {
     process.on('unhandledRejection', record);
     process.on('uncaughtException', record);
-    @Module({ imports: [graphqlModule(platform)], providers: [EntryResolver] })
+    @Module({ imports: [graphqlModule(platform, typeDefs)], providers: [EntryResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({
       platform,

@@ -8,12 +8,11 @@
  */
 import { Controller, ForbiddenException, Get, Injectable, InternalServerErrorException, Module, type CanActivate } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Args, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { GraphQLError } from 'graphql';
 import { Session, type SessionStore } from '../../src/index.js';
-import { sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Platform, type Reply, type TestApp } from '../support/app.js';
+import { sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Reply, type TestApp } from '../support/app.js';
+import { graphqlModule, GRAPHQL_DRIVERS } from '../support/graphql.js';
 
 const typeDefs = /* GraphQL */ `
   type Query {
@@ -156,16 +155,7 @@ class OpenGuard implements CanActivate {
   }
 }
 
-function graphqlModule(platform: Platform) {
-  return platform === 'express'
-    ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-    : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
-}
 
-const DRIVERS: Array<[Platform, string]> = [
-  ['express', 'Apollo'],
-  ['fastify', 'Mercurius'],
-];
 
 async function gql(client: Client, query: string, variables?: Record<string, unknown>): Promise<Reply> {
   return client.post('/graphql', { query, variables });
@@ -180,10 +170,10 @@ async function clientWithSession(t: TestApp, data: Record<string, unknown>): Pro
   return { client, key };
 }
 
-describe.each(DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
+describe.each(GRAPHQL_DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    @Module({ imports: [graphqlModule(platform)], providers: [SessionResolver] })
+    @Module({ imports: [graphqlModule(platform, typeDefs)], providers: [SessionResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({ platform, imports: [GraphqlFeatureModule], controllers: [RestController] });
   });
@@ -334,10 +324,10 @@ describe.each(DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
   });
 });
 
-describe.each(DRIVERS)('GraphQL resolvers on %s (%s), with requestSession and a global guard', (platform) => {
+describe.each(GRAPHQL_DRIVERS)('GraphQL resolvers on %s (%s), with requestSession and a global guard', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    @Module({ imports: [graphqlModule(platform)], providers: [SessionResolver] })
+    @Module({ imports: [graphqlModule(platform, typeDefs)], providers: [SessionResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({
       platform,

@@ -9,14 +9,13 @@
  */
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Query, Resolver } from '@nestjs/graphql';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { Session, type SessionStore } from '../../src/index.js';
 import { PLATFORMS, sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Platform, type TestApp } from '../support/app.js';
 import { SessionOpsController } from '../support/controllers.js';
 import { ADAPTERS, connect, reply, useAdapter, type AdapterName } from '../support/sockets.js';
+import { graphqlModule, GRAPHQL_DRIVERS } from '../support/graphql.js';
 
 const AGE = 1_209_600; // cookieAge: Django's default
 const TOUCH = 60;
@@ -53,21 +52,12 @@ class ReadingResolver {
   }
 }
 
-function graphqlModule(platform: Platform) {
-  return platform === 'express'
-    ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-    : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
-}
 
-const DRIVERS: Array<[Platform, string]> = [
-  ['express', 'Apollo'],
-  ['fastify', 'Mercurius'],
-];
 
-describe.each(DRIVERS)('touchAfter in GraphQL resolvers on %s (%s)', (platform) => {
+describe.each(GRAPHQL_DRIVERS)('touchAfter in GraphQL resolvers on %s (%s)', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    @Module({ imports: [graphqlModule(platform)], providers: [ReadingResolver] })
+    @Module({ imports: [graphqlModule(platform, typeDefs)], providers: [ReadingResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({ platform, session: SESSION, imports: [GraphqlFeatureModule] });
   });

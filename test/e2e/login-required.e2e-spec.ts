@@ -6,9 +6,7 @@
  * lookup is counted: once per request, operation or message, and never where nothing asks.
  */
 import { Controller, Get, Module } from '@nestjs/common';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Query, Resolver } from '@nestjs/graphql';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
   CurrentUser,
@@ -21,8 +19,9 @@ import {
   type DjangoAuthModuleOptions,
 } from '../../src/exports/auth.js';
 import { SessionRoutes } from '../../src/session.routes.js';
-import { PLATFORMS, sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type Platform, type TestApp } from '../support/app.js';
+import { PLATFORMS, sessionCookieOf, startApp, TEST_SECRET, unknownKey, type Client, type TestApp } from '../support/app.js';
 import { ADAPTERS, connect, reply, useAdapter, type SocketClient } from '../support/sockets.js';
+import { graphqlModule, GRAPHQL_DRIVERS } from '../support/graphql.js';
 
 /** A row of Django's auth_user, as the app's repository gives it. */
 interface User {
@@ -310,18 +309,11 @@ class AuthResolver {
   }
 }
 
-const DRIVERS: Array<[Platform, string]> = [
-  ['express', 'Apollo'],
-  ['fastify', 'Mercurius'],
-];
 
-describe.each(DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
+describe.each(GRAPHQL_DRIVERS)('GraphQL resolvers on %s (%s)', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    const graphql =
-      platform === 'express'
-        ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-        : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
+    const graphql = graphqlModule(platform, typeDefs);
     @Module({ imports: [graphql], providers: [AuthResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({ platform, imports: [DjangoAuthModule.forRoot({ loadUser }), GraphqlFeatureModule] });

@@ -9,13 +9,12 @@
  */
 import 'reflect-metadata';
 import { Body, Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Args, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { MessageLevel, Messages, MessagesModule, type Message, type MessageStorage } from '../../src/exports/messages.js';
 import { logs, PLATFORMS, sessionCookieOf, startApp, unknownKey, type Client, type Platform, type Reply, type TestApp } from '../support/app.js';
 import { ADAPTERS, connect, reply, useAdapter, type AdapterName, type SocketClient } from '../support/sockets.js';
+import { graphqlModule, GRAPHQL_DRIVERS } from '../support/graphql.js';
 
 /** The app's messages options: a renamed ERROR tag shows that each transport reads them. */
 const MESSAGES = MessagesModule.forRoot({ tags: { [MessageLevel.ERROR]: 'danger' } });
@@ -81,16 +80,7 @@ class MessagesResolver {
   }
 }
 
-function graphqlModule(platform: Platform) {
-  return platform === 'express'
-    ? GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })
-    : GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, typeDefs, graphiql: false });
-}
 
-const DRIVERS: Array<[Platform, string]> = [
-  ['express', 'Apollo'],
-  ['fastify', 'Mercurius'],
-];
 
 const LIST = '{ messages { message level levelTag tags extraTags safe } }';
 const ADD = 'mutation Add($level: Int!, $text: String!, $extraTags: String) { addMessage(level: $level, text: $text, extraTags: $extraTags) }';
@@ -104,10 +94,10 @@ async function gql(client: Client, query: string, variables?: Record<string, unk
 
 const texts = (list: Array<{ message: string }>) => list.map((m) => m.message);
 
-describe.each(DRIVERS)('messages in GraphQL resolvers on %s (%s)', (platform) => {
+describe.each(GRAPHQL_DRIVERS)('messages in GraphQL resolvers on %s (%s)', (platform) => {
   let t: TestApp;
   beforeAll(async () => {
-    @Module({ imports: [graphqlModule(platform)], providers: [MessagesResolver] })
+    @Module({ imports: [graphqlModule(platform, typeDefs)], providers: [MessagesResolver] })
     class GraphqlFeatureModule {}
     t = await startApp({ platform, imports: [MESSAGES, GraphqlFeatureModule], controllers: [MessagesController] });
   });
