@@ -11,18 +11,21 @@ export const CSRF_EXEMPT_METADATA = 'nestjs-django-session:csrf-exempt';
  */
 export const CsrfExempt = (): MethodDecorator & ClassDecorator => SetMetadata(CSRF_EXEMPT_METADATA, true);
 
-/** @internal The HTTP request of a context (a GraphQL operation's, for a resolver). */
-export function csrfRequestOf(context: ExecutionContext): object | undefined {
+/**
+ * @internal The HTTP request and response of a context: a controller's, or a GraphQL operation's
+ * (for a resolver; undefined for a subscription over a WebSocket); undefined on other transports.
+ */
+export function csrfHttpOf(context: ExecutionContext): { request: Record<PropertyKey, any>; response: unknown } | undefined {
   const type = context.getType<string>();
-  if (type === 'http') return context.getArgByIndex(0) as object;
-  if (type === 'graphql') return graphqlHttpOf(context)?.request;
+  if (type === 'http') return { request: context.getArgByIndex(0), response: context.getArgByIndex(1) };
+  if (type === 'graphql') return graphqlHttpOf(context);
   return undefined;
 }
 
 /** @internal Set on a handler that takes `@CsrfToken()`: with `useSessions`, its session is read before it runs. */
 export const CSRF_TOKEN_PARAM_METADATA = 'nestjs-django-session:csrf-token-param';
 
-const tokenParam = createParamDecorator((_data: unknown, context: ExecutionContext): string => getCsrfToken(csrfRequestOf(context) ?? {}));
+const tokenParam = createParamDecorator((_data: unknown, context: ExecutionContext): string => getCsrfToken(csrfHttpOf(context)?.request ?? {}));
 
 /**
  * The handler's CSRF token: `getCsrfToken(request)` (Django's `get_token`), a fresh masked token

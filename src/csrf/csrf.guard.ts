@@ -1,12 +1,11 @@
 import { ForbiddenException, Inject, Injectable, Logger, type CanActivate, type ExecutionContext, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import { graphqlHttpOf } from '../integrations/graphql.js';
 import { OPENS_NO_SESSION } from '../session.constants.js';
 import { SessionService } from '../session.service.js';
 import { csrfFailure, SAFE_METHODS } from './csrf-check.js';
 import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
 import { attachCsrfSession, openCsrfState, writeCsrfCookie } from './csrf-state.js';
-import { CSRF_EXEMPT_METADATA, CSRF_TOKEN_PARAM_METADATA } from './csrf.decorators.js';
+import { CSRF_EXEMPT_METADATA, CSRF_TOKEN_PARAM_METADATA, csrfHttpOf } from './csrf.decorators.js';
 
 /**
  * A CSRF check failed: Django's 403, with Django's reason as the message (`exception.reason`).
@@ -51,19 +50,11 @@ export class CsrfGuard implements CanActivate, OnModuleInit {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const type = context.getType<string>();
-    let request: Record<PropertyKey, any>;
-    let response: unknown;
-    if (type === 'http') {
-      request = context.getArgByIndex(0);
-      response = context.getArgByIndex(1);
-    } else if (type === 'graphql' && this.options.graphql) {
-      const http = graphqlHttpOf(context);
-      if (http === undefined) return true; // a subscription over a WebSocket
-      ({ request, response } = http);
-    } else {
-      return true;
-    }
+    if (context.getType<string>() === 'graphql' && !this.options.graphql) return true;
+    // Elsewhere (a WebSocket message, a GraphQL subscription over a socket) there is nothing to check.
+    const http = csrfHttpOf(context);
+    if (http === undefined) return true;
+    const { request, response } = http;
     if (request === null || typeof request !== 'object') return true;
     const safe = SAFE_METHODS.has(String(request.method).toUpperCase());
     const exempt = this.reflector.getAllAndOverride<boolean>(CSRF_EXEMPT_METADATA, [context.getHandler(), context.getClass()]) === true;

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { tap } from 'rxjs';
-import { graphqlHttpOf } from '../integrations/graphql.js';
 import { OPENS_NO_SESSION } from '../session.constants.js';
 import { CSRF_OPTIONS, type ResolvedCsrfOptions } from './csrf-options.js';
 import { csrfStateOf, finishCsrfResponse } from './csrf-state.js';
+import { csrfHttpOf } from './csrf.decorators.js';
 
 /**
  * Django's `process_response` for the CSRF cookie: after the handler (or its error), a login on
@@ -21,20 +21,10 @@ export class CsrfInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (this.options.useSessions) return next.handle();
-    let request: object | undefined;
-    let response: unknown;
-    const type = context.getType<string>();
-    if (type === 'http') {
-      request = context.getArgByIndex(0);
-      response = context.getArgByIndex(1);
-    } else if (type === 'graphql') {
-      const http = graphqlHttpOf(context);
-      request = http?.request;
-      response = http?.response;
-    }
-    const state = csrfStateOf(request);
+    const http = csrfHttpOf(context);
+    const state = csrfStateOf(http?.request);
     if (state === undefined) return next.handle();
-    const finish = () => finishCsrfResponse(state, request!, response);
+    const finish = () => finishCsrfResponse(state, http!.request, http!.response);
     return next.handle().pipe(tap({ next: finish, error: finish, complete: finish }));
   }
 }
